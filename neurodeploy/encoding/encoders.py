@@ -1,0 +1,108 @@
+"""The four spike encodings of encoding.md, vectorised in torch, time on the last axis.
+
+Each encoder is a small pure function over an integer image tensor, in the style of
+snnTorch's ``spikegen``. ``encode`` assembles a whole frame from the frame schedule, so
+the positions of the temporal part and of every bit-plane window come from one place.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+
+from neurodeploy.encoding.schedule import FrameSchedule
+from neurodeploy.errors import DataError
+
+
+def check_images(images: np.ndarray | torch.Tensor, n_bits: int = 8,
+                 source: str = "images") -> torch.Tensor:
+    """Return ``images`` as an int64 tensor after checking dtype, rank and range.
+
+    Accepts unsigned integers of rank 4 ``(N, C, H, W)`` with values in ``0..2**n_bits-1``.
+    Floats are refused: convert them explicitly with :func:`from_unit_float`.
+    """
+    tensor = torch.as_tensor(images)
+    allowed = (torch.uint8, torch.int16, torch.int32, torch.int64)
+    if tensor.dtype not in allowed:
+        raise DataError(f"{source}: dtype {tensor.dtype} is not an unsigned integer image "
+                        f"type; expected uint8 (use from_unit_float for floats in [0, 1])")
+    if tensor.dim() != 4:
+        raise DataError(f"{source}: shape {tuple(tensor.shape)} has rank {tensor.dim()}; "
+                        f"expected rank 4 (N, C, H, W)")
+    tensor = tensor.to(torch.int64)
+    if tensor.numel():
+        low, high = int(tensor.min()), int(tensor.max())
+        limit = 2 ** n_bits - 1
+        if low < 0 or high > limit:
+            raise DataError(f"{source}: values span {low}..{high}; expected 0..{limit} "
+                            f"for {n_bits}-bit intensities")
+    return tensor
+
+
+def from_unit_float(images: np.ndarray | torch.Tensor, n_bits: int = 8) -> torch.Tensor:
+    """Convert floats in [0, 1] with ``round(x * (2**n_bits - 1))``; refuse anything else."""
+    tensor = torch.as_tensor(images, dtype=torch.float64)
+    if torch.isnan(tensor).any():
+        raise DataError(f"images of shape {tuple(tensor.shape)} contain NaN")
+    if tensor.numel() and (tensor.min() < 0 or tensor.max() > 1):
+        raise DataError(f"float images span {float(tensor.min())}..{float(tensor.max())}; "
+                        f"expected values in [0, 1]")
+    return torch.round(tensor * (2 ** n_bits - 1)).to(torch.int64)
+
+
+def bit_planes(images: torch.Tensor, n_bits: int = 8) -> torch.Tensor:
+    """``B_k = floor(I / 2**k) mod 2`` for k = 0 (LSB) .. n_bits-1, stacked on a new last axis."""
+    bits = torch.arange(n_bits, device=images.device)
+    return (images.to(torch.int64).unsqueeze(-1) >> bits) & 1
+
+
+def ttfs_step(intensity: torch.Tensor | np.ndarray, steps: int,
+              n_bits: int = 8) -> torch.Tensor | np.ndarray:
+    """Spike step ``round((1 - I/Imax) * (steps - 1))``, rounding halves up, in integers.
+
+    Integer arithmetic makes the torch encoder and the Lava generator agree bit for bit.
+    Works on int64 torch tensors and numpy arrays alike.
+    """
+    imax = 2 ** n_bits - 1
+    return ((imax - intensity) * (steps - 1) * 2 + imax) // (2 * imax)
+
+
+def ttfs(images: torch.Tensor, steps: int, n_bits: int = 8) -> torch.Tensor:
+    """Time-to-first-spike: one spike, earlier for brighter pixels, none for zero."""
+    images = images.to(torch.int64)
+    spike_at = ttfs_step(images, steps, n_bits)
+    time = torch.arange(steps, device=images.device)
+    return ((spike_at.unsqueeze(-1) == time) & (images.unsqueeze(-1) > 0)).float()
+
+
+def rate(images: torch.Tensor, steps: int, n_bits: int = 8,
+         generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Bernoulli spikes each step with probability ``I / (2**n_bits - 1)``; seeded by ``generator``."""
+    probability = images.to(torch.float32) / (2 ** n_bits - 1)
+    draws = torch.rand(*probability.shape, steps, generator=generator,
+                       device=probability.device)
+    return (draws < probability.unsqueeze(-1)).float()
+
+
+def bit_plane_train(images: torch.Tensor, schedule: FrameSchedule) -> torch.Tensor:
+    """The bit-plane windows of ``schedule`` for every pixel, ``schedule.frame_steps - T`` long."""
+    steps = range(schedule.plane_start, schedule.frame_steps)
+    phases = [schedule.phase(step) for step in steps]
+    bit_of_step = torch.tensor([p.index if p.part == "plane" else 0 for p in phases],
+                               device=images.device)
+    emits = torch.tensor([p.part == "plane" and p.emits for p in phases],
+                         device=images.device)
+    bits = (images.to(torch.int64).unsqueeze(-1) >> bit_of_step) & 1
+    return (bits.bool() & emits).float()
+
+
+def encode(images: np.ndarray | torch.Tensor, schedule: FrameSchedule,
+           generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Encode ``(N, C, H, W)`` integer images to ``(N, C, H, W, frame_steps)`` float spikes."""
+    pixels = check_images(images, schedule.n_bits)
+    if schedule.temporal_kind == "rate":
+        temporal = rate(pixels, schedule.temporal_steps, schedule.n_bits, generator)
+    else:
+        temporal = ttfs(pixels, schedule.temporal_steps, schedule.n_bits)
+    return torch.cat([temporal, bit_plane_train(pixels, schedule)], dim=-1)

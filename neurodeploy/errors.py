@@ -1,0 +1,28 @@
+"""Exceptions a user can act on.
+
+Every error a user can cause (bad data, bad config, bad file) is raised as one of these
+types with a message that names the file, the field, the value and what was expected.
+The CLI prints the message on one line and exits with code 2; anything else is a bug and
+keeps its traceback.
+"""
+from __future__ import annotations
+
+
+class NeurodeployError(Exception):
+    """Base class of all user-facing errors; the CLI maps it to exit code 2."""
+
+
+class DataError(NeurodeployError):
+    """A data set is missing, unreadable or has the wrong dtype, rank or range."""
+
+
+class ConfigError(NeurodeployError):
+    """An experiment config has an unknown key, a wrong type or an invalid value."""
+
+
+class NetworkFileError(NeurodeployError):
+    """A `.net` file is not HDF5, lacks layers, or holds something netx cannot run."""
+
+
+class SimulationError(NeurodeployError):
+    """A Lava run failed or hung; the runtime was stopped."""
