@@ -82,9 +82,9 @@ class ModelConfig(_Section):
 class TrainConfig(_Section):
     epochs: int = Field(15, gt=0)
     batch_size: int = Field(32, gt=0)
-    lr: float = Field(1e-3, gt=0)
-    true_rate: float = Field(0.2, gt=0, le=1)
-    false_rate: float = Field(0.03, ge=0, le=1)
+    lr: float = Field(3e-3, gt=0)
+    true_rate: float = Field(0.5, gt=0, le=1)
+    false_rate: float = Field(0.05, ge=0, le=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
 

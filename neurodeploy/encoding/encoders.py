@@ -90,9 +90,9 @@ def bit_plane_train(images: torch.Tensor, schedule: FrameSchedule) -> torch.Tens
     steps = range(schedule.plane_start, schedule.frame_steps)
     phases = [schedule.phase(step) for step in steps]
     bit_of_step = torch.tensor([p.index if p.part == "plane" else 0 for p in phases],
-                               device=images.device)
+                               dtype=torch.int64, device=images.device)
     emits = torch.tensor([p.part == "plane" and p.emits for p in phases],
-                         device=images.device)
+                         dtype=torch.bool, device=images.device)
     bits = (images.to(torch.int64).unsqueeze(-1) >> bit_of_step) & 1
     return (bits.bool() & emits).float()
 

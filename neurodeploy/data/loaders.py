@@ -1,0 +1,143 @@
+"""Readers for the supported data sets; each returns (train, test) ImageSets.
+
+Nothing is downloaded: the digits come with scikit-learn, everything else is read from
+files the user points at, with an error naming the path when they are missing.
+"""
+from __future__ import annotations
+
+import gzip
+import pickle
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from neurodeploy.config import DataConfig
+from neurodeploy.data.sets import ImageSet
+from neurodeploy.errors import DataError
+
+DIGITS_MAX = 16  # scikit-learn's digits hold 4-bit counts 0..16
+
+
+def digits(config: DataConfig, seed: int) -> tuple[ImageSet, ImageSet]:
+    """scikit-learn's embedded 8x8 digits, scaled to 8 bits, split with a seeded stratified shuffle."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    images = np.round(bunch.images * (255 / DIGITS_MAX)).astype(np.uint8)[:, None]
+    labels = bunch.target.astype(np.int64)
+    train_x, test_x, train_y, test_y = train_test_split(
+        images, labels, test_size=config.test_fraction, random_state=seed, stratify=labels)
+    return ImageSet(train_x, train_y, "digits/train"), ImageSet(test_x, test_y, "digits/test")
+
+
+def cifar(config: DataConfig, seed: int) -> tuple[ImageSet, ImageSet]:
+    """CIFAR-10 or CIFAR-100 'python version' batch folder (data_batch_*/test_batch or train/test)."""
+    folder = _existing_dir(config)
+    if config.dataset == "cifar10":
+        train_files = sorted(folder.glob("data_batch_*"))
+        test_files = [folder / "test_batch"]
+        label_key = b"labels"
+    else:
+        train_files, test_files, label_key = [folder / "train"], [folder / "test"], b"fine_labels"
+    return (_cifar_batches(train_files, label_key, f"{folder} (train)"),
+            _cifar_batches(test_files, label_key, f"{folder} (test)"))
+
+
+def _cifar_batches(files: list[Path], label_key: bytes, source: str) -> ImageSet:
+    if not files or not all(path.is_file() for path in files):
+        raise DataError(f"{source}: CIFAR batch files not found (looked for "
+                        f"{[path.name for path in files] or 'data_batch_*'})")
+    images, labels = [], []
+    for path in files:
+        try:
+            with path.open("rb") as handle:
+                batch = pickle.load(handle, encoding="bytes")
+            images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            labels.append(np.asarray(batch[label_key], dtype=np.int64))
+        except (OSError, pickle.UnpicklingError, KeyError, ValueError, EOFError) as error:
+            raise DataError(f"{path}: not a CIFAR python batch ({error!r})") from None
+    return ImageSet(np.concatenate(images), np.concatenate(labels), source)
+
+
+def mnist(config: DataConfig, seed: int) -> tuple[ImageSet, ImageSet]:
+    """MNIST-style IDX files (optionally .gz): train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-*."""
+    folder = _existing_dir(config)
+    return (_idx_pair(folder, "train", f"{folder} (train)"),
+            _idx_pair(folder, "t10k", f"{folder} (test)"))
+
+
+def _idx_pair(folder: Path, prefix: str, source: str) -> ImageSet:
+    images = _read_idx(_find(folder, f"{prefix}-images-idx3-ubyte"))
+    labels = _read_idx(_find(folder, f"{prefix}-labels-idx1-ubyte"))
+    if images.ndim != 3:
+        raise DataError(f"{source}: image IDX has shape {images.shape}; expected (N, H, W)")
+    return ImageSet(images[:, None], labels.astype(np.int64), source)
+
+
+def _find(folder: Path, stem: str) -> Path:
+    for candidate in (folder / stem, folder / f"{stem}.gz", folder / stem.replace("-idx", ".idx")):
+        if candidate.is_file():
+            return candidate
+    raise DataError(f"{folder}: IDX file {stem}[.gz] not found")
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as error:
+        raise DataError(f"{path}: cannot read ({error})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path}: not an unsigned-byte IDX file (magic {raw[:4].hex()})")
+    rank = raw[3]
+    dims = np.frombuffer(raw[4:4 + 4 * rank], dtype=">u4").astype(int)
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * rank)
+    if data.size != int(np.prod(dims)):
+        raise DataError(f"{path}: header says {tuple(dims)} but holds {data.size} values")
+    return data.reshape(tuple(dims))
+
+
+def image_folder(config: DataConfig, seed: int) -> tuple[ImageSet, ImageSet]:
+    """A folder with one sub-folder of images per class; split like the digits."""
+    from PIL import Image
+    from sklearn.model_selection import train_test_split
+
+    folder = _existing_dir(config)
+    classes = sorted(path for path in folder.iterdir() if path.is_dir())
+    if not classes:
+        raise DataError(f"{folder}: no class sub-folders found")
+    images, labels = [], []
+    for label, class_dir in enumerate(classes):
+        for path in sorted(class_dir.iterdir()):
+            try:
+                with Image.open(path) as image:
+                    array = np.asarray(image.convert("L" if image.mode in ("L", "1", "P") else "RGB"))
+            except OSError:
+                continue  # not an image: READMEs and thumbnails stay out of the data set
+            images.append(array[None] if array.ndim == 2 else array.transpose(2, 0, 1))
+            labels.append(label)
+    shapes = {image.shape for image in images}
+    if len(shapes) != 1:
+        raise DataError(f"{folder}: images differ in shape {sorted(shapes)}; expected one size")
+    stacked, targets = np.stack(images).astype(np.uint8), np.asarray(labels, dtype=np.int64)
+    train_x, test_x, train_y, test_y = train_test_split(
+        stacked, targets, test_size=config.test_fraction, random_state=seed, stratify=targets)
+    return ImageSet(train_x, train_y, f"{folder} (train)"), ImageSet(test_x, test_y, f"{folder} (test)")
+
+
+def _existing_dir(config: DataConfig) -> Path:
+    if not config.path:
+        raise DataError(f"data.path is required for data set '{config.dataset}'; "
+                        f"expected a folder with its files")
+    folder = Path(config.path).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"data.path {folder}: folder not found (data set '{config.dataset}')")
+    return folder
+
+
+LOADERS: dict[str, Callable[[DataConfig, int], tuple[ImageSet, ImageSet]]] = {
+    "digits": digits, "cifar10": cifar, "cifar100": cifar, "mnist": mnist, "folder": image_folder,
+}

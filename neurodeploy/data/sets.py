@@ -1,0 +1,64 @@
+"""The image-set type every loader returns, and the one function the pipeline calls."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from neurodeploy.config import DataConfig
+from neurodeploy.errors import DataError
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images ``uint8 (N, C, H, W)`` and labels ``int64 (N,)``, checked on creation."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    source: str = "images"
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != np.uint8:
+            raise DataError(f"{self.source}: images have dtype {self.images.dtype}; expected uint8")
+        if self.images.ndim != 4:
+            raise DataError(f"{self.source}: images have shape {self.images.shape}; "
+                            f"expected rank 4 (N, C, H, W)")
+        if self.labels.shape != (len(self.images),):
+            raise DataError(f"{self.source}: {len(self.labels)} labels for {len(self.images)} images")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def head(self, count: int) -> "ImageSet":
+        return ImageSet(self.images[:count], self.labels[:count], self.source)
+
+
+@dataclass(frozen=True)
+class Split:
+    train: ImageSet
+    test: ImageSet
+    num_classes: int
+    description: dict[str, Any]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.train.images.shape[1:])  # type: ignore[return-value]
+
+
+def load_split(config: DataConfig, seed: int) -> Split:
+    """Load the configured data set and its train/test split."""
+    from neurodeploy.data import loaders
+
+    loader = loaders.LOADERS[config.dataset]
+    train, test = loader(config, seed)
+    if config.limit is not None:
+        train = train.head(config.limit)
+        test = test.head(max(1, round(config.limit * config.test_fraction)))
+    num_classes = int(max(train.labels.max(), test.labels.max())) + 1
+    description = {"dataset": config.dataset, "path": config.path, "seed": seed,
+                   "train_samples": len(train), "test_samples": len(test),
+                   "input_shape": list(train.images.shape[1:]), "num_classes": num_classes}
+    if config.dataset == "digits":
+        description["test_fraction"] = config.test_fraction
+    return Split(train, test, num_classes, description)

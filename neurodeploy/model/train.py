@@ -1,0 +1,188 @@
+"""Surrogate-gradient training of a SpikingNetwork, with checkpoints and resume.
+
+Images are encoded batch by batch (an encoded CIFAR train split would not fit in memory),
+the loss is lava-dl's ``SpikeRate``, and predictions use :func:`predict_from_counts`, the
+same rule the Lava runner and the emulator decode with.
+"""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Protocol
+
+import numpy as np
+import torch
+from lava.lib.dl import slayer
+
+from neurodeploy.atomic import atomic_path
+from neurodeploy.config import ExperimentConfig
+from neurodeploy.data import ImageSet
+from neurodeploy.encoding import FrameSchedule, encode
+from neurodeploy.errors import ConfigError
+from neurodeploy.model.network import SpikingNetwork
+from neurodeploy.report.console import progress_bar
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class PlasticityPlugin(Protocol):
+    """What the loop needs of a local learning rule (DA-SSDP) riding on backprop."""
+
+    layers: list[str]
+
+    def observe(self, name: str, pre_spikes: torch.Tensor, post_spikes: torch.Tensor) -> None: ...
+    def after_step(self, epoch: int, loss_per_sample: torch.Tensor) -> None: ...
+    def state_dict(self) -> dict[str, Any]: ...
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class TrainResult:
+    history: list[dict[str, float]] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.history[-1]["test_accuracy"] if self.history else float("nan")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Predictions, output spike counts ``(N, classes)`` and mean spikes per sample per layer."""
+
+    predictions: np.ndarray
+    output_counts: np.ndarray
+    spikes_per_layer: dict[str, float]
+
+    def accuracy(self, labels: np.ndarray) -> float:
+        return float(np.mean(self.predictions == labels))
+
+
+def predict_from_counts(counts: np.ndarray | torch.Tensor) -> np.ndarray:
+    """The decision rule: the class with most output spikes; ties go to the lowest index."""
+    return np.asarray(torch.as_tensor(counts).argmax(dim=-1))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device='cuda' but no CUDA device is available; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train(network: SpikingNetwork, train_set: ImageSet, test_set: ImageSet,
+          schedule: FrameSchedule, config: ExperimentConfig, run_dir: Path,
+          plugin: Optional[PlasticityPlugin] = None) -> TrainResult:
+    """Train for ``config.train.epochs``, checkpointing each epoch and resuming from one."""
+    device = resolve_device(config.train.device)
+    network.to(device)
+    optimizer = torch.optim.Adam(network.parameters(), lr=config.train.lr)
+    loss_fn = slayer.loss.SpikeRate(true_rate=config.train.true_rate,
+                                    false_rate=config.train.false_rate, reduction="none")
+    result, start_epoch = TrainResult(), 0
+    checkpoint = run_dir / CHECKPOINT_NAME
+    if checkpoint.exists():
+        start_epoch = _resume(checkpoint, network, optimizer, result, config, plugin)
+    shuffle = torch.Generator().manual_seed(config.seed)
+    for _ in range(start_epoch):  # replay the shuffles of finished epochs
+        torch.randperm(len(train_set), generator=shuffle)
+    began = time.perf_counter() - result.wall_s
+    for epoch in range(start_epoch, config.train.epochs):
+        order = torch.randperm(len(train_set), generator=shuffle).numpy()
+        encoder_rng = torch.Generator().manual_seed(config.seed * 1000 + epoch)
+        network.train()
+        total_loss, correct = 0.0, 0
+        batches = range(0, len(order), config.train.batch_size)
+        with progress_bar(f"epoch {epoch + 1}/{config.train.epochs}", len(batches)) as advance:
+            for start in batches:
+                index = order[start:start + config.train.batch_size]
+                spikes = encode(train_set.images[index], schedule, encoder_rng).to(device)
+                labels = torch.as_tensor(train_set.labels[index], device=device)
+                forward = network(spikes)
+                per_sample = loss_fn(forward.output, labels).reshape(len(index), -1).sum(1)
+                optimizer.zero_grad()
+                per_sample.sum().backward()
+                optimizer.step()
+                if plugin is not None:
+                    _feed_plugin(plugin, network, spikes, forward.layer_spikes)
+                    plugin.after_step(epoch, per_sample.detach())
+                total_loss += float(per_sample.sum())
+                correct += int((forward.output.sum(-1).argmax(-1) == labels).sum())
+                advance()
+        test = evaluate(network, test_set, schedule, config.train.batch_size * 4, config.seed)
+        result.history.append({"epoch": epoch + 1, "train_loss": total_loss / len(order),
+                               "train_accuracy": correct / len(order),
+                               "test_accuracy": test.accuracy(test_set.labels)})
+        result.wall_s = time.perf_counter() - began
+        _save_checkpoint(checkpoint, network, optimizer, result, config, plugin, epoch + 1)
+    return result
+
+
+def _feed_plugin(plugin: PlasticityPlugin, network: SpikingNetwork, spikes: torch.Tensor,
+                 layer_spikes: list[torch.Tensor]) -> None:
+    inputs = [spikes.flatten(1, -2), *layer_spikes[:-1]]
+    for name, pre, post in zip(network.layer_names, inputs, layer_spikes):
+        if name in plugin.layers:
+            plugin.observe(name, pre.detach().flatten(1, -2), post.detach().flatten(1, -2))
+
+
+@torch.no_grad()
+def evaluate(network: SpikingNetwork, data: ImageSet, schedule: FrameSchedule,
+             batch_size: int = 128, seed: int = 0) -> Evaluation:
+    """Run ``data`` through the torch model; the same decision rule as the Lava runner."""
+    network.eval()
+    device = next(network.parameters()).device
+    encoder_rng = torch.Generator().manual_seed(seed)
+    counts, layer_totals = [], np.zeros(len(network.blocks))
+    for start in range(0, len(data), batch_size):
+        spikes = encode(data.images[start:start + batch_size], schedule, encoder_rng).to(device)
+        forward = network(spikes)
+        counts.append(forward.output.sum(-1).cpu())
+        layer_totals += [float(layer.sum()) for layer in forward.layer_spikes]
+    output_counts = torch.cat(counts).numpy()
+    per_layer = {name: total / len(data) for name, total in zip(network.layer_names, layer_totals)
+                 if not name.startswith("flatten")}
+    return Evaluation(predict_from_counts(output_counts), output_counts, per_layer)
+
+
+def _checkpoint_identity(config: ExperimentConfig) -> dict[str, Any]:
+    """The parts of the config a checkpoint must agree with to be resumed."""
+    return {key: config.model_dump()[key] for key in ("seed", "data", "encoding", "model", "dassdp")} | {
+        "train": {k: v for k, v in config.train.model_dump().items() if k != "epochs"}}
+
+
+def _save_checkpoint(path: Path, network: SpikingNetwork, optimizer: torch.optim.Optimizer,
+                     result: TrainResult, config: ExperimentConfig,
+                     plugin: Optional[PlasticityPlugin], epoch: int) -> None:
+    state = {"epoch": epoch, "model": network.state_dict(), "optimizer": optimizer.state_dict(),
+             "history": result.history, "wall_s": result.wall_s,
+             "identity": _checkpoint_identity(config), "config": config.model_dump(),
+             "input_shape": network.input_shape, "num_classes": network.num_classes,
+             "plugin": plugin.state_dict() if plugin is not None else None}
+    with atomic_path(path) as temporary:
+        torch.save(state, temporary)
+
+
+def _resume(path: Path, network: SpikingNetwork, optimizer: torch.optim.Optimizer,
+            result: TrainResult, config: ExperimentConfig,
+            plugin: Optional[PlasticityPlugin]) -> int:
+    state = torch.load(path, map_location="cpu")
+    if state.get("identity") != _checkpoint_identity(config):
+        raise ConfigError(f"{path}: checkpoint was made with a different config; "
+                          f"remove it or choose another output folder")
+    network.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if plugin is not None and state.get("plugin") is not None:
+        plugin.load_state_dict(state["plugin"])
+    result.history.extend(state["history"])
+    result.wall_s = state.get("wall_s", 0.0)
+    return int(state["epoch"])

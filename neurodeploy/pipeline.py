@@ -1,0 +1,210 @@
+"""The stages behind the CLI: train + export, simulate, and run (all of them).
+
+Each stage reads the same config format and writes into one run folder: ``model.net``,
+``manifest.json``, ``checkpoint.pt``, ``train_curve.png``, ``metrics.json``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from neurodeploy.atomic import write_json
+from neurodeploy.config import DataConfig, ExperimentConfig, load_config, parse_config
+from neurodeploy.data import Split, load_split
+from neurodeploy.encoding import FrameSchedule
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.manifest import Manifest
+
+NETWORK_NAME = "model.net"
+MANIFEST_NAME = "manifest.json"
+PACKAGES = ("neurodeploy", "lava-nc", "lava-dl", "torch", "numpy", "h5py")
+
+
+@dataclass
+class TrainedRun:
+    run_dir: Path
+    config: ExperimentConfig
+    split: Split
+    manifest: Manifest
+    torch_accuracy: float
+    torch_predictions: np.ndarray
+    torch_spikes_per_layer: dict[str, float]
+    history: list[dict[str, float]]
+    train_s: float
+    export_s: float
+
+    @property
+    def network_file(self) -> Path:
+        return self.run_dir / NETWORK_NAME
+
+
+def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = None,
+                     output: Optional[str] = None) -> TrainedRun:
+    """Train from the config, export ``model.net`` + ``manifest.json`` + ``train_curve.png``."""
+    from neurodeploy.model.network import SpikingNetwork
+    from neurodeploy.model.train import evaluate, seed_everything, train
+    from neurodeploy.report.plots import train_curve
+
+    config = load_config(config_path, overrides)
+    run_dir = Path(output or config.output)
+    seed_everything(config.seed)
+    split = load_split(config.data, config.seed)
+    network = SpikingNetwork(config.model, split.input_shape, split.num_classes)
+    schedule = config.encoding.schedule(hops=len(network.named_synapses()))
+    plugin = _plasticity_plugin(config, network, schedule)
+    _say(f"training {config.name}: {len(split.train)} train / {len(split.test)} test samples, "
+         f"{schedule.frame_steps} steps per sample ({schedule.encoding})")
+    result = train(network, split.train, split.test, schedule, config, run_dir, plugin)
+    for row in result.history[-1:]:
+        _say(f"epoch {row['epoch']}: loss {row['train_loss']:.4f}, "
+             f"test accuracy {100 * row['test_accuracy']:.2f} %")
+    began = time.perf_counter()
+    manifest = _export(network, schedule, split, config, run_dir)
+    export_s = time.perf_counter() - began
+    train_curve(result.history, run_dir / "train_curve.png")
+    test = evaluate(network, split.test, schedule, seed=config.seed)
+    return TrainedRun(run_dir, config, split, manifest, test.accuracy(split.test.labels),
+                      test.predictions, test.spikes_per_layer, result.history, result.wall_s, export_s)
+
+
+def _plasticity_plugin(config: ExperimentConfig, network, schedule: FrameSchedule):
+    if not config.dassdp.enabled:
+        return None
+    from neurodeploy.learning.dassdp import DASSDP
+
+    return DASSDP(config.dassdp, network.named_synapses(), epochs=config.train.epochs,
+                  frame_steps=schedule.frame_steps)
+
+
+def _export(network, schedule: FrameSchedule, split: Split, config: ExperimentConfig,
+            run_dir: Path) -> Manifest:
+    from neurodeploy.model.export import export_netx, port_shape
+
+    export_netx(network, run_dir / NETWORK_NAME)
+    manifest = Manifest(
+        network_file=NETWORK_NAME, input_shape=split.input_shape, port_shape=port_shape(network),
+        layers=network.layer_info(), schedule=schedule, neuron=config.model.neuron.model_dump(),
+        dataset=split.description, seed=config.seed, versions=_versions(),
+        dassdp=config.dassdp.model_dump() if config.dassdp.enabled else None)
+    manifest.save(run_dir / MANIFEST_NAME)
+    return manifest
+
+
+def export_checkpoint(checkpoint: str, output: str) -> Manifest:
+    """Rebuild the network of a training checkpoint and export it beside ``output``."""
+    import torch
+
+    from neurodeploy.model.network import SpikingNetwork
+
+    path = Path(checkpoint)
+    try:
+        state = torch.load(path, map_location="cpu")
+        config = parse_config(state["config"], source=str(path))
+        network = SpikingNetwork(config.model, tuple(state["input_shape"]), state["num_classes"])
+        network.load_state_dict(state["model"])
+    except FileNotFoundError:
+        raise NeurodeployError(f"{path}: checkpoint not found") from None
+    except (RuntimeError, KeyError, EOFError, ValueError) as error:
+        raise NeurodeployError(f"{path}: not a neurodeploy checkpoint ({error})") from None
+    split = load_split(config.data, config.seed)
+    schedule = config.encoding.schedule(hops=len(network.named_synapses()))
+    out = Path(output)
+    manifest = _export(network, schedule, split, config, out.parent)
+    if out.name != NETWORK_NAME:
+        (out.parent / NETWORK_NAME).replace(out)
+        manifest.network_file = out.name
+        manifest.save(out.parent / MANIFEST_NAME)
+    _say(f"exported {out} and {out.parent / MANIFEST_NAME}")
+    return manifest
+
+
+def simulate_network(network_file: str, config_path: Optional[str], samples: Optional[int],
+                     timeout_s: Optional[float], json_path: Optional[str]) -> dict[str, Any]:
+    """Run any ``.net`` on Lava over test data named by a config or the manifest beside it."""
+    from neurodeploy.netxfile import read_netx
+    from neurodeploy.sim.runner import simulate
+
+    path = Path(network_file)
+    description = read_netx(path)
+    manifest_path = path.parent / MANIFEST_NAME
+    manifest = Manifest.load(manifest_path) if manifest_path.exists() else None
+    config = load_config(config_path) if config_path else None
+    if manifest is not None:
+        schedule, data_config = manifest.schedule, DataConfig.model_validate(
+            {k: manifest.dataset[k] for k in ("dataset", "path", "test_fraction") if k in manifest.dataset})
+        seed = manifest.seed
+    elif config is not None:
+        hops = sum(layer.type != "flatten" for layer in description.layers)
+        schedule, data_config, seed = config.encoding.schedule(hops), config.data, config.seed
+    else:
+        raise NeurodeployError(f"{path}: no {MANIFEST_NAME} beside it; pass --config to name "
+                               f"the encoding and the data set")
+    if config is not None:
+        data_config, seed = config.data, config.seed
+        timeout_s = timeout_s or config.simulate.timeout_s
+    test = load_split(data_config, seed).test
+    test = test.head(samples) if samples else test
+    _say(f"simulating {len(test)} samples x {schedule.frame_steps} steps on Lava (fixed_pt)")
+    result = simulate(path, test.images, schedule, timeout_s=timeout_s or 600.0)
+    metrics = {"network": str(path), "samples": len(test), "lava_accuracy": result.accuracy(test.labels),
+               "lava_spikes_per_sample": result.spikes_per_layer, "lava_steps": result.steps,
+               "lava_wall_s": result.wall_s, "lava_steps_per_s": result.steps_per_second}
+    from neurodeploy.report.summary import print_simulation
+
+    print_simulation(metrics)
+    if json_path:
+        write_json(json_path, metrics)
+    return metrics
+
+
+def run_all(config_path: str, overrides: Optional[dict[str, Any]] = None,
+            output: Optional[str] = None) -> dict[str, Any]:
+    """Train, export, simulate on Lava, write ``metrics.json`` and print the summary."""
+    from neurodeploy.report.summary import print_run_summary
+    from neurodeploy.sim.runner import simulate
+
+    trained = train_and_export(config_path, overrides, output)
+    config, test = trained.config, trained.split.test
+    count = min(config.simulate.samples or len(test), len(test))
+    _say(f"simulating {count} test samples on Lava (Loihi2SimCfg, fixed_pt)")
+    lava = simulate(trained.network_file, test.images[:count], trained.manifest.schedule,
+                    timeout_s=config.simulate.timeout_s)
+    labels = test.labels[:count]
+    metrics = {
+        "name": config.name,
+        "torch_test_accuracy": trained.torch_accuracy,
+        "torch_accuracy_on_simulated": float(np.mean(trained.torch_predictions[:count] == labels)),
+        "lava_accuracy": lava.accuracy(labels),
+        "prediction_agreement": float(np.mean(trained.torch_predictions[:count] == lava.predictions)),
+        "simulated_samples": count,
+        "spikes_per_sample": {"torch": trained.torch_spikes_per_layer, "lava": lava.spikes_per_layer},
+        "wall_s": {"train": trained.train_s, "export": trained.export_s, "lava": lava.wall_s},
+        "lava_steps_per_s": lava.steps_per_second,
+        "schedule": trained.manifest.schedule.to_dict(),
+        "history": trained.history,
+        "versions": trained.manifest.versions,
+    }
+    write_json(trained.run_dir / "metrics.json", metrics)
+    print_run_summary(metrics, trained.run_dir)
+    return metrics
+
+
+def _versions() -> dict[str, str]:
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _say(message: str) -> None:
+    from neurodeploy.report.console import console
+
+    console.print(message, highlight=False)

@@ -1,0 +1,44 @@
+"""The summary tables printed at the end of `run` and `simulate`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+stdout = Console()
+
+
+def print_run_summary(metrics: dict[str, Any], run_dir: Path) -> None:
+    """Accuracies, agreement, spikes per sample per layer and wall times of one run."""
+    table = Table(title=f"neurodeploy run: {metrics['name']}", show_header=True)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    count = metrics["simulated_samples"]
+    table.add_row("torch test accuracy (all)", f"{100 * metrics['torch_test_accuracy']:.2f} %")
+    table.add_row(f"torch accuracy ({count} simulated)", f"{100 * metrics['torch_accuracy_on_simulated']:.2f} %")
+    table.add_row(f"Lava fixed_pt accuracy ({count})", f"{100 * metrics['lava_accuracy']:.2f} %")
+    table.add_row("prediction agreement torch/Lava", f"{100 * metrics['prediction_agreement']:.2f} %")
+    torch_spikes, lava_spikes = metrics["spikes_per_sample"]["torch"], metrics["spikes_per_sample"]["lava"]
+    for name in lava_spikes:
+        table.add_row(f"spikes/sample {name} (torch | Lava)",
+                      f"{torch_spikes.get(name, float('nan')):.1f} | {lava_spikes[name]:.1f}")
+    walls = metrics["wall_s"]
+    table.add_row("wall time train | export | Lava", f"{walls['train']:.1f} s | {walls['export']:.1f} s | {walls['lava']:.1f} s")
+    table.add_row("Lava steps per second", f"{metrics['lava_steps_per_s']:.0f}")
+    if "validation" in metrics:
+        table.add_row("hardware verdict", metrics["validation"])
+    stdout.print(table)
+    stdout.print(f"run folder: {run_dir}  (model.net, manifest.json, metrics.json, train_curve.png)")
+
+
+def print_simulation(metrics: dict[str, Any]) -> None:
+    table = Table(title=f"Lava simulation: {metrics['network']}")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_row(f"Lava fixed_pt accuracy ({metrics['samples']} samples)", f"{100 * metrics['lava_accuracy']:.2f} %")
+    for name, spikes in metrics["lava_spikes_per_sample"].items():
+        table.add_row(f"spikes/sample {name}", f"{spikes:.1f}")
+    table.add_row("wall time | steps per second", f"{metrics['lava_wall_s']:.1f} s | {metrics['lava_steps_per_s']:.0f}")
+    stdout.print(table)
