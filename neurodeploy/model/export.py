@@ -40,7 +40,7 @@ def export_netx(network: SpikingNetwork, path: str | Path) -> None:
 
 def check_roundtrip(path: Path, network: SpikingNetwork) -> None:
     """Reload ``path`` with netx and compare every layer's weights and neuron parameters."""
-    from lava.lib.dl import netx
+    from neurodeploy.lavadl import netx
 
     loaded = netx.hdf5.Network(net_config=str(path), input_shape=port_shape(network)
                                if network.is_conv else None)

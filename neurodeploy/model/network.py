@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from lava.lib.dl import slayer
+from neurodeploy.lavadl import slayer
 
 from neurodeploy.config import ModelConfig
 from neurodeploy.manifest import LayerInfo

@@ -14,7 +14,7 @@ from typing import Any, Optional, Protocol
 
 import numpy as np
 import torch
-from lava.lib.dl import slayer
+from neurodeploy.lavadl import slayer
 
 from neurodeploy.atomic import atomic_path
 from neurodeploy.config import ExperimentConfig

@@ -22,7 +22,7 @@ def print_run_summary(metrics: dict[str, Any], run_dir: Path) -> None:
     table.add_row("prediction agreement torch/Lava", f"{100 * metrics['prediction_agreement']:.2f} %")
     torch_spikes, lava_spikes = metrics["spikes_per_sample"]["torch"], metrics["spikes_per_sample"]["lava"]
     for name in lava_spikes:
-        table.add_row(f"spikes/sample {name} (torch | Lava)",
+        table.add_row(f"spikes/sample {name} (torch | Lava incl. drain)",
                       f"{torch_spikes.get(name, float('nan')):.1f} | {lava_spikes[name]:.1f}")
     walls = metrics["wall_s"]
     table.add_row("wall time train | export | Lava", f"{walls['train']:.1f} s | {walls['export']:.1f} s | {walls['lava']:.1f} s")

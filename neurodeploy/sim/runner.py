@@ -60,7 +60,7 @@ def arrange_for_port(images: np.ndarray, port_shape: tuple[int, ...]) -> np.ndar
 def simulate(network_file: str | Path, images: np.ndarray, schedule: FrameSchedule,
              timeout_s: float = 600.0, select_tag: str = "fixed_pt") -> SimulationResult:
     """Run ``images`` (``uint8 (N, C, H, W)``) through ``network_file`` on Lava's CPU simulator."""
-    from lava.lib.dl import netx
+    from neurodeploy.lavadl import netx
     from lava.magma.core.run_configs import Loihi2SimCfg
 
     from neurodeploy.netxfile import read_netx

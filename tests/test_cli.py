@@ -1,0 +1,91 @@
+"""Bad input through the real command line: one line, exit code 2, no traceback, no output."""
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from tests.conftest import SMALL_RUN
+
+
+def neurodeploy(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "neurodeploy.cli", *args], capture_output=True,
+                          text=True, timeout=240, cwd=cwd)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def _config(tmp_path, **sections):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({**SMALL_RUN, "output": str(tmp_path / "run"), **sections}))
+    return path
+
+
+def test_help_lists_the_commands():
+    result = neurodeploy("--help")
+    assert result.returncode == 0
+    for command in ("train", "export", "simulate", "run"):
+        assert command in result.stdout
+
+
+def test_missing_network_file(tmp_path):
+    assert_one_line_error(neurodeploy("simulate", str(tmp_path / "nope.net")), "nope.net", "not found")
+
+
+def test_network_file_that_is_not_hdf5(tmp_path):
+    path = tmp_path / "text.net"
+    path.write_text("hello")
+    assert_one_line_error(neurodeploy("simulate", str(path)), "text.net", "not an HDF5 file")
+
+
+def test_network_file_without_layers(tmp_path):
+    path = tmp_path / "empty.net"
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset("something", data=np.zeros(3))
+    assert_one_line_error(neurodeploy("simulate", str(path)), "empty.net", "no 'layer' group")
+
+
+def test_config_with_an_unknown_key(tmp_path):
+    path = _config(tmp_path, trainn={"epochs": 1})
+    assert_one_line_error(neurodeploy("train", str(path)), "config.yaml", "unknown key 'trainn'")
+    assert not (tmp_path / "run").exists()
+
+
+def test_config_with_a_wrong_type(tmp_path):
+    path = _config(tmp_path, train={"epochs": "many"})
+    assert_one_line_error(neurodeploy("run", str(path)), "train.epochs", "'many'")
+
+
+def test_missing_data_path(tmp_path):
+    path = _config(tmp_path, data={"dataset": "mnist", "path": str(tmp_path / "mnist")})
+    assert_one_line_error(neurodeploy("train", str(path)), "mnist: folder not found")
+    assert not (tmp_path / "run" / "model.net").exists()
+
+
+@pytest.mark.parametrize("dtype_code, shape, message", [
+    (0x0B, (2, 4, 4), "not an unsigned-byte IDX"),   # int16 images: wrong dtype
+    (0x08, (2, 16), "expected (N, H, W)"),           # rank 2 images: wrong rank
+])
+def test_images_of_the_wrong_dtype_or_rank(tmp_path, dtype_code, shape, message):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    header = bytes([0, 0, dtype_code, len(shape)]) + np.asarray(shape, ">u4").tobytes()
+    (folder / "train-images-idx3-ubyte").write_bytes(header + bytes(int(np.prod(shape)) * (2 if dtype_code == 0x0B else 1)))
+    labels = bytes([0, 0, 8, 1]) + np.asarray([2], ">u4").tobytes() + bytes(2)
+    (folder / "train-labels-idx1-ubyte").write_bytes(labels)
+    path = _config(tmp_path, data={"dataset": "mnist", "path": str(folder)})
+    assert_one_line_error(neurodeploy("train", str(path)), message)
+    assert not (tmp_path / "run" / "model.net").exists()
+
+
+def test_bad_set_override(tmp_path):
+    assert_one_line_error(neurodeploy("train", str(_config(tmp_path)), "--set", "train.epochs"), "KEY=VALUE")

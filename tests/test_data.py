@@ -1,0 +1,82 @@
+import gzip
+import pickle
+
+import numpy as np
+import pytest
+
+from neurodeploy.config import DataConfig
+from neurodeploy.data import ImageSet, load_split
+from neurodeploy.errors import DataError
+
+
+def test_digits_are_uint8_nchw_with_a_fixed_split():
+    split = load_split(DataConfig(), seed=0)
+    assert split.train.images.dtype == np.uint8 and split.train.images.shape[1:] == (1, 8, 8)
+    assert (len(split.train), len(split.test)) == (1437, 360)
+    assert split.train.images.max() == 255 and split.num_classes == 10
+    again = load_split(DataConfig(), seed=0)
+    assert np.array_equal(split.test.labels, again.test.labels)
+    assert not np.array_equal(split.test.labels, load_split(DataConfig(), seed=1).test.labels)
+
+
+def test_cifar10_batches(tmp_path):
+    rng = np.random.default_rng(0)
+    for name, count in [("data_batch_1", 6), ("data_batch_2", 4), ("test_batch", 5)]:
+        batch = {b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
+                 b"labels": list(rng.integers(0, 10, count))}
+        (tmp_path / name).write_bytes(pickle.dumps(batch))
+    split = load_split(DataConfig(dataset="cifar10", path=str(tmp_path)), seed=0)
+    assert split.train.images.shape == (10, 3, 32, 32) and len(split.test) == 5
+
+
+def _idx(data: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, data.ndim]) + np.asarray(data.shape, ">u4").tobytes()
+    return header + data.astype(np.uint8).tobytes()
+
+
+def test_mnist_idx_files_plain_and_gzipped(tmp_path):
+    rng = np.random.default_rng(0)
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(_idx(rng.integers(0, 256, (7, 28, 28))))
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx(rng.integers(0, 10, 7)))
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(rng.integers(0, 256, (3, 28, 28)))))
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(rng.integers(0, 10, 3))))
+    split = load_split(DataConfig(dataset="mnist", path=str(tmp_path)), seed=0)
+    assert split.train.images.shape == (7, 1, 28, 28) and len(split.test) == 3
+
+
+def test_image_folder_per_class(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label in ("cat", "dog"):
+        (tmp_path / label).mkdir()
+        for index in range(5):
+            Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).save(tmp_path / label / f"{index}.png")
+    (tmp_path / "cat" / "notes.txt").write_text("not an image")
+    split = load_split(DataConfig(dataset="folder", path=str(tmp_path), test_fraction=0.4), seed=0)
+    assert split.train.images.shape == (6, 3, 6, 6) and split.num_classes == 2
+
+
+@pytest.mark.parametrize("config, message", [
+    (DataConfig(dataset="cifar10"), "data.path is required"),
+    (DataConfig(dataset="mnist", path="/nonexistent/mnist"), "/nonexistent/mnist: folder not found"),
+])
+def test_missing_data_paths_are_named(config, message):
+    with pytest.raises(DataError, match=message):
+        load_split(config, seed=0)
+
+
+def test_corrupt_idx_is_refused(tmp_path):
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(b"\x01\x02\x03\x04junk")
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx(np.zeros(1)))
+    with pytest.raises(DataError, match="not an unsigned-byte IDX"):
+        load_split(DataConfig(dataset="mnist", path=str(tmp_path)), seed=0)
+
+
+@pytest.mark.parametrize("images, message", [
+    (np.zeros((2, 1, 4, 4), np.float32), "dtype float32"),
+    (np.zeros((2, 16), np.uint8), "rank 4"),
+])
+def test_image_sets_check_dtype_and_rank(images, message):
+    with pytest.raises(DataError, match=message):
+        ImageSet(images, np.zeros(len(images), np.int64), "mine")

@@ -1,0 +1,66 @@
+"""Export writes a netx file that netx reads back exactly, atomically, with its manifest."""
+import h5py
+import numpy as np
+import pytest
+
+from neurodeploy.errors import ConfigError, NetworkFileError
+from neurodeploy.manifest import Manifest
+from neurodeploy.model import export as export_module
+from neurodeploy.pipeline import train_and_export
+from tests.conftest import SMALL_RUN, write_config
+
+
+def test_export_writes_net_and_manifest(small_run):
+    trained, _ = small_run
+    manifest = Manifest.load(trained.run_dir / "manifest.json")
+    assert manifest.schedule == trained.manifest.schedule and manifest.hops == 2
+    assert [layer.name for layer in manifest.layers] == ["dense0", "dense1"]
+    assert manifest.versions["lava-nc"] == "0.10.0" and manifest.dataset["dataset"] == "digits"
+    with h5py.File(trained.network_file) as handle:
+        assert sorted(handle["layer"].keys()) == ["0", "1"]
+        assert handle["layer/0/weight"].shape == (32, 64)
+    assert (trained.run_dir / "train_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_roundtrip_check_catches_a_changed_weight(small_run, monkeypatch):
+    trained, _ = small_run
+    from neurodeploy.model.network import SpikingNetwork
+
+    network = SpikingNetwork(trained.config.model, trained.split.input_shape, 10)
+    original = export_module._lava_weight
+    monkeypatch.setattr(export_module, "_lava_weight", lambda layer, conv: original(layer, conv) + 2)
+    with pytest.raises(NetworkFileError, match="dense0 weights changed on the netx round trip"):
+        export_module.export_netx(network, trained.run_dir / "other.net")
+    assert not (trained.run_dir / "other.net").exists()
+
+
+def test_interrupted_export_leaves_no_file(tmp_path, small_run, monkeypatch):
+    trained, _ = small_run
+    from neurodeploy.model.network import SpikingNetwork
+
+    def interrupt(path, network):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export_module, "check_roundtrip", interrupt)
+    network = SpikingNetwork(trained.config.model, trained.split.input_shape, 10)
+    with pytest.raises(KeyboardInterrupt):
+        export_module.export_netx(network, tmp_path / "model.net")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_training_resumes_from_its_checkpoint(tmp_path):
+    config = write_config(tmp_path, {**SMALL_RUN, "output": str(tmp_path / "run"), "train": {"epochs": 1}})
+    first = train_and_export(str(config))
+    resumed = train_and_export(str(config), {"train.epochs": 2})
+    assert len(resumed.history) == 2 and resumed.history[0] == first.history[0]
+    with pytest.raises(ConfigError, match="checkpoint was made with a different config"):
+        train_and_export(str(config), {"train.lr": 0.5})
+
+
+def test_conv_network_exports_and_roundtrips(tmp_path):
+    config = write_config(tmp_path, {**SMALL_RUN, "output": str(tmp_path / "run"), "train": {"epochs": 1},
+                                     "model": {"conv": [{"channels": 4}], "hidden": [16]}})
+    trained = train_and_export(str(config))
+    assert [layer.type for layer in trained.manifest.layers] == ["conv", "flatten", "dense", "dense"]
+    assert trained.manifest.port_shape == (8, 8, 1) and trained.manifest.hops == 3
+    assert np.isfinite(trained.torch_accuracy)
