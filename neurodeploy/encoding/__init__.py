@@ -1,7 +1,21 @@
-"""Spike encodings and the frame schedule they share with every other part."""
-from neurodeploy.encoding.encoders import (bit_plane_train, bit_planes, check_images, encode,
-                                           from_unit_float, rate, ttfs, ttfs_step)
+"""Spike encodings and the frame schedule they share with every other part.
+
+The schedule is light; the encoders need torch, so they load on first use (the validator
+and `neurodeploy --help` read schedules without paying for torch).
+"""
+from typing import Any
+
 from neurodeploy.encoding.schedule import ENCODINGS, FrameSchedule, StepPhase
 
-__all__ = ["ENCODINGS", "FrameSchedule", "StepPhase", "bit_plane_train", "bit_planes",
-           "check_images", "encode", "from_unit_float", "rate", "ttfs", "ttfs_step"]
+_ENCODERS = ("bit_plane_train", "bit_planes", "check_images", "encode", "from_unit_float",
+             "rate", "ttfs", "ttfs_step")
+
+__all__ = ["ENCODINGS", "FrameSchedule", "StepPhase", *_ENCODERS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ENCODERS:
+        from neurodeploy.encoding import encoders
+
+        return getattr(encoders, name)
+    raise AttributeError(f"module 'neurodeploy.encoding' has no attribute {name!r}")

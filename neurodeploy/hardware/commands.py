@@ -1,0 +1,123 @@
+"""The ``neurodeploy profiles`` and ``neurodeploy validate`` commands.
+
+Imports beyond click happen inside the commands so ``neurodeploy --help`` stays fast.
+``validate`` exits 0 when the network is deployable and 1 when any finding is an error;
+unusable input raises :class:`NeurodeployError`, which the CLI turns into exit code 2.
+"""
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Optional
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from neurodeploy.hardware.validate import ValidationReport
+
+_STYLES = {"error": "bold red", "warning": "yellow", "info": "dim"}
+
+
+@click.command()
+def profiles() -> None:
+    """List the hardware profiles in hw_configs/ with a one-line summary each."""
+    from neurodeploy.errors import NeurodeployError
+    from neurodeploy.hardware.profile import list_profiles, load_profile, profiles_dir
+
+    paths = list_profiles()
+    if not paths:
+        raise NeurodeployError(f"no profiles (*.yaml) in {profiles_dir()}")
+    for path in paths:
+        try:
+            summary = load_profile(path).summary
+        except NeurodeployError as error:
+            summary = f"invalid: {error}"
+        click.echo(f"{path.stem:<12} {summary}")
+
+
+@click.command()
+@click.argument("network", type=click.Path(dir_okay=False))
+@click.option("--hw", required=True, metavar="NAME|PATH",
+              help="Profile name from hw_configs/ (e.g. loihi2) or the path of a profile YAML.")
+@click.option("--manifest", "manifest", type=click.Path(dir_okay=False),
+              help="Deployment manifest (default: manifest.json beside NETWORK, when present).")
+@click.option("--activity", type=click.Path(dir_okay=False),
+              help="JSON with synaptic_ops_per_sample, neuron_updates_per_sample and "
+                   "spikes_per_sample from a simulation, for the energy estimate.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def validate(network: str, hw: str, manifest: Optional[str], activity: Optional[str], as_json: bool) -> None:
+    """Check NETWORK (a netx .net file) against a hardware profile.
+
+    Exit code 0: deployable; 1: at least one error; 2: unusable input."""
+    import json
+
+    from neurodeploy.hardware.validate import validate_file
+
+    report = validate_file(network, hw, manifest, activity)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        from rich.console import Console
+
+        render(report, Console(width=max(140, Console().width)))
+    if report.exit_code:
+        sys.exit(report.exit_code)
+
+
+def render(report: "ValidationReport", console: "Console") -> None:
+    """The human report: findings, the core map, one summary line."""
+    from rich.table import Table
+    from rich.text import Text
+
+    findings = Table(title=f"{report.network} on {report.profile_title}", title_justify="left")
+    for column in ("severity", "layer", "check", "value", "limit", "source", "suggested fix"):
+        findings.add_column(column, overflow="fold")
+    for finding in report.findings:
+        findings.add_row(Text(finding.severity, style=_STYLES[finding.severity]),
+                         *(Text(_text(cell)) for cell in (finding.layer, finding.check, finding.value,
+                                                          finding.limit, finding.source, finding.fix)))
+    if report.findings:
+        console.print(findings)
+    mapping = Table(title="Core map", title_justify="left")
+    for column in ("layer", "neurons", "synapses", "cores", "neurons/core", "binding limit"):
+        mapping.add_column(column, justify="right" if column not in ("layer", "binding limit") else "left")
+    for layer in report.mapping.layers:
+        mapping.add_row(layer.name, str(layer.neurons), str(layer.synapses), str(layer.cores),
+                        str(layer.neurons_per_core),
+                        "cannot map: " + ", ".join(layer.blocked) if layer.blocked else layer.binding)
+    console.print(mapping)
+    console.print(Text(summary_line(report), style="bold"))
+    for line in report.estimate.notes:
+        console.print(Text(f"note: {line}", style="dim"))
+
+
+def summary_line(report: "ValidationReport") -> str:
+    estimate = report.estimate
+    steps = estimate.steps_per_sample if estimate.steps_per_sample is not None else "?"
+    parts = [f"{report.verdict.upper()}: {report.count('error')} errors, "
+             f"{report.count('warning')} warnings",
+             f"{report.mapping.cores} cores", f"{report.mapping.chips} chip(s)",
+             f"{steps} steps/sample"]
+    if estimate.time_per_sample_s:
+        parts.append(f"time/sample {_range(estimate.time_per_sample_s, 's')}")
+    energy = estimate.energy_per_sample_j or estimate.dynamic_energy_per_sample_j
+    if energy:
+        kind = "" if estimate.energy_per_sample_j else " (dynamic only)"
+        parts.append(f"energy/sample {_range(energy, 'J')}{kind}")
+    return ", ".join(parts)
+
+
+def _range(bounds: tuple[float, float], unit: str) -> str:
+    return f"{_si(bounds[0], unit)}-{_si(bounds[1], unit)}"
+
+
+def _si(value: float, unit: str) -> str:
+    for factor, prefix in ((1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)

@@ -1,0 +1,201 @@
+"""Precision checks (hardware.md section 2): weights, neuron parameters and state headroom.
+
+Weights are judged as netx and Lava will load them: netx reads them with
+``astype(int)``, picks the sign mode from their extremes, shifts a mixed-sign matrix left
+until it spans the 8-bit range, and Lava's ``truncate_weights`` then drops the LSB in
+mixed mode. Neuron parameters are judged in netx's mapping to Lava's LIF
+(``du = iDecay - 1``, ``dv = vDecay``, ``vth = vThMant``, ``bias_mant = bias``).
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from neurodeploy.hardware.findings import Finding, breach, note
+from neurodeploy.hardware.profile import Profile, Span
+from neurodeploy.netxfile import NetxLayer, NetxNetwork
+
+LIF_TYPES = ("CUBA", "LOIHI")
+AS_LOADED = ("LDL netx/utils.py NetDict (astype(int)) and optimize_weight_bits; "
+             "L utils/weightutils.py truncate_weights [code]")
+
+
+def check_precision(network: NetxNetwork, profile: Profile) -> list[Finding]:
+    findings: list[Finding] = []
+    graded_input = False
+    for layer in network.layers:
+        if layer.is_synaptic:
+            findings += _weights(layer, profile)
+            if layer.neuron_type in LIF_TYPES and not graded_input:
+                findings += _headroom(layer, profile)
+        if layer.neuron and layer.neuron_type in LIF_TYPES:
+            findings += _lif_parameters(layer, profile)
+        findings += _graded_bits(layer, profile)
+        if layer.n_neurons:
+            graded_input = layer.graded
+    return findings
+
+
+def loaded_weights(layer: NetxLayer, profile: Profile) -> np.ndarray:
+    """The layer's weights as the chip holds them, one row per output neuron (or channel)."""
+    ints = np.trunc(_rows(layer))
+    mode, span = _sign_mode(ints, profile)
+    fills_range = ints.size > 0 and (ints.max() > span.max // 2 or ints.min() < span.min // 2)
+    return _drop_lsb(ints, profile) if mode == "mixed" and fills_range else ints
+
+
+def _sign_mode(ints: np.ndarray, profile: Profile) -> tuple[str, Span]:
+    """netx's choice of sign mode from the extremes, and that mode's weight range."""
+    ranges = profile.precision.weight_range
+    if ints.size and ints.max() < 0:
+        return "inhibitory", ranges.inhibitory
+    if not ints.size or ints.min() >= 0:
+        return "excitatory", ranges.excitatory
+    return "mixed", ranges.mixed
+
+
+def _drop_lsb(ints: np.ndarray, profile: Profile) -> np.ndarray:
+    """A mixed-sign matrix that already spans the range cannot be shifted up by netx, so
+    Lava's truncate_weights drops its LSB (rounding towards minus infinity)."""
+    return np.floor(ints / 2) * 2 if profile.precision.mixed_sign_drops_lsb.value else ints
+
+
+def _weights(layer: NetxLayer, profile: Profile) -> list[Finding]:
+    stored = _rows(layer)
+    if stored.size == 0:
+        return []
+    ints = np.trunc(stored)
+    mode, span = _sign_mode(ints, profile)
+    outside = _outside(ints, span)
+    if outside is not None:
+        return [breach(span, check="precision.weight_range", layer=layer.name, value=outside,
+                       limit=f"{span.text} ({mode})",
+                       fix=f"Quantise the weights into {span.text} before export (slayer's "
+                           f"quantize_8bit does); netx clips or mis-scales values outside it.")]
+    norm = float(np.linalg.norm(stored))
+    error = float(np.linalg.norm(stored - loaded_weights(layer, profile))) / norm if norm else 0.0
+    if error > 0:
+        return [note(check="precision.weight_quantisation", layer=layer.name,
+                     value=round(error, 6), limit=0, source=AS_LOADED,
+                     fix="Export integer weights (even integers in -256..254 for mixed signs, as "
+                         "slayer's quantize_8bit gives) so the chip runs the trained values.")]
+    return []
+
+
+def _headroom(layer: NetxLayer, profile: Profile) -> list[Finding]:
+    """Worst case: every input of a neuron spikes in the same step, every step."""
+    loaded = loaded_weights(layer, profile)
+    if loaded.size == 0:
+        return []
+    worst = int(max(np.clip(loaded, 0, None).sum(axis=1).max(), -np.clip(loaded, None, 0).sum(axis=1).min()))
+    return _accumulator(layer, profile, worst) + _current(layer, profile, worst)
+
+
+def _accumulator(layer: NetxLayer, profile: Profile, worst: int) -> list[Finding]:
+    bits = profile.precision.accumulator_bits
+    largest = 2 ** (bits.value - 1) - 1
+    if worst <= largest:
+        return []
+    return [breach(bits, check="precision.accumulator_headroom", layer=layer.name, value=worst,
+                   limit=largest, severity="warning",
+                   fix=f"If all inputs of one neuron spike together the {bits.value}-bit dendritic "
+                       f"sum overflows: scale the weights down (and the threshold with them) or "
+                       f"cut the fan-in.")]
+
+
+def _current(layer: NetxLayer, profile: Profile, worst: int) -> list[Finding]:
+    """Steady state of u under ``worst`` input per step: worst x 2^shift x scale / iDecay."""
+    precision = profile.precision
+    i_decay = layer.neuron.get("iDecay")
+    if not isinstance(i_decay, (int, float)) or i_decay <= 0:
+        return []
+    steady = int(worst * 2 ** precision.input_shift_bits.value * precision.decay_scale.value / i_decay)
+    largest = 2 ** (precision.state_bits.value - 1) - 1
+    if steady <= largest:
+        return []
+    return [breach(precision.state_bits, check="precision.state_headroom", layer=layer.name,
+                   value=steady, limit=largest, severity="warning",
+                   fix=f"The current u can reach {steady} under sustained input and "
+                       f"{precision.state_overflow.value}s beyond {largest}: use a faster current "
+                       f"decay (larger iDecay) or smaller weights.")]
+
+
+def _lif_parameters(layer: NetxLayer, profile: Profile) -> list[Finding]:
+    return _threshold(layer, profile) + _decays(layer, profile) + _bias(layer, profile)
+
+
+def _threshold(layer: NetxLayer, profile: Profile) -> list[Finding]:
+    span = profile.precision.threshold_mantissa
+    outside = _outside(layer.neuron.get("vThMant"), span)
+    if outside is None:
+        return []
+    return [breach(span, check="precision.threshold_range", layer=layer.name, value=outside,
+                   limit=span.text,
+                   fix="Rescale the layer (weights and threshold together) so vThMant fits the mantissa.")]
+
+
+def _decays(layer: NetxLayer, profile: Profile) -> list[Finding]:
+    """netx passes du = iDecay - offset and dv = vDecay to the 12-bit decay registers."""
+    precision = profile.precision
+    findings = []
+    for key, check, offset in (("iDecay", "precision.current_decay_range", precision.current_decay_offset.value),
+                               ("vDecay", "precision.voltage_decay_range", 0)):
+        value = layer.neuron.get(key)
+        outside = _outside(None if value is None else np.asarray(value) - offset, precision.decay)
+        if outside is not None:
+            allowed = f"{precision.decay.min + offset}..{precision.decay.max + offset}"
+            findings.append(breach(
+                precision.decay, check=check, layer=layer.name, value=outside + offset, limit=allowed,
+                fix=f"Keep {key} within {allowed} (decay fractions of {precision.decay_scale.value}); "
+                    f"clamp the decay in training."))
+    return findings
+
+
+def _bias(layer: NetxLayer, profile: Profile) -> list[Finding]:
+    span = profile.precision.bias_mantissa
+    outside = _outside(None if layer.bias is None else np.trunc(layer.bias), span)
+    if outside is None:
+        return []
+    return [breach(span, check="precision.bias_range", layer=layer.name, value=outside, limit=span.text,
+                   fix="Scale the bias into the mantissa range (netx maps it to bias_mant with a "
+                       "fixed exponent) or fold it into the threshold.")]
+
+
+def _graded_bits(layer: NetxLayer, profile: Profile) -> list[Finding]:
+    bits = profile.precision.graded_spike_bits
+    if not layer.graded or bits.value == 0 or layer.message_bits <= bits.value:
+        return []
+    return [breach(bits, check="precision.graded_spike_bits", layer=layer.name,
+                   value=layer.message_bits, limit=bits.value,
+                   fix=f"Send graded spikes with at most {bits.value} payload bits (neuron messageBits).")]
+
+
+def _rows(layer: NetxLayer) -> np.ndarray:
+    """Weights as (output neuron or channel, inputs), recurrent inputs appended."""
+    weight = layer.weight
+    count = weight.shape[0] if weight.ndim >= 2 else max(layer.n_neurons, 1)
+    if weight.size % count:
+        count = 1
+    rows = weight.reshape(count, -1)
+    if layer.weight_rec is not None and layer.weight_rec.size % count == 0:
+        rows = np.hstack([rows, layer.weight_rec.reshape(count, -1)])
+    return rows.astype(float)
+
+
+def _outside(values: Any, span: Span) -> Optional[float]:
+    """An extreme of ``values`` (scalar or array) that lies outside ``span``, or None."""
+    if values is None:
+        return None
+    array = np.asarray(values)
+    if array.size == 0 or array.dtype.kind not in "biuf":  # nothing numeric to judge
+        return None
+    array = array.astype(float)
+    low, high = float(array.min()), float(array.max())
+    if high > span.max:
+        return _number(high)
+    return _number(low) if low < span.min else None
+
+
+def _number(value: float) -> float | int:
+    return int(value) if value.is_integer() else value

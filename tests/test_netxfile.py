@@ -1,0 +1,135 @@
+"""The netx reader on lava-dl's own exports and on broken files."""
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from tests import netx_factory as nf
+from neurodeploy.errors import NetworkFileError
+from neurodeploy.netxfile import conv_output_shape, read_netx
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("exports")
+    return {name: getattr(nf, name)(folder / f"{name}.net") for name in
+            ("digits_like", "conv_net", "pool_net", "recurrent_net", "delay_net", "sigma_delta_net")}
+
+
+def test_digits_export_reads_as_two_dense_layers(exports):
+    network = read_netx(exports["digits_like"])
+    assert [layer.name for layer in network.layers] == ["dense0", "dense1"]
+    first, second = network.layers
+    assert first.shape == (128,) and first.input_shape == (64,) and first.weight.shape == (128, 64)
+    assert second.input_shape == (128,) and second.fan_in == 128
+    assert first.neuron["type"] == "CUBA" and isinstance(first.neuron["iDecay"], int)
+    assert first.neuron_type == "CUBA" and not first.graded
+    assert network.hops == 2 and network.input_shape == (64,)
+    assert network.n_neurons == 138 and network.n_synapses == 64 * 128 + 128 * 10
+    # slayer's quantize_8bit: even integers within -256..254
+    assert np.all(first.weight % 2 == 0) and first.weight.min() >= -256 and first.weight.max() <= 254
+    assert network.layer("dense1") is second
+    with pytest.raises(KeyError):
+        network.layer("dense7")
+
+
+def test_conv_export_is_read_in_netx_whc_order(exports):
+    conv, flatten, dense = read_netx(exports["conv_net"]).layers
+    assert (conv.name, flatten.name, dense.name) == ("conv0", "flatten1", "dense2")
+    # slayer stores C, H, W = 3, 4, 5; netx reverses it to x, y, z = W, H, C
+    assert conv.shape == (5, 4, 3)
+    assert conv.kernel == (3, 3) and conv.stride == (2, 2) and conv.padding == (1, 1)
+    assert conv.fan_in == 2 * 3 * 3 and conv.n_synapses == 60 * 18
+    # the smallest input the kernel maps to 5 x 4 (the true one was 10 x 8)
+    assert conv.input_shape == (9, 7, 2)
+    assert conv_output_shape((10, 8, 2), conv) == (5, 4) == conv_output_shape(conv.input_shape, conv)
+    assert flatten.n_neurons == 0 and flatten.input_shape == (5, 4, 3)
+    assert dense.input_shape == (60,) and dense.fan_in == 60
+
+
+def test_given_input_shape_is_checked_against_the_first_layer(exports):
+    network = read_netx(exports["conv_net"], input_shape=(10, 8, 2))
+    assert network.input_shape == (10, 8, 2)
+    with pytest.raises(NetworkFileError, match=r"conv_net.net: input shape \(10, 8, 3\) disagrees"):
+        read_netx(exports["conv_net"], input_shape=(10, 8, 3))
+    with pytest.raises(NetworkFileError, match="disagrees with layer dense0"):
+        read_netx(exports["digits_like"]).with_input_shape((65,))
+
+
+def test_other_slayer_blocks_are_read(exports):
+    pool = read_netx(exports["pool_net"]).layer("pool1")
+    assert pool.type == "pool" and pool.kernel == (2, 2) and pool.fan_in == 4
+    recurrent = read_netx(exports["recurrent_net"]).layer("dense_rec1")
+    assert recurrent.weight_rec.shape == (8, 8) and recurrent.fan_in == 12 + 8
+    delayed = read_netx(exports["delay_net"]).layer("dense0")
+    assert delayed.delay.tolist() == [0, 1, 2, 3, 4, 5]
+    sigma_delta = read_netx(exports["sigma_delta_net"])
+    assert [layer.neuron_type for layer in sigma_delta.layers] == ["SDNN"] * 3
+    assert sigma_delta.layers[0].type == "input" and sigma_delta.layers[0].n_neurons == 10
+    assert all(layer.graded and layer.message_bits == 16 for layer in sigma_delta.layers)
+    assert sigma_delta.layers[2].neuron["sigma_output"] is True
+
+
+def test_unknown_and_complex_layers_are_read(tmp_path):
+    path = nf.write_netx(tmp_path / "odd.net", [
+        nf.dense_layer(np.ones((4, 3))),
+        nf.raw_layer("average", [2]),
+        nf.raw_layer("mystery", [2]),
+    ])
+    with h5py.File(path, "a") as handle:
+        node = handle["layer"].create_group("3")
+        node.create_dataset("type", (1,), "S10", [b"dense_comp"])
+        node.create_dataset("shape", data=np.array([2]))
+        node.create_dataset("weight/real", data=np.ones((2, 2)))
+        node.create_dataset("weight/imag", data=np.zeros((2, 2)))
+    network = read_netx(path)
+    assert [layer.type for layer in network.layers] == ["dense", "average", "mystery", "dense_comp"]
+    assert network.layers[1].n_neurons == 0 and network.layers[2].weight is None
+    complex_layer = network.layers[3]
+    assert complex_layer.weight.shape == (2, 2) and complex_layer.weight_imag.shape == (2, 2)
+
+
+def _no_layer_group(path):
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset("weights", data=np.ones(3))
+
+
+def _empty_layer_group(path):
+    with h5py.File(path, "w") as handle:
+        handle.create_group("layer")
+
+
+def _layer_without_type(path):
+    with h5py.File(path, "w") as handle:
+        handle.create_group("layer/0").create_dataset("shape", data=np.array([3]))
+
+
+def _gap_in_layers(path):
+    with h5py.File(path, "w") as handle:
+        handle.create_group("layer/0").create_dataset("type", (1,), "S10", [b"dense"])
+        handle.create_group("layer/2").create_dataset("type", (1,), "S10", [b"dense"])
+
+
+def _text_weights(path):
+    with h5py.File(path, "w") as handle:
+        handle.create_group("layer/0").create_dataset("type", (1,), "S10", [b"dense"])
+        handle["layer/0"].create_dataset("weight", data=np.array([b"a", b"b"]))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda path: None, "network file not found"),
+    (lambda path: path.write_text("not hdf5 at all"), "not an HDF5 file"),
+    (_no_layer_group, "no 'layer' group"),
+    (_empty_layer_group, "no 'layer' group"),
+    (_layer_without_type, "layer/0 has no 'type'"),
+    (_gap_in_layers, "expected groups 0..1"),
+    (_text_weights, "layer/0/weight holds |S1, not numbers"),
+])
+def test_broken_files_raise_one_line_naming_the_file(tmp_path, make, message):
+    path = tmp_path / "broken.net"
+    make(path)
+    with pytest.raises(NetworkFileError) as caught:
+        read_netx(path)
+    text = str(caught.value)
+    assert text.startswith(str(path)) and message in text and "\n" not in text
