@@ -116,6 +116,7 @@ class ExperimentConfig(_Section):
     train: TrainConfig = TrainConfig()
     dassdp: DassdpConfig = DassdpConfig()
     simulate: SimulateConfig = SimulateConfig()
+    hardware: list[str] = Field(["loihi1", "loihi2"], description="profiles `run` validates against")
 
     @model_validator(mode="after")
     def _warmup_fits(self) -> "ExperimentConfig":

@@ -170,11 +170,13 @@ def run_all(config_path: str, overrides: Optional[dict[str, Any]] = None,
 
     trained = train_and_export(config_path, overrides, output)
     config, test = trained.config, trained.split.test
+    reports = _validate(trained.network_file, config.hardware)
     count = min(config.simulate.samples or len(test), len(test))
     _say(f"simulating {count} test samples on Lava (Loihi2SimCfg, fixed_pt)")
     lava = simulate(trained.network_file, test.images[:count], trained.manifest.schedule,
                     timeout_s=config.simulate.timeout_s)
     labels = test.labels[:count]
+    activity = _activity(trained, test.images[:count], lava.spikes_per_layer)
     metrics = {
         "name": config.name,
         "torch_test_accuracy": trained.torch_accuracy,
@@ -185,6 +187,8 @@ def run_all(config_path: str, overrides: Optional[dict[str, Any]] = None,
         "spikes_per_sample": {"torch": trained.torch_spikes_per_layer, "lava": lava.spikes_per_layer},
         "wall_s": {"train": trained.train_s, "export": trained.export_s, "lava": lava.wall_s},
         "lava_steps_per_s": lava.steps_per_second,
+        "activity": activity,
+        "hardware": {name: _hardware_summary(report, activity) for name, report in reports.items()},
         "schedule": trained.manifest.schedule.to_dict(),
         "history": trained.history,
         "versions": trained.manifest.versions,
@@ -192,6 +196,44 @@ def run_all(config_path: str, overrides: Optional[dict[str, Any]] = None,
     write_json(trained.run_dir / "metrics.json", metrics)
     print_run_summary(metrics, trained.run_dir)
     return metrics
+
+
+def _validate(network_file: Path, profiles: list[str]) -> dict[str, Any]:
+    """Validate against each profile before simulating; print one verdict line each."""
+    from neurodeploy.hardware.validate import validate_file
+
+    reports = {}
+    for name in profiles:
+        report = validate_file(network_file, name)
+        reports[name] = report
+        _say(f"{report.profile_title}: {report.verdict.upper()} ({report.count('error')} errors, "
+             f"{report.count('warning')} warnings, {report.mapping.cores} cores); "
+             f"details: neurodeploy validate {network_file} --hw {name}")
+    return reports
+
+
+def _activity(trained: TrainedRun, images: np.ndarray, layer_spikes: dict[str, float]) -> dict[str, float]:
+    """Per-sample synaptic ops, neuron updates and spikes of the Lava run (input included)."""
+    from neurodeploy.encoding import encode
+    from neurodeploy.hardware.activity import activity_counts
+    from neurodeploy.netxfile import read_netx
+
+    schedule = trained.manifest.schedule
+    input_spikes = float(encode(images, schedule).sum()) / len(images)
+    network = read_netx(trained.network_file, tuple(trained.manifest.port_shape)
+                        if len(trained.manifest.port_shape) == 3 else None)
+    return activity_counts(network, input_spikes, layer_spikes, schedule.frame_steps)
+
+
+def _hardware_summary(report, activity: dict[str, float]) -> dict[str, Any]:
+    from neurodeploy.hardware.energy import estimate
+    from neurodeploy.hardware.profile import load_profile
+
+    energy = estimate(load_profile(report.profile), report.estimate.steps_per_sample,
+                      report.mapping.chips, activity)
+    return {"verdict": report.verdict, "errors": report.count("error"),
+            "warnings": report.count("warning"), "cores": report.mapping.cores,
+            "chips": report.mapping.chips, **energy.to_dict()}
 
 
 def _versions() -> dict[str, str]:

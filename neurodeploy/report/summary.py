@@ -27,10 +27,17 @@ def print_run_summary(metrics: dict[str, Any], run_dir: Path) -> None:
     walls = metrics["wall_s"]
     table.add_row("wall time train | export | Lava", f"{walls['train']:.1f} s | {walls['export']:.1f} s | {walls['lava']:.1f} s")
     table.add_row("Lava steps per second", f"{metrics['lava_steps_per_s']:.0f}")
-    if "validation" in metrics:
-        table.add_row("hardware verdict", metrics["validation"])
+    for name, hardware in metrics.get("hardware", {}).items():
+        energy = hardware.get("dynamic_energy_per_sample_j")
+        energy_text = f", dynamic {_range(energy, 1e6, 'uJ')}/sample" if energy else ""
+        table.add_row(f"{name} verdict", f"{hardware['verdict']} ({hardware['cores']} cores{energy_text})")
     stdout.print(table)
     stdout.print(f"run folder: {run_dir}  (model.net, manifest.json, metrics.json, train_curve.png)")
+
+
+def _range(bounds: list[float], scale: float, unit: str) -> str:
+    low, high = (value * scale for value in bounds)
+    return f"{low:.3g}-{high:.3g} {unit}"
 
 
 def print_simulation(metrics: dict[str, Any]) -> None:
