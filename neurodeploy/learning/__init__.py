@@ -1,0 +1,1 @@
+"""Local learning rules that ride on surrogate-gradient training (DA-SSDP)."""

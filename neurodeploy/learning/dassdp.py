@@ -1,0 +1,396 @@
+"""DA-SSDP, dopamine-modulated spike-synchrony-dependent plasticity, for SLAYER training.
+
+The rule (``specs/dassdp.md``; Tian et al. 2025, arXiv 2512.07194) is a second, local
+update that the training loop adds to chosen dense layers after each optimiser step. Per
+layer and sample it keeps only first-spike latencies (a neuron's binary spike flag is
+"latency < window"), never the spike log, and turns them into::
+
+    pd[o, i] = A_plus * sync * G - A_base * (1 - sync) * G,   sync = post[o] * pre[i],
+    G = exp(-(t_post[o] - t_pre[i])^2 / (2 sigma^2))
+
+scaled by a dopamine gate fitted once, at the end of warm-up, from how the layer's batch
+synchrony went with the loss.
+
+The elementwise pieces (:func:`spike_flags`, :func:`latency_difference`,
+:func:`potentiation_depression`, :func:`synchrony`, :class:`Gate`) use operators only, so
+they take numpy arrays as well as tensors: the Lava process models in
+:mod:`neurodeploy.procs.dassdp` evaluate these same functions, in numpy.
+
+Units: ``dW`` is added to the synapse's float ``weight`` parameter, the units SLAYER's
+``pre_hook_fx`` (``quantize_8bit``: step ``2 / w_scale``) quantises in the forward pass
+and ``w_scale`` turns into Lava's integer weights at export. A typical ``dW`` (1e-3) is far
+below one quantisation step (2/64); like an optimiser step, it accumulates in the float
+shadow weight until it moves the quantised one. On Lava the same update is
+``dW * w_scale`` weight units (:class:`neurodeploy.procs.dassdp.DassdpRule`). Under
+weight_norm the update is written through ``g`` and ``v`` so that the effective weight
+moves by exactly ``dW``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping, NamedTuple, Optional
+
+import torch
+import torch.nn.functional as F
+
+from neurodeploy.config import DassdpConfig
+from neurodeploy.errors import ConfigError
+
+SIGN_GATE_DEADBAND = 0.1
+"""``|k|`` below which the sign gate is 1, i.e. "correlation near zero": 0.1 is the
+conventional threshold of a small correlation (Cohen 1988); below it the rule acts as the
+plain latency-weighted Hebbian regulariser the paper describes."""
+
+MIN_STD = 1e-9
+"""A warm-up standard deviation below ``MIN_STD * max(1, |mean|)`` counts as zero: S or L
+did not vary, so no correlation can be fitted and the gate stays 1."""
+
+
+# --- the rule, one piece per function -------------------------------------------------
+
+def first_spike_latency(spikes: torch.Tensor) -> torch.Tensor:
+    """Step of each neuron's first spike in a window ``(..., T)``; ``T`` when it is silent.
+
+    The scan runs in int32, 4 bytes a step like the float spikes themselves.
+    """
+    window = spikes.shape[-1]
+    countdown = torch.arange(window, 0, -1, dtype=torch.int32, device=spikes.device)
+    return window - (spikes.ne(0) * countdown).amax(-1).long()
+
+
+def spike_flags(latency: Any, window: int) -> Any:
+    """1.0 where a neuron spiked at least once in the window (its latency is inside it)."""
+    return (latency < window) * 1.0
+
+
+def latency_difference(t_post: Any, t_pre: Any) -> Any:
+    """``dt[..., o, i] = |t_post[..., o] - t_pre[..., i]|`` for every (post, pre) pair."""
+    return abs(t_post[..., :, None] - t_pre[..., None, :])
+
+
+def gaussian(dt: torch.Tensor, sigma: float) -> torch.Tensor:
+    """The latency kernel ``G = exp(-dt^2 / (2 sigma^2))``; ``sigma`` in steps."""
+    return torch.exp(-(dt * dt) / (2.0 * sigma ** 2))
+
+
+def potentiation_depression(sync: Any, kernel: Any, a_plus: float, a_base: float) -> Any:
+    """``pd = A_plus*sync*G - A_base*(1-sync)*G``: potentiate synchronous pairs, depress the rest.
+
+    ``sync`` is 0/1 as a float; ``kernel`` is G.
+    """
+    return kernel * (a_plus * sync - a_base * (1 - sync))
+
+
+def synchrony(pre_flags: Any, post_flags: Any) -> Any:
+    """Batch synchrony ``S[b] = mean over (o, i) of post[b, o] * pre[b, i]``.
+
+    The mean of an outer product is the product of the means, so no pair tensor is formed.
+    """
+    return post_flags.mean(-1) * pre_flags.mean(-1)
+
+
+def plasticity_table(window: int, sigma: float, a_plus: float, a_base: float, *,
+                     dtype: torch.dtype = torch.float32,
+                     device: Optional[torch.device] = None) -> torch.Tensor:
+    """``pd`` as a function of the two latencies: ``table[t_post, t_pre]``, both in 0..window.
+
+    Latencies are whole steps and a silent neuron's latency is ``window``, so these
+    ``(window + 1)^2`` values are every ``pd`` the rule can produce.
+    """
+    latency = torch.arange(window + 1, device=device)
+    fired = spike_flags(latency, window).to(dtype)
+    sync = fired[:, None] * fired[None, :]
+    kernel = gaussian(latency_difference(latency, latency).to(dtype), sigma)
+    return potentiation_depression(sync, kernel, a_plus, a_base)
+
+
+def weight_update(t_pre: torch.Tensor, t_post: torch.Tensor, gate: torch.Tensor,
+                  table: torch.Tensor) -> torch.Tensor:
+    """``dW = clamp(mean over b of gate[b] * pd[b], -1, 1)``, shape ``(Cout, Cin)``.
+
+    ``pd[b, o, i] = table[t_post[b, o], t_pre[b, i]]``. The batch sum is one matrix product
+    of one-hot post latencies with table columns, so the ``(N, Cout, Cin)`` pair tensor is
+    never formed (it cost 70 % of a digits training step; this costs a few).
+    """
+    columns = table.T[t_pre]
+    post = F.one_hot(t_post, table.shape[0]).to(table.dtype) * gate[:, None, None]
+    total = torch.einsum("bou,biu->oi", post, columns)
+    return (total / len(gate)).clamp(-1.0, 1.0)
+
+
+def epoch_updates(pre_spikes: torch.Tensor, post_spikes: torch.Tensor, t_epoch: int,
+                  gate: Gate, table: torch.Tensor) -> torch.Tensor:
+    """The rule as a Lava learning connection applies it: ``(epochs, Cout, Cin)`` updates.
+
+    ``pre_spikes (Cin, steps)`` and ``post_spikes (Cout, steps)`` are continuous trains;
+    each learning epoch of ``t_epoch`` steps is one window with a batch of one.
+    """
+    def latencies(spikes: torch.Tensor) -> torch.Tensor:
+        return first_spike_latency(spikes.reshape(len(spikes), -1, t_epoch).transpose(0, 1))
+
+    t_pre, t_post = latencies(pre_spikes), latencies(post_spikes)
+    gates = gate(synchrony(spike_flags(t_pre, t_epoch), spike_flags(t_post, t_epoch)))
+    return torch.stack([weight_update(t_pre[epoch, None], t_post[epoch, None], gates[epoch, None],
+                                      table) for epoch in range(len(gates))])
+
+
+# --- the dopamine gate ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Gate:
+    """``gate(S) = dopamine * clamp(1 + sync_slope * (S - sync_mean), 0, 2)``.
+
+    One form serves the three modes: ``continuous`` is ``(1, k / sd_S, mu_S)``, ``sign`` is
+    ``(sign k, 0, 0)``, ``one`` is ``(1, 0, 0)``. On Lava ``dopamine`` is the third factor
+    that a reward signal may set between windows.
+    """
+
+    dopamine: float = 1.0
+    sync_slope: float = 0.0
+    sync_mean: float = 0.0
+
+    def __call__(self, synchrony: Any) -> Any:
+        return self.dopamine * (1 + self.sync_slope * (synchrony - self.sync_mean)).clip(0, 2)
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def fit_gate(k: float, sync_mean: float, sync_std: float, mode: str) -> Gate:
+    """The gate of ``mode`` from the warm-up's ``k = -corr(S, L)``, ``mu_S`` and ``sd_S``."""
+    if mode == "continuous" and sync_std > 0:
+        return Gate(1.0, k / sync_std, sync_mean)
+    if mode == "sign" and abs(k) >= SIGN_GATE_DEADBAND:
+        return Gate(math.copysign(1.0, k))
+    return Gate()
+
+
+class SyncLossRecord:
+    """The warm-up record of (S, L) per sample, kept as running moments.
+
+    Means and the 2x2 co-moment matrix merge batch by batch (Chan, Golub and LeVeque's
+    pairwise update) in float64, which gives ``k``, ``mu_S`` and the population ``sd_S``
+    exactly as the full series would, in constant memory.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.mean = torch.zeros(2, dtype=torch.float64)
+        self.comoment = torch.zeros(2, 2, dtype=torch.float64)
+
+    def update(self, synchrony: torch.Tensor, loss: torch.Tensor) -> None:
+        batch = torch.stack([synchrony, loss], 1).to("cpu", torch.float64)
+        size = len(batch)
+        batch_mean = batch.mean(0)
+        centred = batch - batch_mean
+        delta = batch_mean - self.mean
+        total = self.count + size
+        merged = torch.outer(delta, delta) * (self.count * size / total)
+        self.comoment += centred.T @ centred + merged
+        self.mean += delta * (size / total)
+        self.count = total
+
+    def _std(self) -> torch.Tensor:
+        std = (self.comoment.diagonal() / max(self.count, 1)).sqrt()
+        return torch.where(std < MIN_STD * self.mean.abs().clamp_min(1.0), 0.0, std)
+
+    @property
+    def sync_mean(self) -> float:
+        return float(self.mean[0])
+
+    @property
+    def sync_std(self) -> float:
+        return float(self._std()[0])
+
+    @property
+    def k(self) -> float:
+        """``-mean(S_n * L_n)`` of the standardised series: minus their correlation."""
+        std = self._std()
+        if self.count == 0 or bool((std == 0).any()):
+            return 0.0
+        return float(-self.comoment[0, 1] / self.count / (std[0] * std[1]))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "mean": self.mean.tolist(), "comoment": self.comoment.tolist()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.count = int(state["count"])
+        self.mean = torch.tensor(state["mean"], dtype=torch.float64)
+        self.comoment = torch.tensor(state["comoment"], dtype=torch.float64)
+
+
+# --- the training-loop plug-in ----------------------------------------------------------
+
+class Window(NamedTuple):
+    """What one layer keeps of one forward pass: first-spike latencies and the window length."""
+
+    t_pre: torch.Tensor
+    t_post: torch.Tensor
+    steps: int
+
+    @property
+    def synchrony(self) -> torch.Tensor:
+        return synchrony(spike_flags(self.t_pre, self.steps), spike_flags(self.t_post, self.steps))
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.element_size() * t.nelement() for t in (self.t_pre, self.t_post))
+
+
+class DASSDP:
+    """DA-SSDP riding on a SLAYER training loop.
+
+    ``layers`` maps every layer name the network offers to its block (or synapse);
+    ``config.layers`` picks the plastic ones, which must be dense. Per training step the
+    loop calls :meth:`observe` once per chosen layer with the block's input and output
+    spikes (as the block returns them, i.e. after ``delay_shift``, as Lava's LIF sees
+    them), then :meth:`after_step` after ``optimizer.step()``. A window is the whole
+    frame in training; ``t_epoch`` (Lava's window) only has to tile the frame. Each
+    plastic layer has its own synchrony record and gate, fitted once when warm-up ends
+    (with ``warmup_epochs: 0`` nothing is recorded and the gate is 1).
+    """
+
+    def __init__(self, config: DassdpConfig, layers: Mapping[str, torch.nn.Module], *,
+                 epochs: int, frame_steps: int) -> None:
+        _check_config(config, layers, epochs, frame_steps)
+        self.config = config
+        self.layers: list[str] = list(config.layers)
+        self._synapses = {name: _dense_synapse(name, layers[name]) for name in self.layers}
+        self._records = {name: SyncLossRecord() for name in self.layers}
+        self._gates: Optional[dict[str, Gate]] = None
+        self._windows: dict[str, Window] = {}
+        self._tables: dict[tuple[int, torch.device, torch.dtype], torch.Tensor] = {}
+
+    @property
+    def gates(self) -> Optional[dict[str, Gate]]:
+        """The fitted gate per layer (what a Lava DA-SSDP process takes); None in warm-up."""
+        return self._gates
+
+    @torch.no_grad()
+    def observe(self, name: str, pre_spikes: torch.Tensor, post_spikes: torch.Tensor) -> None:
+        """Keep layer ``name``'s first-spike latencies of this step: ``(N, Cin|Cout, T)`` spikes."""
+        if name not in self._synapses:
+            raise ValueError(f"DASSDP.observe: layer {name!r} is not plastic; "
+                             f"plastic layers: {', '.join(self.layers)}")
+        weight = _weight(self._synapses[name])
+        batch, steps = pre_spikes.shape[0], pre_spikes.shape[-1]
+        expected = ((batch, weight.shape[1], steps), (batch, weight.shape[0], steps))
+        if (tuple(pre_spikes.shape), tuple(post_spikes.shape)) != expected:
+            raise ValueError(f"DASSDP.observe: layer {name!r} expects pre {expected[0]} and post "
+                             f"{expected[1]} spikes (N, neurons, T), got "
+                             f"{tuple(pre_spikes.shape)} and {tuple(post_spikes.shape)}")
+        self._windows[name] = Window(first_spike_latency(pre_spikes),
+                                     first_spike_latency(post_spikes), steps)
+
+    @torch.no_grad()
+    def after_step(self, epoch: int, loss_per_sample: torch.Tensor) -> None:
+        """Record S and L (warm-up) or add dW to the plastic weights, for the step just taken."""
+        windows = self._take_windows(len(loss_per_sample))
+        if epoch < self.config.warmup_epochs:
+            for name, window in windows.items():
+                self._records[name].update(window.synchrony, loss_per_sample.detach())
+            return
+        if self._gates is None:
+            self._gates = {name: fit_gate(record.k, record.sync_mean, record.sync_std,
+                                          self.config.gate)
+                           for name, record in self._records.items()}
+        for name, window in windows.items():
+            gate = self._gates[name](window.synchrony)
+            delta = weight_update(window.t_pre, window.t_post, gate,
+                                  self._table(window.steps, gate.device, gate.dtype))
+            _add_to_weight(self._synapses[name], delta)
+
+    def kept_bytes(self) -> int:
+        """Bytes held between observe and after_step: the latencies, nothing else."""
+        return sum(window.nbytes for window in self._windows.values())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"layers": list(self.layers),
+                "records": {name: record.state_dict() for name, record in self._records.items()},
+                "gates": None if self._gates is None
+                else {name: gate.to_dict() for name, gate in self._gates.items()}}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if list(state["layers"]) != self.layers:
+            raise ConfigError(f"DA-SSDP checkpoint is for layers {list(state['layers'])}; "
+                              f"dassdp.layers is {self.layers}")
+        for name, record in self._records.items():
+            record.load_state_dict(state["records"][name])
+        self._gates = None if state["gates"] is None \
+            else {name: Gate(**gate) for name, gate in state["gates"].items()}
+
+    def _take_windows(self, batch: int) -> dict[str, Window]:
+        missing = [name for name in self.layers if name not in self._windows]
+        if missing:
+            raise RuntimeError(f"DASSDP.after_step: no observe() for {missing} in this step")
+        windows, self._windows = self._windows, {}
+        sizes = {name: len(window.t_pre) for name, window in windows.items()}
+        if any(size != batch for size in sizes.values()):
+            raise ValueError(f"DASSDP.after_step: {batch} losses for batches of {sizes}")
+        return windows
+
+    def _table(self, steps: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        key = (steps, device, dtype)
+        if key not in self._tables:
+            self._tables[key] = plasticity_table(steps, self.config.sigma, self.config.A_plus,
+                                                 self.config.A_base, dtype=dtype, device=device)
+        return self._tables[key]
+
+
+def check_window_alignment(t_epoch: int, frame_steps: int) -> None:
+    """A learning epoch must tile the frame, so that none straddles two samples."""
+    if frame_steps % t_epoch:
+        raise ConfigError(f"dassdp.t_epoch={t_epoch} does not divide the frame of {frame_steps} "
+                          f"steps, so a learning epoch would straddle two samples; expected a "
+                          f"divisor of {frame_steps}")
+
+
+def _check_config(config: DassdpConfig, layers: Mapping[str, torch.nn.Module], epochs: int,
+                  frame_steps: int) -> None:
+    if not config.sigma > 0:
+        raise ConfigError(f"dassdp.sigma={config.sigma} is invalid; expected a latency width "
+                          f"> 0 steps")
+    unknown = [name for name in config.layers if name not in layers]
+    if unknown or not config.layers:
+        what = f"unknown layer(s) {unknown}" if unknown else "no layer chosen"
+        raise ConfigError(f"dassdp.layers: {what}; available: {', '.join(layers) or 'none'}")
+    if config.warmup_epochs >= epochs:
+        raise ConfigError(f"dassdp.warmup_epochs={config.warmup_epochs} leaves no epoch of "
+                          f"train.epochs={epochs} for plasticity; expected warmup_epochs < epochs")
+    if config.t_epoch is not None:
+        check_window_alignment(config.t_epoch, frame_steps)
+
+
+def _dense_synapse(name: str, layer: torch.nn.Module) -> torch.nn.Module:
+    # Imported here: the Lava process models import this module for the rule alone.
+    from neurodeploy.lavadl import slayer
+
+    synapse = getattr(layer, "synapse", layer)
+    if not isinstance(synapse, slayer.synapse.Dense) or tuple(_weight(synapse).shape[2:]) != (1, 1, 1):
+        raise ConfigError(f"dassdp.layers: {name!r} is a {type(synapse).__name__} synapse; "
+                          f"DA-SSDP adapts dense layers only")
+    return synapse
+
+
+def _weight(synapse: torch.nn.Module) -> torch.Tensor:
+    """The ``(out, in, 1, 1, 1)`` weight; under weight_norm its direction ``v`` has that shape."""
+    return synapse.weight_v if getattr(synapse, "weight_norm_enabled", False) else synapse.weight
+
+
+def _add_to_weight(synapse: torch.nn.Module, delta: torch.Tensor) -> None:
+    """Add ``delta`` to the effective weight.
+
+    Under weight_norm (``weight = g * v / |v|`` per output row) the new weight ``w`` is
+    written back as ``g = |w|`` and ``v = w * |v| / |w|``: exact, and ``|v|`` keeps its
+    scale, so the optimiser's state for ``v`` stays meaningful.
+    """
+    if not getattr(synapse, "weight_norm_enabled", False):
+        synapse.weight.add_(delta.reshape(synapse.weight.shape).to(synapse.weight.dtype))
+        return
+    direction, magnitude = synapse.weight_v, synapse.weight_g
+    direction_norm = torch.norm_except_dim(direction, 2, 0)
+    weight = magnitude * direction / direction_norm + delta.reshape(direction.shape)
+    weight_norm = torch.norm_except_dim(weight, 2, 0)
+    direction.copy_(weight * (direction_norm / weight_norm))
+    magnitude.copy_(weight_norm)

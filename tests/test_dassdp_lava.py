@@ -1,0 +1,151 @@
+"""DA-SSDP on Lava: the learning process against the torch rule on the same spike trains."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lava.magma.core.run_conditions import RunSteps
+from lava.magma.core.run_configs import Loihi2SimCfg
+from lava.proc.io.sink import RingBuffer as Sink
+from lava.proc.io.source import RingBuffer
+from lava.proc.lif.process import LIF
+
+from neurodeploy.config import DassdpConfig
+from neurodeploy.errors import ConfigError
+from neurodeploy.learning.dassdp import Gate, epoch_updates, plasticity_table
+from neurodeploy.procs.dassdp import (FRACTION_BITS, DassdpDense, DassdpRule,
+                                      check_learning_window, quantise_update)
+
+T_EPOCH, EPOCHS, CIN, COUT = 6, 8, 7, 4
+SIGMA, A_PLUS, A_BASE, WEIGHT_SCALE = 1.5, 0.3, 0.1, 16.0
+GATE = Gate(dopamine=1.0, sync_slope=4.0, sync_mean=0.1)
+
+
+def _trains(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Pre (CIN, steps) and post (COUT, steps) spikes, one neuron of each silent throughout."""
+    rng = np.random.default_rng(seed)
+    pre = (rng.random((CIN, T_EPOCH * EPOCHS)) < 0.25).astype(float)
+    post = (rng.random((COUT, T_EPOCH * EPOCHS)) < 0.25).astype(float)
+    pre[-1], post[-1] = 0, 0
+    return pre, post
+
+
+def _torch_updates(pre: np.ndarray, post: np.ndarray, gate: Gate) -> np.ndarray:
+    """dW of each epoch by the torch rule, in weight units: (epochs, COUT, CIN)."""
+    table = plasticity_table(T_EPOCH, SIGMA, A_PLUS, A_BASE, dtype=torch.float64)
+    updates = epoch_updates(torch.tensor(pre), torch.tensor(post), T_EPOCH, gate, table)
+    return (updates * WEIGHT_SCALE).numpy()
+
+
+def _process(pre: np.ndarray, post: np.ndarray, weights: np.ndarray,
+             rounding: str = "stochastic") -> DassdpDense:
+    """A DassdpDense fed pre spikes on ``s_in`` and post spikes on ``s_in_bap``."""
+    rule = DassdpRule(t_epoch=T_EPOCH, frame_steps=2 * T_EPOCH, sigma=SIGMA, A_plus=A_PLUS,
+                      A_base=A_BASE, weight_scale=WEIGHT_SCALE, rounding=rounding, rng_seed=5)
+    connection = DassdpDense(weights=weights, learning_rule=rule, gate=GATE)
+    pre_source, post_source = RingBuffer(data=pre), RingBuffer(data=post)
+    pre_source.s_out.connect(connection.s_in)
+    post_source.s_out.connect(connection.s_in_bap)
+    return connection
+
+
+@pytest.mark.timeout(120)
+def test_floating_point_process_matches_the_torch_rule():
+    pre, post = _trains()
+    weights = np.linspace(-40, 40, COUT * CIN).reshape(COUT, CIN)
+    connection = _process(pre, post, weights.copy())
+    config = Loihi2SimCfg(select_tag="floating_pt")
+    try:
+        connection.run(condition=RunSteps(num_steps=T_EPOCH * (EPOCHS - 1)), run_cfg=config)
+        middle = connection.weights.get()
+        connection.dopamine.set(np.array([0.0]))  # no reward: the last window must not learn
+        connection.run(condition=RunSteps(num_steps=T_EPOCH), run_cfg=config)
+        final = connection.weights.get()
+    finally:
+        connection.stop()
+    expected = _torch_updates(pre, post, GATE)[:-1].sum(0)
+    assert np.abs(expected).max() > 1.0
+    assert np.abs((middle - weights) - expected).max() <= 1e-6
+    assert np.array_equal(final, middle)
+
+
+@pytest.mark.timeout(120)
+def test_post_spikes_from_a_lif_layer_arrive_on_the_bap_port():
+    pre, _ = _trains(seed=2)
+    weights = np.full((COUT, CIN), 30.0)
+    rule = DassdpRule(t_epoch=T_EPOCH, frame_steps=T_EPOCH, sigma=SIGMA, A_plus=A_PLUS,
+                      A_base=A_BASE, weight_scale=WEIGHT_SCALE)
+    connection = DassdpDense(weights=weights.copy(), learning_rule=rule, gate=GATE)
+    source, sink = RingBuffer(data=pre), Sink(shape=(COUT,), buffer=pre.shape[1])
+    neurons = LIF(shape=(COUT,), du=0.25, dv=0.03, vth=50.0)
+    source.s_out.connect(connection.s_in)
+    connection.a_out.connect(neurons.a_in)
+    neurons.s_out.connect(connection.s_in_bap)
+    neurons.s_out.connect(sink.a_in)
+    try:
+        connection.run(condition=RunSteps(num_steps=pre.shape[1]),
+                       run_cfg=Loihi2SimCfg(select_tag="floating_pt"))
+        final, post = connection.weights.get(), sink.data.get()
+    finally:
+        connection.stop()
+    expected = _torch_updates(pre, post, GATE).sum(0)
+    assert post.sum() > 0 and np.abs(expected).max() > 1.0
+    assert np.abs((final - weights) - expected).max() <= 1e-6
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("rounding", ["stochastic", "nearest"])
+def test_fixed_point_process_stays_within_its_quantisation_bound(rounding):
+    pre, post = _trains(seed=1)
+    weights = np.tile(np.arange(-60, 60, 30), (COUT, 2))[:, :CIN] * 2  # even: no truncation
+    connection = _process(pre, post, weights.copy(), rounding)
+    config = Loihi2SimCfg(select_tag="fixed_pt")
+    reference = _torch_updates(pre, post, GATE)
+    bound = connection.proc_params["learning_rule"].quantisation_bound(gate=2.0)
+    changes = []
+    try:
+        previous = weights.astype(float)
+        for epoch in range(EPOCHS):
+            connection.run(condition=RunSteps(num_steps=T_EPOCH), run_cfg=config)
+            current = connection.weights.get()
+            target = np.clip(previous + reference[epoch], -256, 255)  # 8 bits + sign, MIXED
+            assert np.abs(current - target).max() <= bound, f"epoch {epoch}"
+            changes.append(current - previous)
+            previous = current
+    finally:
+        connection.stop()
+    assert bound < 1.05 if rounding == "stochastic" else bound < 0.55
+    assert np.abs(np.array(changes)).max() >= 2  # updates of several weight units were tested
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(-300, 300, allow_nan=False), st.integers(0, 2 ** FRACTION_BITS - 1))
+def test_rounding_error_is_below_one_unit_and_unbiased(delta, noise):
+    scale = 2 ** FRACTION_BITS
+    assert abs(quantise_update(delta, noise) - delta) <= (scale - 1) / scale + 1 / (2 * scale)
+    assert abs(quantise_update(delta, scale // 2) - delta) <= 0.5 + 1 / (2 * scale)
+    every_noise = quantise_update(np.full(scale, delta), np.arange(scale))
+    assert abs(every_noise.mean() - delta) <= 1 / (2 * scale)
+
+
+@pytest.mark.parametrize("t_epoch, sigma, frame_steps, match", [
+    (64, 1.0, 64, r"t_epoch=64 is outside the learning epoch range 1..63 steps \(Davies et al. "
+                  r"2018 p.91; lava constants.py W_EPOCH_TIME=6\)"),
+    (0, 1.0, 18, "outside the learning epoch range"),
+    (6, 0.5, 18, "sigma=0.5 is below one step"),
+    (6, 20.0, 18, r"expected sigma <= 11.26 \(.*W_TRACE=7\)"),
+    (4, 1.0, 18, "t_epoch=4 does not divide the frame of 18 steps"),
+])
+def test_learning_window_limits_are_checked_before_a_run(t_epoch, sigma, frame_steps, match):
+    with pytest.raises(ConfigError, match=match):
+        check_learning_window(t_epoch, sigma, frame_steps)
+
+
+def test_rule_from_config_defaults_to_the_frame():
+    rule = DassdpRule.from_config(DassdpConfig(enabled=True, layers=["dense1"]), frame_steps=18,
+                                  weight_scale=64)
+    assert rule.t_epoch == 18 and rule.kernel_table[0] == 127 and rule.kernel_table[1] == 77
+    with pytest.raises(ConfigError, match="t_epoch=5 does not divide"):
+        DassdpRule.from_config(DassdpConfig(t_epoch=5), frame_steps=18, weight_scale=64)
