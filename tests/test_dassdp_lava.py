@@ -131,12 +131,12 @@ def test_rounding_error_is_below_one_unit_and_unbiased(delta, noise):
 
 
 @pytest.mark.parametrize("t_epoch, sigma, frame_steps, match", [
-    (64, 1.0, 64, r"t_epoch=64 is outside the learning epoch range 1..63 steps \(Davies et al. "
-                  r"2018 p.91; lava constants.py W_EPOCH_TIME=6\)"),
-    (0, 1.0, 18, "outside the learning epoch range"),
-    (6, 0.5, 18, "sigma=0.5 is below one step"),
-    (6, 20.0, 18, r"expected sigma <= 11.26 \(.*W_TRACE=7\)"),
-    (4, 1.0, 18, "t_epoch=4 does not divide the frame of 18 steps"),
+    (64, 1.0, 64, r"timing.epoch_time_bits value 64 breaks limit 63 \[L core/model/py/connection.py"),
+    (0, 1.0, 18, r"timing.t_epoch_range value 0 breaks limit 1..63 \[L core/learning/learning_rule.py"),
+    (6, 0.5, 18, "timing.sigma_resolution value 0.5 breaks limit 1"),
+    (6, 20.0, 18, r"timing.sigma_trace_width value 20.0 breaks limit 11.26 \[.*W_TRACE = 7"),
+    (4, 1.0, 18, "timing.epoch_multiple value 18 breaks limit multiple of 4"),
+    (6.0, 1.0, 18, "t_epoch=6.0 is not a whole number of steps"),
 ])
 def test_learning_window_limits_are_checked_before_a_run(t_epoch, sigma, frame_steps, match):
     with pytest.raises(ConfigError, match=match):
@@ -147,5 +147,5 @@ def test_rule_from_config_defaults_to_the_frame():
     rule = DassdpRule.from_config(DassdpConfig(enabled=True, layers=["dense1"]), frame_steps=18,
                                   weight_scale=64)
     assert rule.t_epoch == 18 and rule.kernel_table[0] == 127 and rule.kernel_table[1] == 77
-    with pytest.raises(ConfigError, match="t_epoch=5 does not divide"):
+    with pytest.raises(ConfigError, match="timing.epoch_multiple value 18 breaks limit multiple of 5"):
         DassdpRule.from_config(DassdpConfig(t_epoch=5), frame_steps=18, weight_scale=64)

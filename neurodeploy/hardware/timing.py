@@ -21,6 +21,7 @@ LAST_SPIKE_ONLY = ("L core/model/py/connection.py _process_pre_spikes and tutori
                    "(one spike time per synapse and epoch is kept) [code]")
 WHOLE_STEP_LATENCY = "dassdp.md (latencies are whole steps on a time-stepped chip) [doc]"
 WHOLE_STEPS = "L core/sync/protocols/loihi_protocol.py (time advances in whole steps) [code]"
+EPOCH_POSITIVE = "L core/learning/learning_rule.py (t_epoch must be at least 1) [code]"
 EPOCH_GUARD = ("L core/model/py/connection.py lrn_guard (learning runs at steps where "
                "t % t_epoch == 0) [code]")
 
@@ -54,9 +55,23 @@ def check_learning_window(profile: Profile, schedule: FrameSchedule, t_epoch: An
                      source=EPOCH_GUARD, severity="error",
                      fix="Set dassdp.t_epoch to a whole number of steps that divides the frame.")]
     t_epoch = int(t_epoch)
-    frame = schedule.frame_steps
-    return (_epoch_length(profile, t_epoch) + _epoch_alignment(profile, frame, t_epoch)
-            + _spikes_per_epoch(schedule, t_epoch) + _sigma(sigma) + _latency_bits(profile, frame))
+    return (check_window_steps(profile, schedule.frame_steps, t_epoch, sigma)
+            + _spikes_per_epoch(schedule, t_epoch) + _latency_bits(profile, schedule.frame_steps))
+
+
+def check_window_steps(profile: Profile, frame_steps: int, t_epoch: int, sigma: float) -> list[Finding]:
+    """The window checks that need only the frame length: epoch range, epochs tiling the
+    frame, sigma against the step and the trace width. The DA-SSDP Lava process runs these
+    before it builds anything."""
+    return (_epoch_length(profile, t_epoch) + _epoch_alignment(profile, frame_steps, t_epoch)
+            + _sigma(profile, sigma))
+
+
+def sigma_max(trace_bits: int) -> float:
+    """Widest sigma at which a ``trace_bits`` Gaussian table still tells a one-step latency
+    difference from none: ``round(full * G(1)) < full`` with ``full = 2**bits - 1``."""
+    full = 2 ** trace_bits - 1
+    return math.sqrt(0.5 / math.log(full / (full - 0.5)))
 
 
 def max_input_spikes_per_epoch(schedule: FrameSchedule, t_epoch: int) -> int:
@@ -90,13 +105,21 @@ def _spikes_per_epoch(schedule: FrameSchedule, t_epoch: int) -> list[Finding]:
                      f"t_epoch={single} keeps one spike per epoch, or accept the approximation.")]
 
 
-def _sigma(sigma: float) -> list[Finding]:
-    if sigma >= 1:
-        return []
-    return [note(check="timing.sigma_resolution", layer=SCHEDULE, value=sigma, limit=1,
-                 source=WHOLE_STEP_LATENCY, severity="error",
-                 fix="Set dassdp.sigma to at least 1 step: latencies are whole steps, so a "
-                     "narrower kernel only rewards exact coincidences.")]
+def _sigma(profile: Profile, sigma: float) -> list[Finding]:
+    if not sigma >= 1:
+        return [note(check="timing.sigma_resolution", layer=SCHEDULE, value=sigma, limit=1,
+                     source=WHOLE_STEP_LATENCY, severity="error",
+                     fix="Set dassdp.sigma to at least 1 step: latencies are whole steps, so a "
+                         "narrower kernel only rewards exact coincidences.")]
+    bits = profile.learning.trace_bits
+    widest = sigma_max(bits.value)
+    if sigma > widest:
+        return [breach(bits, check="timing.sigma_trace_width", layer=SCHEDULE, value=sigma,
+                       limit=round(widest, 2),
+                       fix=f"Set dassdp.sigma to at most {widest:.2f} steps: in a {bits.value}-bit "
+                           f"Gaussian table a one-step latency difference then rounds to the "
+                           f"same value as none, and latency stops mattering.")]
+    return []
 
 
 def _latency_bits(profile: Profile, frame: int) -> list[Finding]:
@@ -120,7 +143,27 @@ def _may_spike(schedule: FrameSchedule, step: int) -> bool:
 
 
 def _epoch_length(profile: Profile, t_epoch: int) -> list[Finding]:
+    return _epoch_time_bits(profile, t_epoch) + _epoch_range(profile, t_epoch)
+
+
+def _epoch_time_bits(profile: Profile, t_epoch: int) -> list[Finding]:
+    """Within-epoch spike times have a fixed width in the learning engine itself, whatever
+    the published epoch range says."""
+    bits = profile.timing.epoch_time_bits
+    longest = 2 ** bits.value - 1
+    if t_epoch <= longest:
+        return []
+    return [breach(bits, check="timing.epoch_time_bits", layer=SCHEDULE, value=t_epoch, limit=longest,
+                   fix=f"Set dassdp.t_epoch to at most {longest} steps: within-epoch spike times "
+                       f"are {bits.value}-bit, so a later spike's time cannot be stored.")]
+
+
+def _epoch_range(profile: Profile, t_epoch: int) -> list[Finding]:
     span, typical = profile.timing.t_epoch_steps, profile.timing.t_epoch_typical_steps
+    if t_epoch < 1:  # no epoch at all: an error whatever the chip's (maybe uncertain) range
+        return [note(check="timing.t_epoch_range", layer=SCHEDULE, value=t_epoch, limit=span.text,
+                     source=EPOCH_POSITIVE, severity="error",
+                     fix=f"Set dassdp.t_epoch to a whole number of steps within {span.text}.")]
     if t_epoch not in span:
         return [breach(span, check="timing.t_epoch_range", layer=SCHEDULE, value=t_epoch,
                        limit=span.text,

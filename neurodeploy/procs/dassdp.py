@@ -22,14 +22,12 @@ port would need a sender process in every network.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
 from lava.magma.core.decorator import implements, requires, tag
-from lava.magma.core.learning.constants import (W_ACCUMULATOR_S, W_EPOCH_TIME, W_TRACE,
-                                                W_WEIGHTS_S)
+from lava.magma.core.learning.constants import W_ACCUMULATOR_S, W_TRACE, W_WEIGHTS_S
 from lava.magma.core.learning.learning_rule import Loihi2FLearningRule
 from lava.magma.core.model.py.connection import (LearningConnectionModelBitApproximate,
                                                  LearningConnectionModelFloat,
@@ -45,14 +43,9 @@ from lava.proc.dense.process import LearningDense
 
 from neurodeploy.config import DassdpConfig
 from neurodeploy.errors import ConfigError
-from neurodeploy.learning.dassdp import (Gate, check_window_alignment, gaussian,
+from neurodeploy.learning.dassdp import (Gate, gaussian,
                                          latency_difference, potentiation_depression,
                                          spike_flags, synchrony)
-
-EPOCH_MAX = 2 ** W_EPOCH_TIME - 1
-"""Longest learning epoch: 63 steps ("up to a maximum value of 63", Davies et al. 2018
-p.91; within-epoch spike times are W_EPOCH_TIME = 6 bits in Lava's constants.py), so the
-latencies 0..t_epoch fit those 6 bits too."""
 
 TRACE_MAX = 2 ** W_TRACE - 1
 """Full scale of a 7-bit trace (W_TRACE = 7): the fixed-point Gaussian table's 1.0."""
@@ -61,35 +54,28 @@ FRACTION_BITS = W_ACCUMULATOR_S - W_WEIGHTS_S
 """Fraction bits of the learning accumulator below the weight LSB: 16 - 9 = 7, as Lava
 shifts weights before a learning update."""
 
-SIGMA_MAX = math.sqrt(0.5 / math.log(TRACE_MAX / (TRACE_MAX - 0.5)))
-"""Widest sigma (about 11.26 steps) at which the 7-bit table still tells a one-step
-latency difference from none: round(127 * G(1)) < 127."""
-
 Rounding = Literal["stochastic", "nearest"]
 
 
-def check_learning_window(t_epoch: int, sigma: float, frame_steps: int) -> None:
-    """Refuse a DA-SSDP window that Loihi's learning engine cannot run.
+def check_learning_window(t_epoch: int, sigma: float, frame_steps: int,
+                          profile: str = "loihi2") -> None:
+    """Refuse a DA-SSDP window that the profile's learning engine cannot run.
 
-    Checks the epoch length (1..63 steps; the latencies 0..t_epoch then fit the 6-bit
-    within-epoch time), sigma against the latency resolution (>= 1 step) and the 7-bit
-    trace width (<= SIGMA_MAX), and that epochs tile the frame. Raises ConfigError.
-    (To delegate to ``neurodeploy.hardware.check_learning_window`` once profiles exist.)
+    Raises ConfigError listing every error of :func:`neurodeploy.hardware.timing.check_window_steps`
+    (epoch length, epochs tiling the frame, sigma against the step and the trace width),
+    each with its value, limit and source. Lava's default profile is Loihi 2's.
     """
-    if isinstance(t_epoch, bool) or not isinstance(t_epoch, int) or not 1 <= t_epoch <= EPOCH_MAX:
-        raise ConfigError(f"dassdp.t_epoch={t_epoch!r} is outside the learning epoch range "
-                          f"1..{EPOCH_MAX} steps (Davies et al. 2018 p.91; lava constants.py "
-                          f"W_EPOCH_TIME={W_EPOCH_TIME})")
-    if not sigma >= 1:
-        raise ConfigError(f"dassdp.sigma={sigma} is below one step, the resolution of "
-                          f"within-epoch spike times; expected sigma >= 1 (Davies et al. 2018 "
-                          f"p.91; lava constants.py W_EPOCH_TIME={W_EPOCH_TIME})")
-    if sigma > SIGMA_MAX:
-        raise ConfigError(f"dassdp.sigma={sigma}: a one-step latency difference rounds to the "
-                          f"same 7-bit trace value as none, so latency is lost; expected "
-                          f"sigma <= {SIGMA_MAX:.2f} (Davies et al. 2018 p.91; lava constants.py "
-                          f"W_TRACE={W_TRACE})")
-    check_window_alignment(t_epoch, frame_steps)
+    from neurodeploy.hardware.profile import load_profile
+    from neurodeploy.hardware.timing import check_window_steps
+
+    if isinstance(t_epoch, bool) or not isinstance(t_epoch, int):
+        raise ConfigError(f"dassdp.t_epoch={t_epoch!r} is not a whole number of steps")
+    errors = [finding for finding in check_window_steps(load_profile(profile), frame_steps, t_epoch, sigma)
+              if finding.severity == "error"]
+    if errors:
+        raise ConfigError("; ".join(f"DA-SSDP window ({frame_steps}-step frame): {f.check} "
+                                    f"value {f.value} breaks limit {f.limit} [{f.source}]: {f.fix}"
+                                    for f in errors))
 
 
 def quantise_update(delta: np.ndarray, noise: np.ndarray | int) -> np.ndarray:
