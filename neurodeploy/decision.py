@@ -1,0 +1,71 @@
+"""Reading a decision from output spikes after each step, and early exit.
+
+The decision after step ``t`` is the class with most output spikes in steps ``0..t`` (ties
+to the lowest index: :func:`neurodeploy.model.train.predict_from_counts`). Early exit
+stops a sample at the first step where the margin between the two largest counts reaches
+a threshold; a sample that never reaches it runs the whole frame. Torch, the emulator and
+the Lava runner all decide with these functions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurodeploy.model.train import predict_from_counts
+
+
+@dataclass(frozen=True)
+class ExitResult:
+    """Per sample: ``exit_steps`` steps consumed (1..T) and the ``predictions`` read then."""
+
+    exit_steps: np.ndarray
+    predictions: np.ndarray
+
+    def accuracy(self, labels: np.ndarray) -> float:
+        return float(np.mean(self.predictions == labels))
+
+    @property
+    def mean_exit_step(self) -> float:
+        return float(self.exit_steps.mean())
+
+
+def cumulative_counts(output_steps: np.ndarray) -> np.ndarray:
+    """``(N, T, classes)`` spikes per step -> counts up to and including each step."""
+    return np.cumsum(np.asarray(output_steps, dtype=np.int64), axis=1)
+
+
+def margin(counts: np.ndarray) -> np.ndarray:
+    """Largest minus second-largest count along the last axis."""
+    top_two = np.sort(counts, axis=-1)[..., -2:]
+    return top_two[..., 1] - top_two[..., 0]
+
+
+def should_exit(counts: np.ndarray, threshold: float) -> np.ndarray:
+    """The rule itself, for counts so far of any shape ``(..., classes)``."""
+    return margin(counts) >= threshold
+
+
+def early_exit(cumulative: np.ndarray, threshold: float) -> ExitResult:
+    """Exit each sample at the first step whose margin reaches ``threshold``."""
+    samples, steps = cumulative.shape[:2]
+    reached = should_exit(cumulative, threshold)
+    first = np.where(reached.any(axis=1), reached.argmax(axis=1), steps - 1)
+    at_exit = cumulative[np.arange(samples), first]
+    return ExitResult(first + 1, predict_from_counts(at_exit))
+
+
+def accuracy_per_step(cumulative: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Accuracy of the decision read after each step, ``(T,)``."""
+    return (predict_from_counts(cumulative) == np.asarray(labels)[:, None]).mean(axis=0)
+
+
+def threshold_sweep(cumulative: np.ndarray, labels: np.ndarray,
+                    thresholds: list[float]) -> list[dict[str, float]]:
+    """Accuracy and mean exit step for each threshold."""
+    rows = []
+    for threshold in thresholds:
+        result = early_exit(cumulative, threshold)
+        rows.append({"threshold": float(threshold), "accuracy": result.accuracy(labels),
+                     "mean_exit_step": result.mean_exit_step})
+    return rows
