@@ -1,0 +1,160 @@
+"""The encoding study: one network trained once per encoding and seed, measured side by side.
+
+For each run: torch accuracy, and on the Loihi-faithful path (the emulator, bit-exact with
+Lava fixed_pt) accuracy after every step, early exit over a threshold sweep, spikes and
+synaptic operations per sample, and time and energy per sample for each hardware profile,
+for the whole frame and up to the exit step.
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from neurodeploy.atomic import write_json
+from neurodeploy.decision import accuracy_per_step, cumulative_counts, early_exit, threshold_sweep
+from neurodeploy.pipeline import TrainedRun, train_and_export
+
+DEFAULT_THRESHOLDS = (0, 1, 2, 3, 4, 5, 6, 8, 10, 10**9)
+EXIT_TOLERANCE = 0.01  # the exit threshold is the earliest within 1 point of full-frame accuracy
+
+
+@dataclass
+class RunMeasurement:
+    encoding: str
+    seed: int
+    schedule: dict[str, Any]
+    frame_steps: int
+    torch_accuracy: float
+    faithful_accuracy: float
+    torch_accuracy_per_step: list[float]
+    faithful_accuracy_per_step: list[float]
+    exit_sweep: list[dict[str, float]]
+    exit_threshold: float
+    exit_accuracy: float
+    mean_exit_step: float
+    input_spikes: float
+    layer_spikes: dict[str, float]
+    activity: dict[str, float]
+    activity_at_exit: dict[str, float]
+    hardware: dict[str, dict[str, Any]]
+    hardware_at_exit: dict[str, dict[str, Any]]
+
+
+def compare(config_path: str, encodings: list[str], seeds: int, output: str,
+            thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS,
+            profiles: Optional[list[str]] = None) -> dict[str, Any]:
+    """Train and measure every (encoding, seed); write compare.json, compare.md and plots."""
+    from neurodeploy.report.compare_report import write_report
+
+    folder = Path(output)
+    measurements = []
+    for encoding in encodings:
+        for seed in range(seeds):
+            trained = train_and_export(config_path, {"encoding.encoding": encoding, "seed": seed},
+                                       output=str(folder / "runs" / f"{encoding}-seed{seed}"))
+            measurements.append(measure(trained, thresholds, profiles or trained.config.hardware))
+    summary = {"config": config_path, "encodings": encodings, "seeds": seeds,
+               "thresholds": list(thresholds), "by_encoding": summarise(measurements),
+               "runs": [asdict(run) for run in measurements]}
+    write_json(folder / "compare.json", summary)
+    write_report(summary, measurements, folder, config_path)
+    return summary
+
+
+def measure(trained: TrainedRun, thresholds: tuple[float, ...], profiles: list[str]) -> RunMeasurement:
+    """Everything the study reports about one trained run."""
+    import torch
+
+    from neurodeploy.encoding import encode
+    from neurodeploy.hardware.deployment import deployment_summary, validate_profiles
+    from neurodeploy.sim.emulator import emulate
+
+    test, schedule, seed = trained.split.test, trained.manifest.schedule, trained.config.seed
+    frame = schedule.frame_steps
+    faithful = emulate(trained.network_file, test.images, schedule, record=True, seed=seed)
+    output_steps = _frame_axis(faithful.recording[trained.manifest.layers[-1].name], frame)
+    cumulative = cumulative_counts(output_steps)
+    sweep = threshold_sweep(cumulative, test.labels, list(thresholds))
+    full = early_exit(cumulative, float("inf"))
+    chosen = min((row for row in sweep if row["accuracy"] >= full.accuracy(test.labels) - EXIT_TOLERANCE),
+                 key=lambda row: row["mean_exit_step"])
+    exit_steps = early_exit(cumulative, chosen["threshold"]).exit_steps
+    input_steps = encode(test.images, schedule, torch.Generator().manual_seed(seed)).flatten(1, -2).sum(1).numpy()
+    layer_steps = {name: _frame_axis(trace, frame).reshape(len(test), frame, -1).sum(-1)
+                   for name, trace in faithful.recording.items()}
+    activity = _activity(trained, input_steps, layer_steps, np.full(len(test), frame))
+    at_exit = _activity(trained, input_steps, layer_steps, exit_steps)
+    reports = validate_profiles(trained.network_file, profiles)
+    return RunMeasurement(
+        encoding=schedule.encoding, seed=seed, schedule=schedule.to_dict(), frame_steps=frame,
+        torch_accuracy=trained.torch_accuracy, faithful_accuracy=faithful.accuracy(test.labels),
+        torch_accuracy_per_step=accuracy_per_step(cumulative_counts(trained.torch_output_steps), test.labels).tolist(),
+        faithful_accuracy_per_step=accuracy_per_step(cumulative, test.labels).tolist(),
+        exit_sweep=sweep, exit_threshold=chosen["threshold"], exit_accuracy=chosen["accuracy"],
+        mean_exit_step=chosen["mean_exit_step"], input_spikes=float(input_steps.sum(1).mean()),
+        layer_spikes=faithful.spikes_per_layer, activity=activity, activity_at_exit=at_exit,
+        hardware={name: deployment_summary(report, activity) for name, report in reports.items()},
+        hardware_at_exit={name: deployment_summary(report, at_exit) for name, report in reports.items()})
+
+
+def _frame_axis(trace, frame: int) -> np.ndarray:
+    """A layer's window-aligned spikes ``(N, F, ...)`` on torch's frame-step axis: window step
+    ``r`` answers frame step ``r + hops``; steps past the frame are the drain tail."""
+    spikes = trace.spikes.astype(np.int64)
+    shifted = np.zeros_like(spikes)
+    shifted[:, trace.hops:] = spikes[:, :frame - trace.hops]
+    return shifted
+
+
+def _activity(trained: TrainedRun, input_steps: np.ndarray, layer_steps: dict[str, np.ndarray],
+              exit_steps: np.ndarray) -> dict[str, float]:
+    """Per-sample activity counting only frame steps before each sample's exit."""
+    from neurodeploy.hardware.activity import activity_counts
+    from neurodeploy.netxfile import read_netx
+
+    port = tuple(trained.manifest.port_shape)
+    network = read_netx(trained.network_file, port if len(port) == 3 else None)
+    before = np.arange(input_steps.shape[1]) < exit_steps[:, None]
+    layers = {name: float((steps * before).sum(1).mean()) for name, steps in layer_steps.items()}
+    counts = activity_counts(network, float((input_steps * before).sum(1).mean()), layers, 1)
+    counts["neuron_updates_per_sample"] = float(network.n_neurons * exit_steps.mean())
+    return counts
+
+
+def summarise(runs: list[RunMeasurement]) -> dict[str, dict[str, Any]]:
+    """Mean and population std over seeds, per encoding."""
+    summary: dict[str, dict[str, Any]] = {}
+    for encoding in dict.fromkeys(run.encoding for run in runs):
+        group = [run for run in runs if run.encoding == encoding]
+        row = {"seeds": len(group), "frame_steps": group[0].frame_steps}
+        for key, pick in _SUMMARY_FIELDS.items():
+            values = [pick(run) for run in group]
+            if all(value is not None for value in values):
+                row[key] = {"mean": statistics.mean(values), "std": statistics.pstdev(values)}
+        summary[encoding] = row
+    return summary
+
+
+def _energy(where: str, profile: str):
+    def pick(run: RunMeasurement) -> Optional[float]:
+        bounds = getattr(run, where)[profile].get("dynamic_energy_per_sample_j") if profile in getattr(run, where) else None
+        return None if bounds is None else statistics.mean(bounds)
+    return pick
+
+
+_SUMMARY_FIELDS = {
+    "torch_accuracy": lambda run: run.torch_accuracy,
+    "faithful_accuracy": lambda run: run.faithful_accuracy,
+    "input_spikes": lambda run: run.input_spikes,
+    "network_spikes": lambda run: run.activity["spikes_per_sample"] - run.input_spikes,
+    "synaptic_ops": lambda run: run.activity["synaptic_ops_per_sample"],
+    "mean_exit_step": lambda run: run.mean_exit_step,
+    "exit_accuracy": lambda run: run.exit_accuracy,
+    "synaptic_ops_at_exit": lambda run: run.activity_at_exit["synaptic_ops_per_sample"],
+    "loihi1_dynamic_energy_j": _energy("hardware", "loihi1"),
+    "loihi1_dynamic_energy_at_exit_j": _energy("hardware_at_exit", "loihi1"),
+}
