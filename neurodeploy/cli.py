@@ -67,12 +67,16 @@ def export(checkpoint: str, output: str) -> None:
 @click.option("--samples", "-n", type=int, help="Number of test samples (default: all).")
 @click.option("--timeout", "timeout_s", type=float, default=None, help="Watchdog in seconds for the Lava run.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write metrics JSON here.")
+@click.option("--backend", type=click.Choice(["lava", "emulator"]), default="lava", show_default=True,
+              help="Lava's simulator, or the batched emulator that is bit-exact with it.")
+@click.option("--exit-threshold", type=float, default=None,
+              help="Early exit on Lava: stop a sample once the top-two output count margin reaches this.")
 def simulate(network: str, config: Optional[str], samples: Optional[int], timeout_s: Optional[float],
-             json_path: Optional[str]) -> None:
-    """Run NETWORK (.net) on Lava's Loihi2SimCfg fixed_pt simulator over test data."""
+             json_path: Optional[str], backend: str, exit_threshold: Optional[float]) -> None:
+    """Run NETWORK (.net) on Lava's Loihi2SimCfg fixed_pt simulator (or its emulator) over test data."""
     from neurodeploy.pipeline import simulate_network
 
-    simulate_network(network, config, samples, timeout_s, json_path)
+    simulate_network(network, config, samples, timeout_s, json_path, backend, exit_threshold)
 
 
 @cli.command()
@@ -90,6 +94,29 @@ from neurodeploy.hardware.commands import profiles, validate  # noqa: E402  (lig
 
 cli.add_command(profiles)
 cli.add_command(validate)
+
+from neurodeploy.sim.commands import parity  # noqa: E402  (light: click only)
+
+cli.add_command(parity)
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--encodings", default="rate,ttfs,rate_bit,temporal_bit", show_default=True,
+              help="Comma-separated encodings to train and compare.")
+@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--output", "-o", type=click.Path(file_okay=False), default="runs/compare", show_default=True)
+def compare(config: str, encodings: str, seeds: int, output: str) -> None:
+    """Train CONFIG once per encoding and seed; report accuracy, spikes, early exit and energy."""
+    from neurodeploy.compare import compare as run_compare
+    from neurodeploy.encoding import ENCODINGS
+
+    chosen = [name.strip() for name in encodings.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in ENCODINGS]
+    if unknown or not chosen:
+        raise NeurodeployError(f"--encodings: unknown {unknown or 'empty list'}; expected some of {list(ENCODINGS)}")
+    run_compare(config, chosen, seeds, output)
+    click.echo(f"wrote {output}/compare.md, compare.json and plots")
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from neurodeploy.atomic import write_json
 from neurodeploy.config import DataConfig, ExperimentConfig, load_config, parse_config
-from neurodeploy.data import Split, load_split
+from neurodeploy.data import ImageSet, Split, load_split
 from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.manifest import Manifest
@@ -33,6 +33,7 @@ class TrainedRun:
     manifest: Manifest
     torch_accuracy: float
     torch_predictions: np.ndarray
+    torch_output_steps: np.ndarray
     torch_spikes_per_layer: dict[str, float]
     history: list[dict[str, float]]
     train_s: float
@@ -69,7 +70,8 @@ def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = Non
     train_curve(result.history, run_dir / "train_curve.png")
     test = evaluate(network, split.test, schedule, seed=config.seed)
     return TrainedRun(run_dir, config, split, manifest, test.accuracy(split.test.labels),
-                      test.predictions, test.spikes_per_layer, result.history, result.wall_s, export_s)
+                      test.predictions, test.output_steps, test.spikes_per_layer, result.history,
+                      result.wall_s, export_s)
 
 
 def _plasticity_plugin(config: ExperimentConfig, network, schedule: FrameSchedule):
@@ -123,11 +125,21 @@ def export_checkpoint(checkpoint: str, output: str) -> Manifest:
     return manifest
 
 
-def simulate_network(network_file: str, config_path: Optional[str], samples: Optional[int],
-                     timeout_s: Optional[float], json_path: Optional[str]) -> dict[str, Any]:
-    """Run any ``.net`` on Lava over test data named by a config or the manifest beside it."""
+@dataclass(frozen=True)
+class SimulationInputs:
+    """What a simulation of a ``.net`` runs on; shared by ``simulate`` and ``parity``."""
+
+    schedule: FrameSchedule
+    test: ImageSet
+    seed: int
+    config: Optional[ExperimentConfig]
+
+
+def simulation_inputs(network_file: str, config_path: Optional[str],
+                      samples: Optional[int]) -> SimulationInputs:
+    """The frame schedule and test samples for a ``.net``: the manifest beside it names
+    them, a config overrides its data set (and names both when there is no manifest)."""
     from neurodeploy.netxfile import read_netx
-    from neurodeploy.sim.runner import simulate
 
     path = Path(network_file)
     description = read_netx(path)
@@ -146,16 +158,52 @@ def simulate_network(network_file: str, config_path: Optional[str], samples: Opt
                                f"the encoding and the data set")
     if config is not None:
         data_config, seed = config.data, config.seed
-        timeout_s = timeout_s or config.simulate.timeout_s
     test = load_split(data_config, seed).test
-    test = test.head(samples) if samples else test
-    _say(f"simulating {len(test)} samples x {schedule.frame_steps} steps on Lava (fixed_pt)")
-    result = simulate(path, test.images, schedule, timeout_s=timeout_s or 600.0)
-    metrics = {"network": str(path), "samples": len(test), "lava_accuracy": result.accuracy(test.labels),
-               "lava_spikes_per_sample": result.spikes_per_layer, "lava_steps": result.steps,
-               "lava_wall_s": result.wall_s, "lava_steps_per_s": result.steps_per_second}
+    return SimulationInputs(schedule, test.head(samples) if samples else test, seed, config)
+
+
+def simulate_network(network_file: str, config_path: Optional[str], samples: Optional[int],
+                     timeout_s: Optional[float], json_path: Optional[str],
+                     backend: str = "lava", exit_threshold: Optional[float] = None) -> dict[str, Any]:
+    """Run any ``.net`` over test data named by a config or the manifest beside it, on Lava
+    or on the emulator (bit-exact with Lava fixed_pt, batched). With ``exit_threshold`` each
+    sample stops on Lava as soon as the early-exit rule fires (its remaining steps are not
+    simulated)."""
     from neurodeploy.report.summary import print_simulation
 
+    path = Path(network_file)
+    inputs = simulation_inputs(network_file, config_path, samples)
+    schedule, test, seed = inputs.schedule, inputs.test, inputs.seed
+    if inputs.config is not None:
+        timeout_s = timeout_s or inputs.config.simulate.timeout_s
+    if exit_threshold is not None and backend != "lava":
+        raise NeurodeployError("--exit-threshold runs on Lava only; drop --backend emulator "
+                               "(`neurodeploy compare` sweeps thresholds on the emulator)")
+    metrics: dict[str, Any] = {"network": str(path), "backend": backend, "samples": len(test)}
+    if backend == "emulator":
+        from neurodeploy.sim.emulator import emulate
+
+        _say(f"emulating {len(test)} samples x {schedule.frame_steps} steps (bit-exact with Lava fixed_pt)")
+        result = emulate(path, test.images, schedule, seed=seed)
+    elif exit_threshold is not None:
+        from neurodeploy.sim.early_exit import simulate_early_exit
+
+        _say(f"simulating {len(test)} samples on Lava (fixed_pt), exiting at margin >= {exit_threshold:g}")
+        run = simulate_early_exit(path, test.images, schedule, exit_threshold, timeout_s=timeout_s or 600.0)
+        metrics.update({"exit_threshold": exit_threshold, "mean_exit_step": run.mean_exit_step,
+                        "frame_steps": schedule.frame_steps, "accuracy": run.accuracy(test.labels),
+                        "steps": run.steps_run, "wall_s": run.wall_s, "steps_per_s": run.steps_per_second})
+        print_simulation(metrics)
+        if json_path:
+            write_json(json_path, metrics)
+        return metrics
+    else:
+        from neurodeploy.sim.runner import simulate
+
+        _say(f"simulating {len(test)} samples x {schedule.frame_steps} steps on Lava (fixed_pt)")
+        result = simulate(path, test.images, schedule, timeout_s=timeout_s or 600.0)
+    metrics.update({"accuracy": result.accuracy(test.labels), "spikes_per_sample": result.spikes_per_layer,
+                    "steps": result.steps, "wall_s": result.wall_s, "steps_per_s": result.steps_per_second})
     print_simulation(metrics)
     if json_path:
         write_json(json_path, metrics)
@@ -165,7 +213,9 @@ def simulate_network(network_file: str, config_path: Optional[str], samples: Opt
 def run_all(config_path: str, overrides: Optional[dict[str, Any]] = None,
             output: Optional[str] = None) -> dict[str, Any]:
     """Train, export, simulate on Lava, write ``metrics.json`` and print the summary."""
+    from neurodeploy.hardware.deployment import deployment_summary
     from neurodeploy.report.summary import print_run_summary
+    from neurodeploy.sim.emulator import emulate
     from neurodeploy.sim.runner import simulate
 
     trained = train_and_export(config_path, overrides, output)
@@ -176,7 +226,8 @@ def run_all(config_path: str, overrides: Optional[dict[str, Any]] = None,
     lava = simulate(trained.network_file, test.images[:count], trained.manifest.schedule,
                     timeout_s=config.simulate.timeout_s)
     labels = test.labels[:count]
-    activity = _activity(trained, test.images[:count], lava.spikes_per_layer)
+    activity = run_activity(trained, test.images[:count], lava.spikes_per_layer)
+    emulated = emulate(trained.network_file, test.images, trained.manifest.schedule, seed=config.seed)
     metrics = {
         "name": config.name,
         "torch_test_accuracy": trained.torch_accuracy,
@@ -184,11 +235,15 @@ def run_all(config_path: str, overrides: Optional[dict[str, Any]] = None,
         "lava_accuracy": lava.accuracy(labels),
         "prediction_agreement": float(np.mean(trained.torch_predictions[:count] == lava.predictions)),
         "simulated_samples": count,
+        "test_samples": len(test),
+        "emulator_accuracy": emulated.accuracy(test.labels),
+        "emulator_lava_agreement": float(np.mean(emulated.predictions[:count] == lava.predictions)),
         "spikes_per_sample": {"torch": trained.torch_spikes_per_layer, "lava": lava.spikes_per_layer},
-        "wall_s": {"train": trained.train_s, "export": trained.export_s, "lava": lava.wall_s},
+        "wall_s": {"train": trained.train_s, "export": trained.export_s, "lava": lava.wall_s,
+                   "emulator": emulated.wall_s},
         "lava_steps_per_s": lava.steps_per_second,
         "activity": activity,
-        "hardware": {name: _hardware_summary(report, activity) for name, report in reports.items()},
+        "hardware": {name: deployment_summary(report, activity) for name, report in reports.items()},
         "schedule": trained.manifest.schedule.to_dict(),
         "history": trained.history,
         "versions": trained.manifest.versions,
@@ -200,19 +255,17 @@ def run_all(config_path: str, overrides: Optional[dict[str, Any]] = None,
 
 def _validate(network_file: Path, profiles: list[str]) -> dict[str, Any]:
     """Validate against each profile before simulating; print one verdict line each."""
-    from neurodeploy.hardware.validate import validate_file
+    from neurodeploy.hardware.deployment import validate_profiles
 
-    reports = {}
-    for name in profiles:
-        report = validate_file(network_file, name)
-        reports[name] = report
+    reports = validate_profiles(network_file, profiles)
+    for name, report in reports.items():
         _say(f"{report.profile_title}: {report.verdict.upper()} ({report.count('error')} errors, "
              f"{report.count('warning')} warnings, {report.mapping.cores} cores); "
              f"details: neurodeploy validate {network_file} --hw {name}")
     return reports
 
 
-def _activity(trained: TrainedRun, images: np.ndarray, layer_spikes: dict[str, float]) -> dict[str, float]:
+def run_activity(trained: TrainedRun, images: np.ndarray, layer_spikes: dict[str, float]) -> dict[str, float]:
     """Per-sample synaptic ops, neuron updates and spikes of the Lava run (input included)."""
     from neurodeploy.encoding import encode
     from neurodeploy.hardware.activity import activity_counts
@@ -223,17 +276,6 @@ def _activity(trained: TrainedRun, images: np.ndarray, layer_spikes: dict[str, f
     network = read_netx(trained.network_file, tuple(trained.manifest.port_shape)
                         if len(trained.manifest.port_shape) == 3 else None)
     return activity_counts(network, input_spikes, layer_spikes, schedule.frame_steps)
-
-
-def _hardware_summary(report, activity: dict[str, float]) -> dict[str, Any]:
-    from neurodeploy.hardware.energy import estimate
-    from neurodeploy.hardware.profile import load_profile
-
-    energy = estimate(load_profile(report.profile), report.estimate.steps_per_sample,
-                      report.mapping.chips, activity)
-    return {"verdict": report.verdict, "errors": report.count("error"),
-            "warnings": report.count("warning"), "cores": report.mapping.cores,
-            "chips": report.mapping.chips, **energy.to_dict()}
 
 
 def _versions() -> dict[str, str]:

@@ -23,7 +23,7 @@ def test_lava_agrees_with_torch_on_a_small_run(small_run):
 
 def test_watchdog_turns_a_hang_into_an_error():
     with pytest.raises(SimulationError, match="did not finish 7 steps within 0.2 s"):
-        runner._run_with_watchdog(lambda: time.sleep(3), 0.2, 7)
+        runner.run_with_watchdog(lambda: time.sleep(3), 0.2, 7)
 
 
 def test_watchdog_reports_a_failed_run():
@@ -31,7 +31,7 @@ def test_watchdog_reports_a_failed_run():
         raise RuntimeError("1 Exception(s) occurred. See output above")
 
     with pytest.raises(SimulationError, match="Lava run failed: 1 Exception"):
-        runner._run_with_watchdog(fail, 5, 7)
+        runner.run_with_watchdog(fail, 5, 7)
 
 
 def test_files_netx_cannot_build_are_refused(tmp_path, small_run):

@@ -17,3 +17,4 @@ def test_example_reaches_its_targets_on_lava(tmp_path, config):
     assert metrics["torch_test_accuracy"] >= 0.95
     assert abs(metrics["lava_accuracy"] - metrics["torch_test_accuracy"]) <= 0.01
     assert metrics["prediction_agreement"] >= 0.98
+    assert metrics["emulator_lava_agreement"] == 1.0, "the emulator is bit-exact with Lava"

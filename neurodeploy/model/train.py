@@ -50,11 +50,15 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Predictions, output spike counts ``(N, classes)`` and mean spikes per sample per layer."""
+    """Output spikes per step ``(N, T, classes)``, predictions and mean spikes per sample per layer."""
 
     predictions: np.ndarray
-    output_counts: np.ndarray
+    output_steps: np.ndarray
     spikes_per_layer: dict[str, float]
+
+    @property
+    def output_counts(self) -> np.ndarray:
+        return self.output_steps.sum(axis=1, dtype=np.int64)
 
     def accuracy(self, labels: np.ndarray) -> float:
         return float(np.mean(self.predictions == labels))
@@ -142,16 +146,16 @@ def evaluate(network: SpikingNetwork, data: ImageSet, schedule: FrameSchedule,
     network.eval()
     device = next(network.parameters()).device
     encoder_rng = torch.Generator().manual_seed(seed)
-    counts, layer_totals = [], np.zeros(len(network.blocks))
+    outputs, layer_totals = [], np.zeros(len(network.blocks))
     for start in range(0, len(data), batch_size):
         spikes = encode(data.images[start:start + batch_size], schedule, encoder_rng).to(device)
         forward = network(spikes)
-        counts.append(forward.output.sum(-1).cpu())
+        outputs.append(forward.output.transpose(1, 2).to(torch.uint8).cpu())
         layer_totals += [float(layer.sum()) for layer in forward.layer_spikes]
-    output_counts = torch.cat(counts).numpy()
+    output_steps = torch.cat(outputs).numpy()
     per_layer = {name: total / len(data) for name, total in zip(network.layer_names, layer_totals)
                  if not name.startswith("flatten")}
-    return Evaluation(predict_from_counts(output_counts), output_counts, per_layer)
+    return Evaluation(predict_from_counts(output_steps.sum(axis=1, dtype=np.int64)), output_steps, per_layer)
 
 
 def _checkpoint_identity(config: ExperimentConfig) -> dict[str, Any]:

@@ -5,6 +5,12 @@ time, sample after sample, in the frame schedule's timing: a Loihi-style input p
 not a replay of pre-encoded spikes. The per-step rule (TTFS step, then the bit-plane
 windows, then the gap) comes from :meth:`FrameSchedule.phase` and
 :func:`neurodeploy.encoding.ttfs_step`, the same code the torch encoder uses.
+
+Two Vars say where it is: ``sample``, the sample whose frame it emits, and ``origin``, the
+time step just before that frame's first step. The model moves both on by one frame at
+every frame end, so left alone the frames follow back to back; the host may set both
+between runs to start any sample at any step, which is how early exit skips the rest of a
+frame (:mod:`neurodeploy.sim.early_exit`).
 """
 from __future__ import annotations
 
@@ -28,8 +34,8 @@ from neurodeploy.errors import ConfigError
 class HybridSpikeGenerator(AbstractProcess):
     """Emits the encoded frames of ``images`` (``uint8 (N, *port_shape)``) on ``s_out``.
 
-    Frame ``k`` occupies time steps ``k * frame_steps + 1 .. (k + 1) * frame_steps``
-    (Lava counts from 1); after the last sample it is silent.
+    By default frame ``k`` occupies time steps ``k * frame_steps + 1 .. (k + 1) * frame_steps``
+    (Lava counts from 1); it is silent before ``origin`` and after the last sample.
     """
 
     def __init__(self, *, images: np.ndarray, schedule: FrameSchedule,
@@ -44,6 +50,8 @@ class HybridSpikeGenerator(AbstractProcess):
         super().__init__(schedule=schedule.to_dict(), name=name, **kwargs)
         self.s_out = OutPort(shape=images.shape[1:])
         self.images = Var(shape=images.shape, init=images)
+        self.sample = Var(shape=(1,), init=0)
+        self.origin = Var(shape=(1,), init=0)
 
 
 class AbstractGeneratorModel(PyLoihiProcessModel):
@@ -51,6 +59,8 @@ class AbstractGeneratorModel(PyLoihiProcessModel):
 
     s_out: PyOutPort
     images: np.ndarray = LavaPyType(np.ndarray, np.uint8, precision=8)
+    sample: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
+    origin: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
 
     def __init__(self, proc_params: dict[str, Any]) -> None:
         super().__init__(proc_params)
@@ -60,10 +70,14 @@ class AbstractGeneratorModel(PyLoihiProcessModel):
         self._pixels = np.zeros(0, dtype=np.int64)
         self._spike_step = np.zeros(0, dtype=np.int64)
 
-    def frame_spikes(self, time_step: int) -> np.ndarray:
-        """Spikes of Lava time step ``time_step`` (1-based) as a bool array of the port shape."""
-        sample, step = divmod(time_step - 1, self.schedule.frame_steps)
-        if sample >= self.images.shape[0]:
+    def frame_spikes(self) -> np.ndarray:
+        """Spikes of the current time step as a bool array of the port shape."""
+        frames, step = divmod(self.time_step - 1 - int(self.origin[0]), self.schedule.frame_steps)
+        if frames > 0:  # the frame ended: the next sample follows
+            self.sample[0] += frames
+            self.origin[0] += frames * self.schedule.frame_steps
+        sample = int(self.sample[0])
+        if frames < 0 or sample >= self.images.shape[0]:
             return np.zeros(self.images.shape[1:], dtype=bool)
         if sample != self._sample:
             self._sample = sample
@@ -85,7 +99,7 @@ class PyHybridSpikeGeneratorFloat(AbstractGeneratorModel):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
 
     def run_spk(self) -> None:
-        self.s_out.send(self.frame_spikes(self.time_step).astype(float))
+        self.s_out.send(self.frame_spikes().astype(float))
 
 
 @implements(proc=HybridSpikeGenerator, protocol=LoihiProtocol)
@@ -95,4 +109,4 @@ class PyHybridSpikeGeneratorFixed(AbstractGeneratorModel):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
 
     def run_spk(self) -> None:
-        self.s_out.send(self.frame_spikes(self.time_step))
+        self.s_out.send(self.frame_spikes())

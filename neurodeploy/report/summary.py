@@ -20,12 +20,15 @@ def print_run_summary(metrics: dict[str, Any], run_dir: Path) -> None:
     table.add_row(f"torch accuracy ({count} simulated)", f"{100 * metrics['torch_accuracy_on_simulated']:.2f} %")
     table.add_row(f"Lava fixed_pt accuracy ({count})", f"{100 * metrics['lava_accuracy']:.2f} %")
     table.add_row("prediction agreement torch/Lava", f"{100 * metrics['prediction_agreement']:.2f} %")
+    table.add_row(f"emulator accuracy (all {metrics['test_samples']})", f"{100 * metrics['emulator_accuracy']:.2f} %")
+    table.add_row("prediction agreement emulator/Lava", f"{100 * metrics['emulator_lava_agreement']:.2f} %")
     torch_spikes, lava_spikes = metrics["spikes_per_sample"]["torch"], metrics["spikes_per_sample"]["lava"]
     for name in lava_spikes:
         table.add_row(f"spikes/sample {name} (torch | Lava incl. drain)",
                       f"{torch_spikes.get(name, float('nan')):.1f} | {lava_spikes[name]:.1f}")
     walls = metrics["wall_s"]
-    table.add_row("wall time train | export | Lava", f"{walls['train']:.1f} s | {walls['export']:.1f} s | {walls['lava']:.1f} s")
+    table.add_row("wall time train | export | Lava | emulator",
+                  f"{walls['train']:.1f} s | {walls['export']:.1f} s | {walls['lava']:.1f} s | {walls['emulator']:.2f} s")
     table.add_row("Lava steps per second", f"{metrics['lava_steps_per_s']:.0f}")
     for name, hardware in metrics.get("hardware", {}).items():
         energy = hardware.get("dynamic_energy_per_sample_j")
@@ -41,11 +44,16 @@ def _range(bounds: list[float], scale: float, unit: str) -> str:
 
 
 def print_simulation(metrics: dict[str, Any]) -> None:
-    table = Table(title=f"Lava simulation: {metrics['network']}")
+    backend = "emulator (bit-exact with Lava fixed_pt)" if metrics["backend"] == "emulator" else "Lava fixed_pt"
+    table = Table(title=f"{backend}: {metrics['network']}")
     table.add_column("quantity")
     table.add_column("value", justify="right")
-    table.add_row(f"Lava fixed_pt accuracy ({metrics['samples']} samples)", f"{100 * metrics['lava_accuracy']:.2f} %")
-    for name, spikes in metrics["lava_spikes_per_sample"].items():
+    table.add_row(f"accuracy ({metrics['samples']} samples)", f"{100 * metrics['accuracy']:.2f} %")
+    for name, spikes in metrics.get("spikes_per_sample", {}).items():
         table.add_row(f"spikes/sample {name}", f"{spikes:.1f}")
-    table.add_row("wall time | steps per second", f"{metrics['lava_wall_s']:.1f} s | {metrics['lava_steps_per_s']:.0f}")
+    if "exit_threshold" in metrics:
+        table.add_row(f"mean exit step (margin >= {metrics['exit_threshold']:g})",
+                      f"{metrics['mean_exit_step']:.2f} of {metrics['frame_steps']}")
+    table.add_row("steps simulated", f"{metrics['steps']}")
+    table.add_row("wall time | steps per second", f"{metrics['wall_s']:.2f} s | {metrics['steps_per_s']:.0f}")
     stdout.print(table)

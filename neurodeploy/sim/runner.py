@@ -12,13 +12,16 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 
 from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import NetworkFileError, SimulationError
 from neurodeploy.model.train import predict_from_counts
+
+if TYPE_CHECKING:
+    from neurodeploy.sim.trace import LayerTrace
 
 STOP_GRACE_S = 30.0
 
@@ -32,6 +35,7 @@ class SimulationResult:
     spikes_per_layer: dict[str, float]
     steps: int
     wall_s: float
+    recording: Optional[dict[str, "LayerTrace"]] = None
 
     def accuracy(self, labels: np.ndarray) -> float:
         return float(np.mean(self.predictions == labels))
@@ -58,9 +62,12 @@ def arrange_for_port(images: np.ndarray, port_shape: tuple[int, ...]) -> np.ndar
 
 
 def simulate(network_file: str | Path, images: np.ndarray, schedule: FrameSchedule,
-             timeout_s: float = 600.0, select_tag: str = "fixed_pt") -> SimulationResult:
-    """Run ``images`` (``uint8 (N, C, H, W)``) through ``network_file`` on Lava's CPU simulator."""
-    from neurodeploy.lavadl import netx
+             timeout_s: float = 600.0, select_tag: str = "fixed_pt",
+             record_layers: bool = False) -> SimulationResult:
+    """Run ``images`` (``uint8 (N, C, H, W)``) through ``network_file`` on Lava's CPU simulator.
+
+    ``record_layers`` also logs every layer's spikes and voltages at every step (slow; for
+    parity checks) and returns them per frame window in ``recording``."""
     from lava.magma.core.run_configs import Loihi2SimCfg
 
     from neurodeploy.netxfile import read_netx
@@ -68,13 +75,7 @@ def simulate(network_file: str | Path, images: np.ndarray, schedule: FrameSchedu
     from neurodeploy.procs.generator import HybridSpikeGenerator
 
     description = read_netx(network_file)
-    channels, height, width = images.shape[1:]
-    try:
-        network = netx.hdf5.Network(
-            net_config=str(network_file), reset_interval=schedule.frame_steps, reset_offset=1,
-            input_shape=(width, height, channels) if description.layers[0].type == "conv" else None)
-    except (NotImplementedError, RuntimeError, KeyError, ValueError) as error:
-        raise NetworkFileError(f"{network_file}: netx cannot build this network ({error})") from None
+    network = build_network(network_file, images.shape[1:], reset_interval=schedule.frame_steps)
     samples = len(images)
     generator = HybridSpikeGenerator(images=arrange_for_port(images, network.inp.shape),
                                      schedule=schedule)
@@ -87,16 +88,64 @@ def simulate(network_file: str | Path, images: np.ndarray, schedule: FrameSchedu
         layer.out.connect(counter.a_in)
         counters.append((info.name, counter))
     steps = samples * schedule.frame_steps + len(counters)
+    recorders = [_recorder(layer, steps) for layer in network.layers] if record_layers else []
     began = time.perf_counter()
     try:
-        _run_with_watchdog(lambda: generator.run(
+        run_with_watchdog(lambda: generator.run(
             condition=_run_steps(steps), run_cfg=Loihi2SimCfg(select_tag=select_tag)), timeout_s, steps)
         wall_s = time.perf_counter() - began
         output_counts = counters[-1][1].window.get().reshape(samples, -1)
         per_layer = {name: float(counter.total.get().mean()) for name, counter in counters}
+        recording = {name: _trace(recorder, hops, samples, schedule.frame_steps)
+                     for hops, ((name, _), recorder) in enumerate(zip(counters, recorders), start=1)
+                     } if record_layers else None
     finally:
-        _stop(generator)
-    return SimulationResult(predict_from_counts(output_counts), output_counts, per_layer, steps, wall_s)
+        stop_runtime(generator)
+    return SimulationResult(predict_from_counts(output_counts), output_counts, per_layer, steps, wall_s,
+                            recording=recording)
+
+
+def build_network(network_file: str | Path, image_shape: tuple[int, ...],
+                  reset_interval: Optional[int]):
+    """The netx network of ``network_file`` for ``(C, H, W)`` images.
+
+    With ``reset_interval`` every layer resets once per frame, ``hops`` steps after the
+    frame starts (``reset_offset=1``; netx adds one per layer); ``None`` builds plain LIF
+    neurons whose state the caller resets.
+    """
+    from neurodeploy.lavadl import netx
+    from neurodeploy.netxfile import read_netx
+
+    channels, height, width = image_shape
+    conv_input = read_netx(network_file).layers[0].type == "conv"
+    reset = {"reset_interval": reset_interval, "reset_offset": 1} if reset_interval else {}
+    try:
+        return netx.hdf5.Network(net_config=str(network_file), **reset,
+                                 input_shape=(width, height, channels) if conv_input else None)
+    except (NotImplementedError, RuntimeError, KeyError, ValueError) as error:
+        raise NetworkFileError(f"{network_file}: netx cannot build this network ({error})") from None
+
+
+def _recorder(layer, steps: int):
+    """A RingBuffer on the layer's spikes and a Monitor on its neurons' voltage."""
+    from lava.proc.io.sink import RingBuffer
+    from lava.proc.monitor.process import Monitor
+
+    spikes = RingBuffer(shape=layer.out.shape, buffer=steps)
+    layer.out.connect(spikes.a_in)
+    voltage = Monitor()
+    voltage.probe(layer.neuron.v, steps)
+    return spikes, voltage, layer.neuron
+
+
+def _trace(recorder, hops: int, samples: int, frame_steps: int) -> "LayerTrace":
+    from neurodeploy.sim.trace import LayerTrace, windows
+
+    spikes, voltage, neuron = recorder
+    spike_timeline = np.moveaxis(spikes.data.get(), -1, 0) != 0
+    voltage_timeline = voltage.get_data()[neuron.name]["v"].astype(np.int64)
+    return LayerTrace(hops, windows(spike_timeline, hops, samples, frame_steps),
+                      windows(voltage_timeline, hops, samples, frame_steps))
 
 
 def _run_steps(steps: int):
@@ -105,7 +154,7 @@ def _run_steps(steps: int):
     return RunSteps(num_steps=steps)
 
 
-def _run_with_watchdog(run: Callable[[], None], timeout_s: float, steps: int) -> None:
+def run_with_watchdog(run: Callable[[], None], timeout_s: float, steps: int) -> None:
     """Run ``run`` in a thread; a hang past ``timeout_s`` or a failure becomes SimulationError."""
     failure: list[BaseException] = []
 
@@ -125,7 +174,7 @@ def _run_with_watchdog(run: Callable[[], None], timeout_s: float, steps: int) ->
         raise SimulationError(f"Lava run failed: {_first_line(failure[0])}") from failure[0]
 
 
-def _stop(process) -> None:
+def stop_runtime(process) -> None:
     """Stop the runtime; if stopping hangs too, terminate Lava's child processes."""
     if getattr(process, "runtime", None) is None:
         return

@@ -1,0 +1,1 @@
+"""Simulation: the Lava runner, the bit-exact batched emulator and their parity report."""

@@ -1,0 +1,183 @@
+"""Parity of torch (SLAYER), the emulator and Lava fixed_pt on the same samples, layer by layer.
+
+When a deployed network disagrees with its training, the question is where the first
+spike went astray: which layer, at which frame step, how many spikes, how far the
+voltages drifted. This module records every layer on every backend and answers that for
+each pair. Steps are *frame steps* (see :mod:`neurodeploy.sim.trace`); torch simulates a
+frame only up to its last step, so comparisons with torch leave out the drain tail.
+Torch voltages are SLAYER's float states in another scale, so voltages are compared
+between the emulator and Lava only.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from neurodeploy.data import ImageSet
+from neurodeploy.encoding import FrameSchedule
+from neurodeploy.sim.trace import LayerTrace
+
+CHECKPOINT_NAME = "checkpoint.pt"
+BACKENDS = ("torch", "emulator", "lava")
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where two backends' traces of one layer disagree, over the window steps both cover."""
+
+    layer: str
+    compared: int                     # spike entries (samples x steps x neurons) compared
+    differing: int                    # of those, entries that differ
+    samples: int                      # samples with at least one differing spike
+    first_step: Optional[int]         # earliest frame step with a differing spike; None: identical
+    first_sample: Optional[int]       # lowest sample that differs at ``first_step``
+    voltage_differing: Optional[int] = None     # None: voltages not compared
+    voltage_max_abs: Optional[int] = None
+    voltage_first_step: Optional[int] = None
+
+    @property
+    def identical(self) -> bool:
+        return self.differing == 0 and not self.voltage_differing
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One pair of backends: every layer's divergence and how often predictions agree."""
+
+    reference: str
+    other: str
+    layers: tuple[Divergence, ...]
+    prediction_agreement: float
+
+    @property
+    def first_divergence(self) -> Optional[Divergence]:
+        """The layer nearest the input that differs at all."""
+        return next((layer for layer in self.layers if not layer.identical), None)
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    network: str
+    samples: int
+    frame_steps: int
+    accuracy: dict[str, float]
+    comparisons: tuple[Comparison, ...]
+    torch_unavailable: Optional[str] = None
+
+    def comparison(self, reference: str, other: str) -> Comparison:
+        return next(c for c in self.comparisons if (c.reference, c.other) == (reference, other))
+
+    @property
+    def emulator_exact(self) -> bool:
+        """The emulator's contract: not one spike or voltage differs from Lava."""
+        return all(layer.identical for layer in self.comparison("emulator", "lava").layers)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for entry, comparison in zip(data["comparisons"], self.comparisons):
+            first = comparison.first_divergence
+            entry["first_divergence"] = None if first is None else first.layer
+        data["emulator_exact"] = self.emulator_exact
+        return data
+
+
+def compare(reference: dict[str, LayerTrace], other: dict[str, LayerTrace]) -> list[Divergence]:
+    """Divergence of every layer recorded by both, in ``reference``'s order."""
+    return [_divergence(name, trace, other[name]) for name, trace in reference.items() if name in other]
+
+
+def parity_report(network_file: str | Path, data: ImageSet, schedule: FrameSchedule,
+                  timeout_s: float = 600.0) -> ParityReport:
+    """Record ``data`` on every backend and compare each pair."""
+    from neurodeploy.sim.emulator import emulate
+    from neurodeploy.sim.runner import simulate
+
+    emulated = emulate(network_file, data.images, schedule, record=True)
+    lava = simulate(network_file, data.images, schedule, timeout_s=timeout_s, record_layers=True)
+    runs = {"emulator": (emulated.recording, emulated.predictions),
+            "lava": (lava.recording, lava.predictions)}
+    reason = None
+    try:
+        runs["torch"] = torch_traces(network_file, data.images, schedule)
+    except LookupError as error:
+        reason = str(error)
+    pairs = [(a, b) for a, b in (("torch", "emulator"), ("emulator", "lava"), ("torch", "lava"))
+             if a in runs and b in runs]
+    comparisons = tuple(
+        Comparison(a, b, tuple(compare(runs[a][0], runs[b][0])),
+                   float(np.mean(runs[a][1] == runs[b][1])) if len(data) else float("nan"))
+        for a, b in pairs)
+    accuracy = {name: float(np.mean(runs[name][1] == data.labels)) if len(data) else float("nan")
+                for name in BACKENDS if name in runs}
+    return ParityReport(str(network_file), len(data), schedule.frame_steps, accuracy, comparisons, reason)
+
+
+def torch_traces(network_file: str | Path, images: np.ndarray,
+                 schedule: FrameSchedule) -> tuple[dict[str, LayerTrace], np.ndarray]:
+    """Every block's spikes from the SLAYER network of the ``checkpoint.pt`` beside the
+    ``.net``, cut into the same windows as the other backends, and its predictions.
+
+    Raises :class:`LookupError` (with the reason) when there is no usable checkpoint."""
+    import torch
+
+    from neurodeploy.encoding import encode
+    from neurodeploy.model.train import predict_from_counts
+
+    network = _checkpoint_network(Path(network_file).parent / CHECKPOINT_NAME)
+    with torch.no_grad():
+        forward = network(encode(images, schedule))
+    traces, hops = {}, 0
+    for name, spikes in zip(network.layer_names, forward.layer_spikes):
+        if name.startswith("flatten"):
+            continue
+        hops += 1
+        steps = spikes.movedim(-1, 1) != 0
+        traces[name] = LayerTrace(hops, steps[:, hops:].numpy())
+    return traces, predict_from_counts(forward.output.sum(-1))
+
+
+def _checkpoint_network(path: Path):
+    """The trained SpikingNetwork a checkpoint holds (as ``export_checkpoint`` rebuilds it)."""
+    import torch
+
+    from neurodeploy.config import parse_config
+    from neurodeploy.errors import NeurodeployError
+    from neurodeploy.model.network import SpikingNetwork
+
+    if not path.exists():
+        raise LookupError(f"no {CHECKPOINT_NAME} beside the network file")
+    try:
+        state = torch.load(path, map_location="cpu")
+        config = parse_config(state["config"], source=str(path))
+        network = SpikingNetwork(config.model, tuple(state["input_shape"]), state["num_classes"])
+        network.load_state_dict(state["model"])
+    except (NeurodeployError, RuntimeError, KeyError, EOFError, ValueError) as error:
+        raise LookupError(f"{path} is not a usable checkpoint ({error})") from None
+    return network.eval()
+
+
+def _divergence(name: str, a: LayerTrace, b: LayerTrace) -> Divergence:
+    steps = min(a.spikes.shape[1], b.spikes.shape[1])
+    differs = (a.spikes[:, :steps] != b.spikes[:, :steps]).reshape(len(a.spikes), steps, -1)
+    per_step = differs.any(axis=2)
+    first_step, first_sample = _first(per_step, a.hops)
+    result = Divergence(name, int(differs.size), int(differs.sum()), int(per_step.any(axis=1).sum()),
+                        first_step, first_sample)
+    if a.voltage is None or b.voltage is None:
+        return result
+    gap = np.abs(a.voltage[:, :steps] - b.voltage[:, :steps]).reshape(len(a.voltage), steps, -1)
+    voltage_step, _ = _first(gap.any(axis=2), a.hops)
+    return Divergence(**{**asdict(result), "voltage_differing": int((gap != 0).sum()),
+                         "voltage_max_abs": int(gap.max()) if gap.size else 0,
+                         "voltage_first_step": voltage_step})
+
+
+def _first(per_step: np.ndarray, hops: int) -> tuple[Optional[int], Optional[int]]:
+    """Earliest window step with a difference (as a frame step) and the first sample there."""
+    steps = np.flatnonzero(per_step.any(axis=0))
+    if not len(steps):
+        return None, None
+    return int(steps[0]) + hops, int(np.flatnonzero(per_step[:, steps[0]])[0])

@@ -1,0 +1,200 @@
+"""Early exit on Lava: the offline rule's decisions, and the skipped steps really skipped."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neurodeploy.config import DataConfig
+from neurodeploy.data import load_split
+from neurodeploy.decision import cumulative_counts, early_exit, threshold_sweep
+from neurodeploy.encoding import FrameSchedule, encode
+from neurodeploy.errors import NetworkFileError
+from neurodeploy.netxfile import read_netx
+from neurodeploy.sim import runner
+from neurodeploy.sim.early_exit import exit_sweep_lava, run_samples, simulate_early_exit, state_vars
+from tests.netx_factory import conv_layer, dense_layer, write_netx
+
+SAMPLES = 20
+NEVER = 10**9
+
+
+class ReplayStepper:
+    """Replays per-step outputs ``(N, F, classes)`` the way a reset network would emit them."""
+
+    def __init__(self, output_steps: np.ndarray) -> None:
+        self.output_steps, self.sample, self.step_in_frame, self.starts = output_steps, 0, 0, []
+
+    def step(self) -> np.ndarray:
+        spikes = self.output_steps[self.sample, self.step_in_frame]
+        self.step_in_frame += 1
+        return spikes
+
+    def start(self, sample: int, time_step: int) -> None:
+        self.sample, self.step_in_frame = sample, 0
+        self.starts.append((sample, time_step))
+
+
+@pytest.mark.parametrize("threshold", [0, 1, 2, 4, NEVER])
+def test_exit_loop_follows_the_decision_rule(threshold):
+    output_steps = np.random.default_rng(threshold % 7).random((30, 12, 5)) < 0.3
+    stepper = ReplayStepper(output_steps)
+    exit_steps, counts, steps_run = run_samples(stepper, 30, 12, threshold)
+    cumulative = cumulative_counts(output_steps)
+    expected = early_exit(cumulative, threshold)
+    np.testing.assert_array_equal(exit_steps, expected.exit_steps)
+    np.testing.assert_array_equal(counts, cumulative[np.arange(30), exit_steps - 1])
+    assert steps_run == exit_steps.sum()
+    assert stepper.starts == [(k, int(exit_steps[:k].sum())) for k in range(1, 30)]
+
+
+def per_step_output(result: runner.SimulationResult, layer: str, frame: int) -> np.ndarray:
+    """The runner's output per frame step ``(N, F, classes)``, from its recording.
+
+    The recording gives frame steps ``hops .. hops + F - 1`` (Lava step ``k * F + s + 1``
+    for frame step ``s`` of sample ``k``); steps before ``hops`` carry nothing on torch's
+    time axis, and steps from ``F`` on are the drain tail."""
+    output = result.recording[layer]
+    steps = np.zeros((len(result.predictions), frame, output.spikes.shape[-1]), dtype=np.int64)
+    steps[:, output.hops:] = output.spikes[:, :frame - output.hops]
+    np.testing.assert_array_equal(steps.sum(axis=1), result.output_counts)
+    return steps
+
+
+@pytest.fixture(scope="module")
+def back_to_back(small_run):
+    """The runner's result on SAMPLES test images and its output per frame step."""
+    trained, _ = small_run
+    schedule = trained.manifest.schedule
+    result = runner.simulate(trained.network_file, trained.split.test.images[:SAMPLES], schedule,
+                             timeout_s=120, record_layers=True)
+    return result, per_step_output(result, trained.manifest.layers[-1].name, schedule.frame_steps)
+
+
+def _early_exit(small_run, threshold: float, samples: int = SAMPLES):
+    trained, _ = small_run
+    return simulate_early_exit(trained.network_file, trained.split.test.images[:samples],
+                               trained.manifest.schedule, threshold, timeout_s=120)
+
+
+@pytest.mark.timeout(300)
+def test_an_unreachable_threshold_reproduces_the_back_to_back_runner(small_run, back_to_back):
+    result, _ = back_to_back
+    frame = small_run[0].manifest.schedule.frame_steps
+    run = _early_exit(small_run, NEVER)
+    np.testing.assert_array_equal(run.output_counts, result.output_counts)
+    np.testing.assert_array_equal(run.predictions, result.predictions)
+    assert (run.exit_steps == frame).all()
+    assert run.steps_run == SAMPLES * frame
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("threshold", [1, 2, 4])
+def test_exits_match_the_offline_rule_and_skip_the_frame_rest(small_run, back_to_back, threshold):
+    _, output_steps = back_to_back
+    frame = small_run[0].manifest.schedule.frame_steps
+    expected = early_exit(cumulative_counts(output_steps), threshold)
+    run = _early_exit(small_run, threshold)
+    np.testing.assert_array_equal(run.exit_steps, expected.exit_steps)
+    np.testing.assert_array_equal(run.predictions, expected.predictions)
+    assert run.steps_run == run.exit_steps.sum() < SAMPLES * frame
+
+
+@pytest.mark.timeout(120)
+def test_threshold_zero_exits_every_sample_after_one_step(small_run):
+    run = _early_exit(small_run, 0)
+    assert (run.exit_steps == 1).all()
+    assert run.steps_run == SAMPLES
+
+
+@pytest.mark.timeout(120)
+def test_the_sweep_reports_each_threshold(small_run):
+    trained, _ = small_run
+    test, frame = trained.split.test, trained.manifest.schedule.frame_steps
+    rows = exit_sweep_lava(trained.network_file, test.images[:5], test.labels[:5],
+                           trained.manifest.schedule, [0, NEVER])
+    assert [row["threshold"] for row in rows] == [0, NEVER]
+    assert [row["steps_run"] for row in rows] == [5, 5 * frame]
+    assert rows[0]["mean_exit_step"] == 1 and rows[1]["mean_exit_step"] == frame
+    assert all(row["wall_s"] > 0 and 0 <= row["accuracy"] <= 1 for row in rows)
+
+
+@pytest.mark.timeout(120)
+def test_the_generator_starts_any_sample_at_any_step():
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.sink import RingBuffer
+
+    from neurodeploy.procs.generator import HybridSpikeGenerator
+
+    schedule = FrameSchedule(temporal_steps=4, n_bits=4, gap=1)
+    frame = schedule.frame_steps
+    images = np.random.default_rng(0).integers(1, 16, (5, 1, 2, 3), dtype=np.uint8)
+    generator = HybridSpikeGenerator(images=images.reshape(5, -1), schedule=schedule)
+    sink = RingBuffer(shape=(6,), buffer=3 + 2 * frame)
+    generator.s_out.connect(sink.a_in)
+    try:
+        generator.run(condition=RunSteps(num_steps=3), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        generator.sample.set(np.array([3]))
+        generator.origin.set(np.array([3]))
+        generator.run(condition=RunSteps(num_steps=2 * frame))
+        recorded = sink.data.get()
+    finally:
+        generator.stop()
+    frames = encode(images, schedule).reshape(5, 6, frame).numpy()
+    np.testing.assert_array_equal(recorded[:, :3], frames[0, :, :3])
+    np.testing.assert_array_equal(recorded[:, 3:3 + frame], frames[3])  # restarted at sample 3
+    np.testing.assert_array_equal(recorded[:, 3 + frame:], frames[4])  # then back to back again
+
+
+def conv_network(folder: Path) -> Path:
+    """conv 1 -> 4 channels (3x3, stride 2) on 8x8, flatten, dense 64 -> 16 -> 10: three
+    layers of state, a conv buffer among them."""
+    rng = np.random.default_rng(0)
+    return write_netx(folder / "conv.net", [
+        conv_layer(rng.integers(-30, 60, size=(4, 1, 3, 3)), (4, 4, 4), stride=2, padding=1),
+        {"type": "flatten", "shape": np.array([64, 1, 1])},
+        dense_layer(rng.integers(-40, 40, size=(16, 64))),
+        dense_layer(rng.integers(-50, 50, size=(10, 16)))])
+
+
+@pytest.mark.timeout(180)
+def test_every_layer_of_a_conv_network_is_reset(tmp_path):
+    path, schedule = conv_network(tmp_path), FrameSchedule(gap=3)
+    images = load_split(DataConfig(), seed=0).test.images[:8]
+    result = runner.simulate(path, images, schedule, timeout_s=120, record_layers=True)
+    output_steps = per_step_output(result, read_netx(path).layers[-1].name, schedule.frame_steps)
+    never = simulate_early_exit(path, images, schedule, NEVER, timeout_s=120)
+    np.testing.assert_array_equal(never.output_counts, result.output_counts)
+    expected = early_exit(cumulative_counts(output_steps), 3)
+    run = simulate_early_exit(path, images, schedule, 3, timeout_s=120)
+    np.testing.assert_array_equal(run.exit_steps, expected.exit_steps)
+    np.testing.assert_array_equal(run.predictions, expected.predictions)
+    assert run.steps_run == run.exit_steps.sum() < never.steps_run
+
+
+def test_only_known_state_is_reset(tmp_path):
+    from neurodeploy.lavadl import netx
+
+    path = conv_network(tmp_path)
+    plain = netx.hdf5.Network(net_config=str(path), input_shape=(8, 8, 1))
+    names = sorted(f"{type(var.process).__name__}.{var.name}" for var in state_vars(plain))
+    assert names == ["Conv.a_buf"] + ["Dense.a_buff"] * 2 + ["LIF.u"] * 3 + ["LIF.v"] * 3
+    periodic = netx.hdf5.Network(net_config=str(path), input_shape=(8, 8, 1), reset_interval=4)
+    with pytest.raises(NetworkFileError, match="cannot reset a LIFReset"):
+        state_vars(periodic)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_the_lava_sweep_equals_the_offline_sweep_on_the_whole_split(small_run):
+    trained, _ = small_run
+    test, schedule = trained.split.test, trained.manifest.schedule
+    result = runner.simulate(trained.network_file, test.images, schedule, timeout_s=300, record_layers=True)
+    output_steps = per_step_output(result, trained.manifest.layers[-1].name, schedule.frame_steps)
+    thresholds = [0, 1, 2, 3, 5, 8, NEVER]
+    rows = exit_sweep_lava(trained.network_file, test.images, test.labels, schedule, thresholds)
+    offline = threshold_sweep(cumulative_counts(output_steps), test.labels, thresholds)
+    assert [(row["accuracy"], row["mean_exit_step"]) for row in rows] == \
+        [(row["accuracy"], row["mean_exit_step"]) for row in offline]
+    assert [row["steps_run"] for row in rows] == \
+        [round(row["mean_exit_step"] * len(test.images)) for row in offline]
