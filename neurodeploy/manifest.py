@@ -6,12 +6,11 @@ versions. The Lava runner, the emulator and the hardware validator read timing f
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from neurodeploy.atomic import write_json
+from neurodeploy.atomic import read_json, write_json
 from neurodeploy.encoding.schedule import FrameSchedule
 from neurodeploy.errors import ConfigError, NeurodeployError
 
@@ -57,12 +56,7 @@ class Manifest:
     @classmethod
     def load(cls, path: str | Path) -> "Manifest":
         path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise NeurodeployError(f"{path}: manifest not found") from None
-        except (OSError, json.JSONDecodeError) as error:
-            raise NeurodeployError(f"{path}: not a readable JSON manifest ({error})") from None
+        data = read_json(path, "manifest")
         if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
             raise NeurodeployError(f"{path}: format is {data.get('format') if isinstance(data, dict) else None!r}; "
                                    f"expected {MANIFEST_FORMAT!r}")

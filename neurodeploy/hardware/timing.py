@@ -124,14 +124,20 @@ def _sigma(profile: Profile, sigma: float) -> list[Finding]:
 
 def _latency_bits(profile: Profile, frame: int) -> list[Finding]:
     """Latencies span the frame and must fit the within-epoch spike-time field."""
+    return _epoch_time_field(profile, frame, "timing.latency_bits",
+                             "Shorten the frame to at most {longest} steps (fewer temporal steps or bit "
+                             "planes, a smaller gap) so latencies fit the {bits}-bit within-epoch "
+                             "spike time.")
+
+
+def _epoch_time_field(profile: Profile, steps: int, check: str, fix: str) -> list[Finding]:
+    """``steps`` against the learning engine's within-epoch spike-time field."""
     bits = profile.timing.epoch_time_bits
     longest = 2 ** bits.value - 1
-    if frame <= longest:
+    if steps <= longest:
         return []
-    return [breach(bits, check="timing.latency_bits", layer=SCHEDULE, value=frame, limit=longest,
-                   fix=f"Shorten the frame to at most {longest} steps (fewer temporal steps or bit "
-                       f"planes, a smaller gap) so latencies fit the {bits.value}-bit "
-                       f"within-epoch spike time.")]
+    return [breach(bits, check=check, layer=SCHEDULE, value=steps, limit=longest,
+                   fix=fix.format(longest=longest, bits=bits.value))]
 
 
 def _may_spike(schedule: FrameSchedule, step: int) -> bool:
@@ -149,13 +155,9 @@ def _epoch_length(profile: Profile, t_epoch: int) -> list[Finding]:
 def _epoch_time_bits(profile: Profile, t_epoch: int) -> list[Finding]:
     """Within-epoch spike times have a fixed width in the learning engine itself, whatever
     the published epoch range says."""
-    bits = profile.timing.epoch_time_bits
-    longest = 2 ** bits.value - 1
-    if t_epoch <= longest:
-        return []
-    return [breach(bits, check="timing.epoch_time_bits", layer=SCHEDULE, value=t_epoch, limit=longest,
-                   fix=f"Set dassdp.t_epoch to at most {longest} steps: within-epoch spike times "
-                       f"are {bits.value}-bit, so a later spike's time cannot be stored.")]
+    return _epoch_time_field(profile, t_epoch, "timing.epoch_time_bits",
+                             "Set dassdp.t_epoch to at most {longest} steps: within-epoch spike "
+                             "times are {bits}-bit, so a later spike's time cannot be stored.")
 
 
 def _epoch_range(profile: Profile, t_epoch: int) -> list[Finding]:

@@ -8,12 +8,12 @@ disagrees with the network. Broken limits are findings, never exceptions.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
+from neurodeploy.atomic import read_json
 from neurodeploy.errors import NeurodeployError, NetworkFileError
 from neurodeploy.hardware.energy import Estimate, check_activity, estimate
 from neurodeploy.hardware.findings import SEVERITIES, Finding
@@ -141,12 +141,7 @@ def _learning(manifest: Optional[Manifest]) -> Optional[dict[str, Any]]:
 
 
 def _read_activity(path: Path) -> dict[str, float]:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise NeurodeployError(f"{path}: activity file not found") from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise NeurodeployError(f"{path}: not readable JSON ({error})") from None
+    data = read_json(path, "activity file")
     if isinstance(data, dict) and isinstance(data.get("activity"), dict):
         data = data["activity"]
     return check_activity(data, str(path))
