@@ -16,6 +16,7 @@ import numpy as np
 
 from neurodeploy.atomic import write_json
 from neurodeploy.decision import accuracy_per_step, cumulative_counts, early_exit, threshold_sweep
+from neurodeploy.netxfile import NetxNetwork
 from neurodeploy.pipeline import TrainedRun, train_and_export
 
 DEFAULT_THRESHOLDS = (0, 1, 2, 3, 4, 5, 6, 8, 10, 10**9)
@@ -86,8 +87,9 @@ def measure(trained: TrainedRun, thresholds: tuple[float, ...], profiles: list[s
     input_steps = encode(test.images, schedule, torch.Generator().manual_seed(seed)).flatten(1, -2).sum(1).numpy()
     layer_steps = {name: _frame_axis(trace, frame).reshape(len(test), frame, -1).sum(-1)
                    for name, trace in faithful.recording.items()}
-    activity = _activity(trained, input_steps, layer_steps, np.full(len(test), frame))
-    at_exit = _activity(trained, input_steps, layer_steps, exit_steps)
+    network = trained.read_network()
+    activity = _activity(network, input_steps, layer_steps, np.full(len(test), frame))
+    at_exit = _activity(network, input_steps, layer_steps, exit_steps)
     reports = validate_profiles(trained.network_file, profiles)
     return RunMeasurement(
         encoding=schedule.encoding, seed=seed, schedule=schedule.to_dict(), frame_steps=frame,
@@ -110,14 +112,11 @@ def _frame_axis(trace, frame: int) -> np.ndarray:
     return shifted
 
 
-def _activity(trained: TrainedRun, input_steps: np.ndarray, layer_steps: dict[str, np.ndarray],
+def _activity(network: NetxNetwork, input_steps: np.ndarray, layer_steps: dict[str, np.ndarray],
               exit_steps: np.ndarray) -> dict[str, float]:
     """Per-sample activity counting only frame steps before each sample's exit."""
     from neurodeploy.hardware.activity import activity_counts
-    from neurodeploy.netxfile import read_netx
 
-    port = tuple(trained.manifest.port_shape)
-    network = read_netx(trained.network_file, port if len(port) == 3 else None)
     before = np.arange(input_steps.shape[1]) < exit_steps[:, None]
     layers = {name: float((steps * before).sum(1).mean()) for name, steps in layer_steps.items()}
     counts = activity_counts(network, float((input_steps * before).sum(1).mean()), layers, 1)

@@ -43,6 +43,13 @@ class TrainedRun:
     def network_file(self) -> Path:
         return self.run_dir / NETWORK_NAME
 
+    def read_network(self):
+        """The exported ``.net`` read back, its input fed the manifest's port (WHC for conv)."""
+        from neurodeploy.netxfile import read_netx
+
+        port = tuple(self.manifest.port_shape)
+        return read_netx(self.network_file, port if len(port) == 3 else None)
+
 
 def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = None,
                      output: Optional[str] = None) -> TrainedRun:
@@ -185,25 +192,22 @@ def simulate_network(network_file: str, config_path: Optional[str], samples: Opt
 
         _say(f"emulating {len(test)} samples x {schedule.frame_steps} steps (bit-exact with Lava fixed_pt)")
         result = emulate(path, test.images, schedule, seed=seed)
+        metrics.update({"spikes_per_sample": result.spikes_per_layer, "steps": result.steps})
     elif exit_threshold is not None:
         from neurodeploy.sim.early_exit import simulate_early_exit
 
         _say(f"simulating {len(test)} samples on Lava (fixed_pt), exiting at margin >= {exit_threshold:g}")
-        run = simulate_early_exit(path, test.images, schedule, exit_threshold, timeout_s=timeout_s or 600.0)
-        metrics.update({"exit_threshold": exit_threshold, "mean_exit_step": run.mean_exit_step,
-                        "frame_steps": schedule.frame_steps, "accuracy": run.accuracy(test.labels),
-                        "steps": run.steps_run, "wall_s": run.wall_s, "steps_per_s": run.steps_per_second})
-        print_simulation(metrics)
-        if json_path:
-            write_json(json_path, metrics)
-        return metrics
+        result = simulate_early_exit(path, test.images, schedule, exit_threshold, timeout_s=timeout_s or 600.0)
+        metrics.update({"exit_threshold": exit_threshold, "mean_exit_step": result.mean_exit_step,
+                        "frame_steps": schedule.frame_steps, "steps": result.steps_run})
     else:
         from neurodeploy.sim.runner import simulate
 
         _say(f"simulating {len(test)} samples x {schedule.frame_steps} steps on Lava (fixed_pt)")
         result = simulate(path, test.images, schedule, timeout_s=timeout_s or 600.0)
-    metrics.update({"accuracy": result.accuracy(test.labels), "spikes_per_sample": result.spikes_per_layer,
-                    "steps": result.steps, "wall_s": result.wall_s, "steps_per_s": result.steps_per_second})
+        metrics.update({"spikes_per_sample": result.spikes_per_layer, "steps": result.steps})
+    metrics.update({"accuracy": result.accuracy(test.labels), "wall_s": result.wall_s,
+                    "steps_per_s": result.steps_per_second})
     print_simulation(metrics)
     if json_path:
         write_json(json_path, metrics)
@@ -269,13 +273,10 @@ def run_activity(trained: TrainedRun, images: np.ndarray, layer_spikes: dict[str
     """Per-sample synaptic ops, neuron updates and spikes of the Lava run (input included)."""
     from neurodeploy.encoding import encode
     from neurodeploy.hardware.activity import activity_counts
-    from neurodeploy.netxfile import read_netx
 
     schedule = trained.manifest.schedule
     input_spikes = float(encode(images, schedule).sum()) / len(images)
-    network = read_netx(trained.network_file, tuple(trained.manifest.port_shape)
-                        if len(trained.manifest.port_shape) == 3 else None)
-    return activity_counts(network, input_spikes, layer_spikes, schedule.frame_steps)
+    return activity_counts(trained.read_network(), input_spikes, layer_spikes, schedule.frame_steps)
 
 
 def _versions() -> dict[str, str]:

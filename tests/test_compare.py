@@ -1,21 +1,20 @@
 """`compare`: exit-aware activity equals a hand count; the report and its plots are written."""
 import json
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import yaml
 
 from neurodeploy.compare import _activity, compare
+from neurodeploy.netxfile import read_netx
 from tests.netx_factory import dense_layer, write_netx
 
 
 def test_activity_up_to_the_exit_step_matches_a_hand_count(tmp_path):
-    path = write_netx(tmp_path / "n.net", [dense_layer(np.ones((3, 4))), dense_layer(np.ones((2, 3)))])
-    trained = SimpleNamespace(network_file=path, manifest=SimpleNamespace(port_shape=(4,)))
+    network = read_netx(write_netx(tmp_path / "n.net", [dense_layer(np.ones((3, 4))),
+                                                         dense_layer(np.ones((2, 3)))]))
     input_steps = np.array([[2, 1, 3], [0, 4, 4]])        # input spikes per step, 2 samples
     layers = {"dense0": np.array([[0, 1, 1], [0, 2, 2]]), "dense1": np.array([[0, 0, 1], [0, 1, 0]])}
-    counts = _activity(trained, input_steps, layers, exit_steps=np.array([2, 3]))
+    counts = _activity(network, input_steps, layers, exit_steps=np.array([2, 3]))
     # sample 0 stops after 2 steps: input 3, hidden 1, out 0; sample 1 runs 3: input 8, hidden 4, out 1
     assert counts["synaptic_ops_per_sample"] == pytest.approx(((3 * 3 + 1 * 2) + (8 * 3 + 4 * 2)) / 2)
     assert counts["spikes_per_sample"] == pytest.approx(((3 + 1 + 0) + (8 + 4 + 1)) / 2)

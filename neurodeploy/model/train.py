@@ -66,7 +66,7 @@ class Evaluation:
 
 def predict_from_counts(counts: np.ndarray | torch.Tensor) -> np.ndarray:
     """The decision rule: the class with most output spikes; ties go to the lowest index."""
-    return np.asarray(torch.as_tensor(counts).argmax(dim=-1))
+    return torch.as_tensor(counts).argmax(dim=-1).cpu().numpy()
 
 
 def resolve_device(name: str) -> torch.device:
@@ -120,7 +120,7 @@ def train(network: SpikingNetwork, train_set: ImageSet, test_set: ImageSet,
                     _feed_plugin(plugin, network, spikes, forward.layer_spikes)
                     plugin.after_step(epoch, per_sample.detach())
                 total_loss += float(per_sample.sum())
-                correct += int((forward.output.sum(-1).argmax(-1) == labels).sum())
+                correct += int((predict_from_counts(forward.output.detach().sum(-1)) == train_set.labels[index]).sum())
                 advance()
         test = evaluate(network, test_set, schedule, config.train.batch_size * 4, config.seed)
         result.history.append({"epoch": epoch + 1, "train_loss": total_loss / len(order),

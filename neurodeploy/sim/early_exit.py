@@ -127,9 +127,10 @@ class LavaStepper:
         from lava.magma.core.run_configs import Loihi2SimCfg
         from lava.proc.io.sink import RingBuffer
 
+        from neurodeploy.netxfile import read_netx
         from neurodeploy.procs.generator import HybridSpikeGenerator
 
-        self.network = build_network(network_file, images.shape[1:], reset_interval=None)
+        self.network = build_network(read_netx(network_file), images.shape[1:], reset_interval=None)
         port_images = arrange_for_port(images, self.network.inp.shape)
         self.generator = HybridSpikeGenerator(images=port_images, schedule=schedule)
         self.generator.s_out.connect(self.network.inp)

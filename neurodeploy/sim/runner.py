@@ -21,6 +21,7 @@ from neurodeploy.errors import NetworkFileError, SimulationError
 from neurodeploy.model.train import predict_from_counts
 
 if TYPE_CHECKING:
+    from neurodeploy.netxfile import NetxNetwork
     from neurodeploy.sim.trace import LayerTrace
 
 STOP_GRACE_S = 30.0
@@ -75,7 +76,7 @@ def simulate(network_file: str | Path, images: np.ndarray, schedule: FrameSchedu
     from neurodeploy.procs.generator import HybridSpikeGenerator
 
     description = read_netx(network_file)
-    network = build_network(network_file, images.shape[1:], reset_interval=schedule.frame_steps)
+    network = build_network(description, images.shape[1:], reset_interval=schedule.frame_steps)
     samples = len(images)
     generator = HybridSpikeGenerator(images=arrange_for_port(images, network.inp.shape),
                                      schedule=schedule)
@@ -105,25 +106,24 @@ def simulate(network_file: str | Path, images: np.ndarray, schedule: FrameSchedu
                             recording=recording)
 
 
-def build_network(network_file: str | Path, image_shape: tuple[int, ...],
+def build_network(description: "NetxNetwork", image_shape: tuple[int, ...],
                   reset_interval: Optional[int]):
-    """The netx network of ``network_file`` for ``(C, H, W)`` images.
+    """The netx network of an already-read ``.net`` for ``(C, H, W)`` images.
 
     With ``reset_interval`` every layer resets once per frame, ``hops`` steps after the
     frame starts (``reset_offset=1``; netx adds one per layer); ``None`` builds plain LIF
     neurons whose state the caller resets.
     """
     from neurodeploy.lavadl import netx
-    from neurodeploy.netxfile import read_netx
 
     channels, height, width = image_shape
-    conv_input = read_netx(network_file).layers[0].type == "conv"
+    conv_input = description.layers[0].type == "conv"
     reset = {"reset_interval": reset_interval, "reset_offset": 1} if reset_interval else {}
     try:
-        return netx.hdf5.Network(net_config=str(network_file), **reset,
+        return netx.hdf5.Network(net_config=str(description.path), **reset,
                                  input_shape=(width, height, channels) if conv_input else None)
     except (NotImplementedError, RuntimeError, KeyError, ValueError) as error:
-        raise NetworkFileError(f"{network_file}: netx cannot build this network ({error})") from None
+        raise NetworkFileError(f"{description.path}: netx cannot build this network ({error})") from None
 
 
 def _recorder(layer, steps: int):
