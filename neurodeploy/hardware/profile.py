@@ -194,9 +194,10 @@ class Profile(_Strict):
 
 
 def profiles_dir() -> Path:
-    """Where named profiles live: ``$NEURODEPLOY_HW_CONFIGS`` or ``<repo>/hw_configs``."""
+    """Where named profiles live: ``$NEURODEPLOY_HW_CONFIGS`` or the package's own ``hw_configs/``
+    (shipped as package data, so a wheel install finds them)."""
     override = os.environ.get(ENV_VAR)
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "hw_configs"
+    return Path(override) if override else Path(__file__).resolve().parents[1] / "hw_configs"
 
 
 def list_profiles() -> list[Path]:
