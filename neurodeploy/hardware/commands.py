@@ -7,6 +7,7 @@ unusable input raises :class:`NeurodeployError`, which the CLI turns into exit c
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import click
@@ -14,6 +15,7 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from neurodeploy.hardware.resources import InputPlacement, LayerMapping
     from neurodeploy.hardware.validate import ValidationReport
 
 _STYLES = {"error": "bold red", "warning": "yellow", "info": "dim"}
@@ -46,7 +48,13 @@ def profiles() -> None:
               help="JSON with synaptic_ops_per_sample, neuron_updates_per_sample and "
                    "spikes_per_sample from a simulation, for the energy estimate.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def validate(network: str, hw: str, manifest: Optional[str], activity: Optional[str], as_json: bool) -> None:
+@click.option("--map", "map_path", type=click.Path(dir_okay=False), metavar="FILE.json",
+              help="Write the core map: per layer its tile, cores, binding limit and the "
+                   "utilisation of each per-core resource.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), metavar="FILE.png",
+              help="Draw cores per layer and per-resource utilisation.")
+def validate(network: str, hw: str, manifest: Optional[str], activity: Optional[str], as_json: bool,
+             map_path: Optional[str], plot_path: Optional[str]) -> None:
     """Check NETWORK (a netx .net file) against a hardware profile.
 
     Exit code 0: deployable; 1: at least one error; 2: unusable input."""
@@ -55,6 +63,15 @@ def validate(network: str, hw: str, manifest: Optional[str], activity: Optional[
     from neurodeploy.hardware.validate import validate_file
 
     report = validate_file(network, hw, manifest, activity)
+    if map_path:
+        from neurodeploy.atomic import write_json
+
+        write_json(map_path, {"network": report.network, "profile": report.profile,
+                              **report.mapping.to_dict()})
+    if plot_path:
+        from neurodeploy.report.mapping_plot import plot_core_map
+
+        plot_core_map(report.mapping, plot_path, f"{Path(report.network).name} on {report.profile_title}")
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -80,13 +97,13 @@ def render(report: "ValidationReport", console: "Console") -> None:
     if report.findings:
         console.print(findings)
     mapping = Table(title="Core map", title_justify="left")
-    for column in ("layer", "neurons", "synapses", "cores", "neurons/core", "binding limit"):
-        mapping.add_column(column, justify="right" if column not in ("layer", "binding limit") else "left")
+    for column in ("layer", "neurons", "synapses", "cores", "tile", "neurons/core", "binding limit"):
+        mapping.add_column(column, justify="left" if column in ("layer", "tile", "binding limit") else "right")
     for layer in report.mapping.layers:
         mapping.add_row(layer.name, str(layer.neurons), str(layer.synapses), str(layer.cores),
-                        str(layer.neurons_per_core),
-                        "cannot map: " + ", ".join(layer.blocked) if layer.blocked else layer.binding)
+                        _tile(layer), str(layer.neurons_per_core), _binding(layer))
     console.print(mapping)
+    console.print(Text(f"input: {_input(report.mapping.input)}", style="dim"))
     console.print(Text(summary_line(report), style="bold"))
     for line in report.estimate.notes:
         console.print(Text(f"note: {line}", style="dim"))
@@ -97,7 +114,8 @@ def summary_line(report: "ValidationReport") -> str:
     steps = estimate.steps_per_sample if estimate.steps_per_sample is not None else "?"
     parts = [f"{report.verdict.upper()}: {report.count('error')} errors, "
              f"{report.count('warning')} warnings",
-             f"{report.mapping.cores} cores", f"{report.mapping.chips} chip(s)",
+             f"{report.mapping.cores} cores", f"{report.mapping.chips} chip(s)"
+             + (f" ({report.mapping.system})" if report.mapping.system else ""),
              f"{steps} steps/sample"]
     if estimate.time_per_sample_s:
         parts.append(f"time/sample {_range(estimate.time_per_sample_s, 's')}")
@@ -106,6 +124,31 @@ def summary_line(report: "ValidationReport") -> str:
         kind = "" if estimate.energy_per_sample_j else " (dynamic only)"
         parts.append(f"energy/sample {_range(energy, 'J')}{kind}")
     return ", ".join(parts)
+
+
+def _tile(layer: "LayerMapping") -> str:
+    """``x4 y32 channel8`` for a conv tile, ``neuron34`` for a dense one."""
+    return " ".join(f"{axis}{size}" for axis, size in zip(layer.axes, layer.tile))
+
+
+def _binding(layer: "LayerMapping") -> str:
+    if layer.blocked:
+        return "cannot map: " + ", ".join(layer.blocked)
+    if layer.binding in layer.utilisation:
+        return f"{layer.binding} ({100 * layer.utilisation[layer.binding]:.0f}%)"
+    return layer.binding
+
+
+def _input(placement: "InputPlacement") -> str:
+    """One line on where the input comes from (docs/mapping.md, "The input")."""
+    if placement.placement == "on-chip":
+        return (f"{placement.layer}: {placement.sources} neurons on chip (netx Input block), "
+                "driven through their bias; no input axons or synapses")
+    if placement.feeds is None:
+        return "no layer with neurons"
+    return (f"{placement.sources} sources injected by the host into {placement.feeds}: "
+            f"{placement.targets} (source, core) targets, up to {placement.max_cores_per_source} "
+            "cores per source, each an input axon there")
 
 
 def _range(bounds: tuple[float, float], unit: str) -> str:

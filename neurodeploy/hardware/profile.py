@@ -132,10 +132,20 @@ class Learning(_Section):
     third_factor: Fact[bool]
 
 
+class System(_Section):
+    """A board or system that exists, by its chip count: the verdict names the smallest
+    one that holds a network."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["board", "system"]
+    chips: Fact[int]
+
+
 class Resources(_Section):
-    """Per-core limits and the synapse-memory accounting rule (bits per input axon:
+    """Per-core limits, the synapse-memory accounting rule (bits per input axon:
     groups of ``synapse_group_size`` synapses, each group ``n * bits_per_synapse +
-    synapse_group_overhead_bits`` rounded up to ``synapse_word_bits``)."""
+    synapse_group_overhead_bits`` rounded up to ``synapse_word_bits``), whether a core
+    stores a conv kernel once for all positions, and the systems built from the chip."""
 
     cores_per_chip: Fact[int]
     neurons_per_core: Fact[int]
@@ -147,6 +157,8 @@ class Resources(_Section):
     synapse_tag_bits: Fact[int]
     input_axons_per_core: Fact[int]
     output_axons_per_core: Fact[int]
+    conv_weight_sharing: Fact[bool]
+    systems: list[System] = Field(default_factory=list)
 
 
 class Energy(_Section):
@@ -265,3 +277,7 @@ def _walk(node: Any, prefix: str) -> Iterator[tuple[str, Union[Fact, Span]]]:
             yield dotted, value
         elif isinstance(value, _Section):
             yield from _walk(value, dotted + ".")
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, System):
+                    yield from _walk(item, f"{dotted}.{item.name}.")

@@ -1,41 +1,51 @@
-"""The core mapper (hardware.md section 3): how many cores each layer needs, and why.
+"""The core mapper: which tile of each layer's neurons one core holds, how many cores and
+chips that takes, and the smallest system of the profile that holds the network.
 
-Each layer with neurons is split evenly over the fewest cores such that one core's share
-respects every per-core limit of the profile:
+docs/mapping.md states the model with its formulas and what it leaves out. In short, a
+layer's output neurons are cut into equal tiles along its axes (x, y and channel for a
+kernel layer, one range for a dense layer); a tile fits a core when all four per-core
+limits hold for the most loaded tile:
 
-- neurons per core;
-- input axons: one per distinct source neuron feeding the core; a dense layer needs all
-  of its inputs on every core, a kernel layer at most ``neurons x fan-in`` of them;
-- synapse memory, with the profile's accounting rule (nengo-loihi's ``bits_per_axon``):
-  each input axon's synapses are stored in groups of ``synapse_group_size``, each group
-  ``n x bits + overhead`` rounded up to whole words; bits per synapse are the weight bits,
-  plus delay bits when the layer has delays, plus tag bits when it is plastic. Kernel
-  layers are counted without weight sharing (an upper bound);
-- output axons: one per (neuron, destination core) pair; the last layer sends to one.
+- neurons: the tile's size;
+- input axons: the distinct source neurons whose receptive fields reach the tile;
+- synapse memory: per input axon, its synapses into the tile stored with the profile's
+  accounting rule (nengo-loihi's ``bits_per_axon``), or, where the chip shares conv
+  kernels, the tile's kernel slice once;
+- output axons: per source neuron, one per distinct destination core it reaches, from the
+  successor's kernel footprint and tiling (every destination core for a dense successor).
 
-Layers are mapped from the output backwards because a layer's output axons depend on
-how many cores its successor occupies.
+Layers are placed from the output backwards because a layer's output axons depend on how
+its successor is tiled. Along each axis the connectivity is a set of (output, input)
+pairs, so every count above is a product of per-axis counts, which is what keeps a
+PilotNet-sized network well under a second.
 """
 from __future__ import annotations
 
+import itertools
 import math
-from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Optional, Protocol, Sequence
+
+import numpy as np
 
 from neurodeploy.hardware.findings import NETWORK, Finding, breach, note
-from neurodeploy.hardware.profile import Fact, Profile
-from neurodeploy.netxfile import NetxLayer, NetxNetwork
+from neurodeploy.hardware.profile import Fact, Profile, System
+from neurodeploy.netxfile import DENSE_TYPES, NetxLayer, NetxNetwork
 
 #: Per-core limits the mapper enforces, in the order a binding limit is named.
 LIMITS = ("neurons_per_core", "input_axons_per_core", "synapse_memory_bits", "output_axons_per_core")
 WHOLE_LAYER = "whole layer"  # binding "limit" of a layer that fits one core
+ON_CHIP, HOST = "on-chip", "host"
+
+Histogram = tuple[tuple[int, int], ...]  # (synapses per input axon, input axons with that many)
 
 
 @dataclass(frozen=True)
 class LayerMapping:
-    """One layer's placement: ``usage`` is one core's load at the chosen packing;
-    ``blocked`` names the limits that even one neuron per core breaks (then the layer
-    cannot be mapped, and ``cores`` counts one per neuron)."""
+    """One layer's placement. ``tile`` is the most loaded core's extent along ``axes``
+    (``grid`` tiles along each); ``usage`` and ``utilisation`` are that core's load and its
+    share of each limit. ``blocked`` names the limits even a one-neuron tile breaks: then
+    the layer cannot be mapped and ``cores`` counts one per neuron."""
 
     name: str
     neurons: int
@@ -44,7 +54,30 @@ class LayerMapping:
     neurons_per_core: int
     binding: str
     usage: dict[str, int]
+    utilisation: dict[str, float]
+    axes: tuple[str, ...]
+    tile: tuple[int, ...]
+    grid: tuple[int, ...]
+    shared_weights: bool = False
     blocked: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class InputPlacement:
+    """Where the network's input comes from. ``on-chip``: netx's ``Input`` block, neurons
+    mapped like any layer and driven through their bias; ``host``: spikes injected into
+    the first layer's input axons, one message per (source, destination core) pair, so
+    ``targets`` counts those pairs and ``max_cores_per_source`` the widest fan-out."""
+
+    placement: str
+    layer: Optional[str]
+    sources: int
+    feeds: Optional[str]
+    targets: int
+    max_cores_per_source: int
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,55 +88,64 @@ class CoreMap:
     layers: tuple[LayerMapping, ...]
     cores: int
     chips: int
+    input: InputPlacement
+    system: Optional[str] = None
+    limits: dict[str, int] = field(default_factory=dict)
 
     @property
     def mappable(self) -> bool:
         return not any(layer.blocked for layer in self.layers)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cores": self.cores, "chips": self.chips,
+        return {"cores": self.cores, "chips": self.chips, "system": self.system,
+                "limits": self.limits, "input": self.input.to_dict(),
                 "layers": [layer.to_dict() for layer in self.layers]}
 
 
 def synapse_bits_per_axon(synapses: int, bits_per_synapse: int, profile: Profile) -> int:
     """Synapse memory one input axon with ``synapses`` targets takes on a core."""
-    res = profile.resources
-    group, word = res.synapse_group_size.value, res.synapse_word_bits.value
-
-    def stored(n: int) -> int:
-        return math.ceil((n * bits_per_synapse + res.synapse_group_overhead_bits.value) / word) * word
-
-    full, rest = divmod(synapses, group)
-    return full * stored(group) + (stored(rest) if rest else 0)
+    return int(_stored_bits(np.asarray(synapses), bits_per_synapse, profile))
 
 
 def map_cores(network: NetxNetwork, profile: Profile, plastic: Iterable[str] = ()) -> CoreMap:
     """Place every layer with neurons; ``plastic`` names layers whose synapses learn."""
     plastic = set(plastic)
+    limits = {name: getattr(profile.resources, name).value for name in LIMITS}
     placed: list[LayerMapping] = []
-    destination_cores = 1
+    fan_out = _FanOut(scale=1)  # the last layer's spikes leave the chip once per neuron
     for layer in reversed([layer for layer in network.layers if layer.n_neurons]):
-        mapping = _map_layer(layer, profile, destination_cores, layer.name in plastic)
+        layout = _layout(layer, profile, layer.name in plastic)
+        mapping, fan_out = _place(layer, layout, fan_out, profile, limits)
         placed.append(mapping)
-        destination_cores = mapping.cores
     placed.reverse()
     cores = sum(mapping.cores for mapping in placed)
-    return CoreMap(layers=tuple(placed), cores=cores,
-                   chips=math.ceil(cores / profile.resources.cores_per_chip.value))
+    chips = math.ceil(cores / profile.resources.cores_per_chip.value)
+    mappable = not any(mapping.blocked for mapping in placed)
+    system = _smallest_system(profile, chips) if mappable else None
+    return CoreMap(layers=tuple(placed), cores=cores, chips=chips,
+                   input=_input_placement(network, fan_out), limits=limits,
+                   system=system.name if system else None)
 
 
 def check_resources(core_map: CoreMap, profile: Profile) -> list[Finding]:
-    """Errors for layers that do not fit even one neuron per core; a note on uncertain limits."""
+    """Errors for layers no core can hold (on every profile: nothing maps, whatever the
+    limit's confidence) and for networks beyond the largest system; the system verdict;
+    a note on uncertain limits."""
     res = profile.resources
     findings = []
     for layer in core_map.layers:
         for limit in layer.blocked:
             fact: Fact = getattr(res, limit)
-            findings.append(breach(
-                fact, check=f"resources.{_short(limit)}", layer=layer.name,
-                value=layer.usage[limit], limit=fact.value,
-                fix=_FIXES.get(limit, f"Raise resources.{limit} in the profile or shrink the layer.")))
+            fix = _FIXES[limit] + (" (uncertain limit: confirm with the vendor's compiler)"
+                                   if fact.uncertain else "")
+            findings.append(note(check=f"resources.{_short(limit)}", layer=layer.name,
+                                 value=layer.usage[limit], limit=fact.value, severity="error",
+                                 source=fact.citation, fix=fix))
+    if core_map.mappable:
+        findings.extend(_check_system(core_map, profile))
     uncertain = [name for name in LIMITS if getattr(res, name).uncertain]
+    if res.conv_weight_sharing.uncertain and any(layer.shared_weights for layer in core_map.layers):
+        uncertain.append("conv_weight_sharing")
     if uncertain:
         findings.append(note(
             check="resources.uncertain_limits", layer=NETWORK, value=core_map.cores,
@@ -114,49 +156,364 @@ def check_resources(core_map: CoreMap, profile: Profile) -> list[Finding]:
     return findings
 
 
-def _map_layer(layer: NetxLayer, profile: Profile, destination_cores: int, plastic: bool) -> LayerMapping:
-    usage = _usage_model(layer, profile, destination_cores, plastic)
-    limits = {name: getattr(profile.resources, name).value for name in LIMITS}
+def _check_system(core_map: CoreMap, profile: Profile) -> list[Finding]:
+    systems = sorted(profile.resources.systems, key=lambda system: system.chips.value)
+    if not systems:
+        return []
+    chosen = _smallest_system(profile, core_map.chips)
+    if chosen is None:
+        largest = systems[-1]
+        return [breach(largest.chips, check="resources.system", layer=NETWORK, value=core_map.chips,
+                       limit=f"{largest.name}: {_chips(largest.chips.value)}",
+                       fix=f"The network needs {core_map.chips} chips; the largest {profile.title} "
+                           f"system, {largest.name}, has {largest.chips.value}: shrink or prune it.")]
+    verdict = (f"Smallest {profile.title} system that holds the network: {chosen.name} "
+               f"({chosen.kind}, {_chips(chosen.chips.value)}).")
+    limit = f"{chosen.name}: {_chips(chosen.chips.value)}"
+    if chosen.chips.uncertain:
+        return [note(check="resources.system", layer=NETWORK, value=core_map.chips,
+                     limit=limit, severity="warning",
+                     source=chosen.chips.citation,
+                     fix=f"{verdict} Its chip count is uncertain: confirm it before planning.")]
+    return [note(check="resources.system", layer=NETWORK, value=core_map.chips,
+                 limit=limit, severity="info",
+                 source=chosen.chips.citation, fix=verdict)]
 
-    def broken(per_core: int) -> list[str]:
-        load = usage(per_core)
-        return [name for name in LIMITS if load[name] > limits[name]]
 
-    total = layer.n_neurons
-    blocked = broken(1)
-    if blocked:  # not even one neuron fits a core: count one core per neuron
-        return LayerMapping(layer.name, total, layer.n_synapses, total, 1, blocked[0],
-                            usage(1), tuple(blocked))
-    low, high = 1, total  # largest share that fits: usage grows with the share
-    while low < high:
-        middle = (low + high + 1) // 2
-        low, high = (middle, high) if not broken(middle) else (low, middle - 1)
-    cores = math.ceil(total / low)
-    per_core = math.ceil(total / cores)
-    binding = WHOLE_LAYER if low == total else broken(low + 1)[0]
-    return LayerMapping(layer.name, total, layer.n_synapses, cores, per_core, binding, usage(per_core))
+def _chips(count: int) -> str:
+    return f"{count} chip" if count == 1 else f"{count} chips"
 
 
-def _usage_model(layer: NetxLayer, profile: Profile, destination_cores: int,
-                 plastic: bool) -> Callable[[int], dict[str, int]]:
+def _smallest_system(profile: Profile, chips: int) -> Optional[System]:
+    fitting = [system for system in profile.resources.systems if system.chips.value >= chips]
+    return min(fitting, key=lambda system: system.chips.value) if fitting else None
+
+
+# --- per-axis connectivity ---------------------------------------------------------------
+
+class _Axis(Protocol):
+    """One axis of a layer's output neurons and what its tiles read along it."""
+
+    n: int
+
+    def load(self, tile: int) -> tuple[int, tuple[Histogram, ...]]:
+        """The most inputs any tile of ``tile`` outputs reaches along this axis, and each
+        distinct histogram of synapses per reached input over the tiles."""
+
+    def reach(self, tile: int) -> np.ndarray:
+        """Per input along this axis, how many of the tiles read it."""
+
+
+class _FullAxis:
+    """Every output reads every one of ``n_in`` inputs (dense layers, ungrouped channels,
+    and an input block's neurons with ``n_in = 0``)."""
+
+    def __init__(self, n_in: int, n: int) -> None:
+        self.n_in, self.n = n_in, n
+
+    def load(self, tile: int) -> tuple[int, tuple[Histogram, ...]]:
+        return self.n_in, (((min(tile, self.n), self.n_in),) if self.n_in else (),)
+
+    def reach(self, tile: int) -> np.ndarray:
+        return np.full(self.n_in, math.ceil(self.n / tile), dtype=np.int64)
+
+
+class _PairAxis:
+    """Connectivity given as (output, input) pairs: a kernel axis or grouped channels."""
+
+    def __init__(self, n_in: int, n: int, outputs: np.ndarray, inputs: np.ndarray) -> None:
+        self.n_in, self.n = n_in, n
+        self._outputs, self._inputs = outputs, inputs
+        self._counts: dict[int, np.ndarray] = {}
+
+    def counts(self, tile: int) -> np.ndarray:
+        """(tiles, inputs): synapses from each input into each tile."""
+        if tile not in self._counts:
+            tiles = math.ceil(self.n / tile)
+            keys = (self._outputs // tile) * self.n_in + self._inputs
+            self._counts[tile] = np.bincount(keys, minlength=tiles * self.n_in).reshape(tiles, self.n_in)
+        return self._counts[tile]
+
+    def load(self, tile: int) -> tuple[int, tuple[Histogram, ...]]:
+        counts = self.counts(tile)
+        reached = int((counts > 0).sum(axis=1).max())
+        histograms = {tuple((int(v), int(c)) for v, c in zip(*np.unique(row[row > 0], return_counts=True)))
+                      for row in np.unique(counts, axis=0)}
+        return reached, tuple(histograms)
+
+    def reach(self, tile: int) -> np.ndarray:
+        return (self.counts(tile) > 0).sum(axis=0)
+
+
+class _PerNeuronAxis:
+    """Connectivity unknown beyond ``fan_in`` inputs per neuron out of ``sources``: a tile
+    reads at most ``tile x fan_in`` of them (the fallback for convT and unpool)."""
+
+    def __init__(self, sources: int, fan_in: int, n: int) -> None:
+        self.sources, self.fan_in, self.n = sources, fan_in, n
+
+    def load(self, tile: int) -> tuple[int, tuple[Histogram, ...]]:
+        synapses = min(tile, self.n) * self.fan_in
+        axons = min(self.sources, synapses)
+        return axons, (((math.ceil(synapses / axons), axons),) if axons else (),)
+
+    def reach(self, tile: int) -> np.ndarray:
+        return np.full(self.sources, math.ceil(self.n / tile), dtype=np.int64)
+
+
+def _kernel_axis(n_in: int, n: int, kernel: int, stride: int, padding: int, dilation: int) -> _PairAxis:
+    """Output ``o`` reads inputs ``o * stride - padding + j * dilation`` for ``j < kernel``."""
+    outputs = np.repeat(np.arange(n), kernel)
+    inputs = outputs * stride - padding + np.tile(np.arange(kernel) * dilation, n)
+    inside = (inputs >= 0) & (inputs < n_in)
+    return _PairAxis(n_in, n, outputs[inside], inputs[inside])
+
+
+def _channel_axis(n_in: int, n: int, groups: int) -> _Axis:
+    """Output channel ``c`` reads the input channels of its group."""
+    if groups == 1:
+        return _FullAxis(n_in, n)
+    per_in, per_out = n_in // groups, n // groups
+    outputs = np.repeat(np.arange(n), per_in)
+    inputs = (outputs // per_out) * per_in + np.tile(np.arange(per_in), n)
+    return _PairAxis(n_in, n, outputs, inputs)
+
+
+# --- one layer ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Layout:
+    """A layer as the search sees it: its axes, how its synapses are stored, and whether
+    its axes line up with its input's (so that the predecessor's fan-out can be traced)."""
+
+    names: tuple[str, ...]
+    axes: tuple[_Axis, ...]
+    bits_per_synapse: int
+    spatial: bool = False
+    shared_taps: int = 0     # kernel taps stored once per core when conv weights are shared
+    recurrent: bool = False
+
+
+@dataclass(frozen=True)
+class _FanOut:
+    """Destination cores per source neuron: ``scale`` times the product over the source's
+    axes of ``per_axis[a][i]`` (all ones when ``per_axis`` is empty)."""
+
+    scale: int
+    per_axis: tuple[np.ndarray, ...] = ()
+
+
+def _layout(layer: NetxLayer, profile: Profile, plastic: bool) -> _Layout:
     res = profile.resources
     bits = profile.precision.weight_bits.value
     bits += res.synapse_delay_bits.value if layer.delay is not None else 0
     bits += res.synapse_tag_bits.value if plastic else 0
+    shape = layer.shape
+    if layer.type == "input":
+        return _Layout(("x", "y", "channel")[:len(shape)] if len(shape) <= 3 else ("neuron",),
+                       tuple(_FullAxis(0, n) for n in shape) if len(shape) <= 3
+                       else (_FullAxis(0, layer.n_neurons),), bits)
+    if layer.type in DENSE_TYPES:
+        own = layer.n_neurons if layer.weight_rec is not None else 0
+        feed = layer.weight.size // layer.n_neurons
+        return _Layout(("neuron",), (_FullAxis(feed + own, layer.n_neurons),), bits, recurrent=bool(own))
+    source = layer.input_shape
+    if layer.type in ("conv", "pool") and source and len(source) == 3 and len(shape) == 3:
+        groups = source[2] if layer.type == "pool" else (layer.groups or 1)
+        axes = tuple(_kernel_axis(source[a], shape[a], layer.kernel[a], layer.stride[a],
+                                  layer.padding[a], layer.dilation[a]) for a in (0, 1))
+        taps = layer.kernel[0] * layer.kernel[1] if res.conv_weight_sharing.value and not plastic else 0
+        return _Layout(("x", "y", "channel"), axes + (_channel_axis(source[2], shape[2], groups),),
+                       bits, spatial=True, shared_taps=taps)
+    sources = math.prod(source) if source else layer.fan_in
+    return _Layout(("neuron",), (_PerNeuronAxis(sources, layer.fan_in, layer.n_neurons),), bits)
+
+
+class _Loads:
+    """The most loaded core's count for each limit, per tile, cached."""
+
+    def __init__(self, layout: _Layout, fan_out: _FanOut, profile: Profile, limits: dict[str, int]) -> None:
+        self.layout, self.fan_out, self.profile, self.limits = layout, fan_out, profile, limits
+        self._axis: dict[tuple[int, int], tuple[int, tuple[Histogram, ...]]] = {}
+        self._windows: dict[tuple[int, int], int] = {}
+        self._cache: dict[tuple[int, ...], dict[str, int]] = {}
+
+    def __call__(self, tile: tuple[int, ...]) -> dict[str, int]:
+        if tile not in self._cache:
+            self._cache[tile] = self._compute(tile)
+        return self._cache[tile]
+
+    def cores(self, tile: Sequence[int]) -> int:
+        return math.prod(math.ceil(axis.n / t) for axis, t in zip(self.layout.axes, tile))
+
+    def rank(self, tile: tuple[int, ...]) -> tuple[int, int, float]:
+        """Fewest cores first; then fewest channel tiles (each one more destination core for
+        every upstream neuron); then the lightest load, summed over the limits."""
+        load = self(tile)
+        channel_tiles = math.ceil(self.layout.axes[-1].n / tile[-1]) if self.layout.spatial else 1
+        return self.cores(tile), channel_tiles, sum(load[name] / self.limits[name] for name in LIMITS)
+
+    def broken(self, tile: tuple[int, ...]) -> list[str]:
+        load = self(tile)
+        return [name for name in LIMITS if load[name] > self.limits[name]]
+
+    def _axis_load(self, index: int, tile: int) -> tuple[int, tuple[Histogram, ...]]:
+        key = (index, tile)
+        if key not in self._axis:
+            self._axis[key] = self.layout.axes[index].load(tile)
+        return self._axis[key]
+
+    def _window(self, index: int, tile: int) -> int:
+        """The largest sum of destination cores over one aligned source tile along an axis."""
+        key = (index, tile)
+        if key not in self._windows:
+            per_input = self.fan_out.per_axis[index]
+            self._windows[key] = int(np.add.reduceat(per_input, np.arange(0, per_input.size, tile)).max())
+        return self._windows[key]
+
+    def _compute(self, tile: tuple[int, ...]) -> dict[str, int]:
+        layout = self.layout
+        neurons = math.prod(min(t, axis.n) for axis, t in zip(layout.axes, tile))
+        per_axis = [self._axis_load(index, t) for index, t in enumerate(tile)]
+        if self.fan_out.per_axis and len(self.fan_out.per_axis) == len(tile):
+            out = self.fan_out.scale * math.prod(self._window(index, t) for index, t in enumerate(tile))
+        else:
+            out = self.fan_out.scale * neurons
+        if layout.recurrent:
+            out += neurons * self.cores(tile)
+        return {"neurons_per_core": neurons,
+                "input_axons_per_core": math.prod(reached for reached, _ in per_axis),
+                "synapse_memory_bits": self._memory([histograms for _, histograms in per_axis]),
+                "output_axons_per_core": out}
+
+    def _memory(self, histograms: list[tuple[Histogram, ...]]) -> int:
+        """Synapse memory of the most loaded tile: the worst combination of per-axis
+        histograms; with shared conv weights, the channel axis's kernel slice per tap."""
+        if self.layout.shared_taps:
+            histograms = histograms[-1:]
+        worst = 0
+        for combination in itertools.product(*histograms):
+            synapses, axons = np.ones(1, dtype=np.int64), np.ones(1, dtype=np.int64)
+            for histogram in combination:
+                values = np.array(histogram, dtype=np.int64).reshape(-1, 2)
+                synapses = np.multiply.outer(synapses, values[:, 0]).ravel()
+                axons = np.multiply.outer(axons, values[:, 1]).ravel()
+            stored = _stored_bits(synapses, self.layout.bits_per_synapse, self.profile)
+            worst = max(worst, int((stored * axons).sum()))
+        return worst * max(self.layout.shared_taps, 1)
+
+
+def _place(layer: NetxLayer, layout: _Layout, fan_out: _FanOut, profile: Profile,
+           limits: dict[str, int]) -> tuple[LayerMapping, _FanOut]:
+    """Search the tile with the fewest cores that fits; return its mapping and the fan-out
+    this layer's tiling imposes on its predecessor."""
+    loads = _Loads(layout, fan_out, profile, limits)
+    smallest = tuple(1 for _ in layout.axes)
+    blocked = loads.broken(smallest)
+    if blocked:
+        tile, binding = smallest, blocked[0]
+    else:
+        tile = _search(layout, loads)
+        binding = _binding(layout, tile, loads)
+    usage = loads(tile)
+    grid = tuple(math.ceil(axis.n / t) for axis, t in zip(layout.axes, tile))
+    mapping = LayerMapping(
+        name=layer.name, neurons=layer.n_neurons, synapses=layer.n_synapses,
+        cores=layer.n_neurons if blocked else math.prod(grid), neurons_per_core=usage["neurons_per_core"],
+        binding=binding, usage=usage,
+        utilisation={name: round(usage[name] / limits[name], 4) for name in LIMITS},
+        axes=layout.names, tile=tuple(min(t, axis.n) for axis, t in zip(layout.axes, tile)), grid=grid,
+        shared_weights=bool(layout.shared_taps), blocked=tuple(blocked))
+    cores = mapping.cores
+    if layout.spatial and not blocked:
+        return mapping, _FanOut(1, tuple(axis.reach(t) for axis, t in zip(layout.axes, tile)))
+    return mapping, _FanOut(cores)
+
+
+def _candidates(n: int) -> list[int]:
+    """Tile sizes worth trying along an axis of ``n``: one per distinct tile count."""
+    counts = np.arange(1, n + 1)
+    return sorted({int(v) for v in -(-n // counts)})
+
+
+def _search(layout: _Layout, loads: _Loads) -> tuple[int, ...]:
+    """The best-ranked tile that fits: the longest axis by binary search (loads grow with
+    the tile), the others exhaustively over their distinct tile counts."""
+    options = [_candidates(axis.n) for axis in layout.axes]
+    last = max(range(len(options)), key=lambda index: len(options[index]))
+    others = [index for index in range(len(options)) if index != last]
+    best: Optional[tuple[tuple[int, int, float], tuple[int, ...]]] = None
+    for chosen in itertools.product(*(options[index] for index in others)):
+        def tile_with(size: int) -> tuple[int, ...]:
+            tile = [0] * len(options)
+            for index, value in zip(others, chosen):
+                tile[index] = value
+            tile[last] = size
+            return tuple(tile)
+
+        sizes = options[last]
+        if best is not None and loads.cores(tile_with(sizes[-1])) > best[0][0]:
+            continue
+        if loads.broken(tile_with(sizes[0])):
+            continue
+        low, high = 0, len(sizes) - 1
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if not loads.broken(tile_with(sizes[middle])) else (low, middle - 1)
+        tile = tile_with(sizes[low])
+        if best is None or loads.rank(tile) < best[0]:
+            best = (loads.rank(tile), tile)
+    assert best is not None  # the one-neuron tile fits, so some tile does
+    return best[1]
+
+
+def _binding(layout: _Layout, tile: tuple[int, ...], loads: _Loads) -> str:
+    """The limit that stops the tile growing: of those broken by the next larger tile
+    along any axis, the one this tile uses most."""
+    grown: set[str] = set()
+    for index, axis in enumerate(layout.axes):
+        if tile[index] >= axis.n:
+            continue
+        bigger = [size for size in _candidates(axis.n) if size > tile[index]][0]
+        grown.update(loads.broken(tile[:index] + (bigger,) + tile[index + 1:]))
+    if all(t >= axis.n for t, axis in zip(tile, layout.axes)):
+        return WHOLE_LAYER
+    usage = loads(tile)
+    pool = [name for name in LIMITS if name in grown] or list(LIMITS)
+    return max(pool, key=lambda name: usage[name] / loads.limits[name])
+
+
+def _input_placement(network: NetxNetwork, fan_out: _FanOut) -> InputPlacement:
+    """How the input reaches the chip; ``fan_out`` is what the first placed layer imposes
+    on whatever feeds it."""
+    first = network.layers[0] if network.layers else None
+    if first is not None and first.type == "input" and first.n_neurons:
+        return InputPlacement(ON_CHIP, first.name, first.n_neurons, None, 0, 0)
+    layer = next((layer for layer in network.layers if layer.n_neurons), None)
+    named = first.name if first is not None and first.type == "input" else None
+    if layer is None:
+        return InputPlacement(HOST, named, 0, None, 0, 0)
     sources = math.prod(layer.input_shape) if layer.input_shape else layer.fan_in
-    sources += layer.n_neurons if layer.weight_rec is not None else 0
+    if fan_out.per_axis:
+        targets = fan_out.scale * math.prod(int(per_input.sum()) for per_input in fan_out.per_axis)
+        widest = fan_out.scale * math.prod(int(per_input.max()) for per_input in fan_out.per_axis)
+    else:
+        targets, widest = fan_out.scale * sources, fan_out.scale
+    return InputPlacement(HOST, named, sources, layer.name, targets, widest)
 
-    def usage(per_core: int) -> dict[str, int]:
-        """One core's load when it holds ``per_core`` of the layer's neurons."""
-        synapses = per_core * layer.fan_in
-        axons = min(sources, synapses)
-        per_axon = math.ceil(synapses / axons) if axons else 0
-        return {"neurons_per_core": per_core,
-                "input_axons_per_core": axons,
-                "synapse_memory_bits": axons * synapse_bits_per_axon(per_axon, bits, profile),
-                "output_axons_per_core": per_core * destination_cores}
 
-    return usage
+def _stored_bits(synapses: np.ndarray, bits_per_synapse: int, profile: Profile) -> np.ndarray:
+    """Synapse memory of input axons with ``synapses`` targets each: groups of
+    ``synapse_group_size``, each ``n x bits + overhead`` rounded up to whole words."""
+    res = profile.resources
+    group, word = res.synapse_group_size.value, res.synapse_word_bits.value
+    overhead = res.synapse_group_overhead_bits.value
+
+    def stored(n: np.ndarray) -> np.ndarray:
+        return -(-(n * bits_per_synapse + overhead) // word) * word
+
+    full, rest = np.divmod(synapses, group)
+    return full * stored(np.asarray(group)) + np.where(rest > 0, stored(rest), 0)
 
 
 def _short(limit: str) -> str:
@@ -164,7 +521,8 @@ def _short(limit: str) -> str:
 
 
 _FIXES = {
-    "input_axons_per_core": "The layer's fan-in needs more input axons than one core has: "
+    "neurons_per_core": "Not even one neuron fits a core: check the profile's neurons_per_core.",
+    "input_axons_per_core": "One neuron's fan-in needs more input axons than a core has: "
                             "reduce its inputs (pool or downsample earlier) or split the layer "
                             "into parallel branches.",
     "synapse_memory_bits": "One neuron's synapses alone exceed a core's synapse memory: "

@@ -56,7 +56,7 @@ class ValidationReport:
     @property
     def summary(self) -> dict[str, Any]:
         return {"cores": self.mapping.cores, "chips": self.mapping.chips,
-                **self.estimate.to_dict()}
+                "system": self.mapping.system, **self.estimate.to_dict()}
 
     def to_dict(self) -> dict[str, Any]:
         return {"network": self.network, "profile": self.profile, "manifest": self.manifest,
