@@ -11,7 +11,7 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from neurodeploy.encoding.schedule import FrameSchedule
+from neurodeploy.encoding.schedule import MAX_BITS, FrameSchedule
 from neurodeploy.errors import ConfigError
 
 
@@ -22,7 +22,7 @@ class _Section(BaseModel):
 class DataConfig(_Section):
     """Where the images come from and how they are split."""
 
-    dataset: Literal["digits", "cifar10", "cifar100", "mnist", "folder"] = "digits"
+    dataset: Literal["digits", "mnist5k", "cifar10", "cifar100", "mnist", "folder"] = "digits"
     path: Optional[str] = None
     test_fraction: float = Field(0.2, gt=0, lt=1)
     limit: Optional[int] = Field(None, gt=0, description="keep only the first N samples")
@@ -33,7 +33,7 @@ class EncodingConfig(_Section):
 
     encoding: Literal["rate", "ttfs", "rate_bit", "temporal_bit"] = "temporal_bit"
     temporal_steps: int = Field(8, ge=1)
-    n_bits: int = Field(8, ge=1, le=16)
+    n_bits: int = Field(8, ge=1, le=MAX_BITS, description="bits per pixel: uint8 images up to 8, uint16 up to 16")
     steps_per_plane: int = Field(1, ge=1)
     gap: Optional[int] = Field(None, ge=0)
     order: Literal["msb_first", "lsb_first"] = "msb_first"
@@ -89,16 +89,30 @@ class TrainConfig(_Section):
 
 
 class DassdpConfig(_Section):
-    """DA-SSDP plug-in settings (dassdp.md); off by default."""
+    """DA-SSDP plug-in settings (dassdp.md, docs/dassdp.md); off by default.
+
+    ``A_plus`` and ``A_base`` are in ``amplitude_unit``: weight steps (SLAYER's 8-bit
+    quantisation step ``2 / w_scale``, one step of the deployed weights) by default, so the
+    rule's strength does not depend on the float weight scale. 0.048 and 0.016 steps are
+    the reference's 1.5e-3 and 5e-4 at lava-dl's default ``w_scale`` of 64.
+    """
 
     enabled: bool = False
     layers: list[str] = []
     warmup_epochs: int = Field(2, ge=0)
-    A_plus: float = Field(1.5e-3, ge=0)
-    A_base: float = Field(5e-4, ge=0)
+    A_plus: float = Field(0.048, ge=0)
+    A_base: float = Field(0.016, ge=0)
+    amplitude_unit: Literal["weight_step", "float"] = "weight_step"
     sigma: float = Field(1.0, gt=0)
+    co_silent: Literal["skip", "reference"] = Field(
+        "skip", description="pairs where neither neuron spiked: no update, or the reference's -A_base")
     gate: Literal["continuous", "sign", "one"] = "continuous"
+    gate_clamp: bool = Field(True, description="clamp the gate to [0, 2] as the reference does")
+    warmup_loss: Literal["batch_mean", "per_sample"] = Field(
+        "batch_mean", description="the loss the warm-up correlates with synchrony")
     t_epoch: Optional[int] = Field(None, ge=1, description="Lava learning window; default: the frame")
+    online_batch: Optional[int] = Field(
+        None, ge=1, description="a Lava window's update is divided by this; default train.batch_size")
 
 
 class SimulateConfig(_Section):
@@ -124,6 +138,13 @@ class ExperimentConfig(_Section):
             raise ValueError(f"dassdp.warmup_epochs={self.dassdp.warmup_epochs} leaves no "
                              f"epoch of train.epochs={self.train.epochs} for plasticity; "
                              f"expected warmup_epochs < epochs")
+        return self
+
+    @model_validator(mode="after")
+    def _online_batch_is_the_training_batch(self) -> "ExperimentConfig":
+        """Resolve ``dassdp.online_batch: null`` here, so the manifest records the value used."""
+        if self.dassdp.online_batch is None:
+            self.dassdp.online_batch = self.train.batch_size
         return self
 
 

@@ -13,10 +13,10 @@ from neurodeploy.config import DassdpConfig
 from neurodeploy.errors import ConfigError
 from neurodeploy.lavadl import slayer
 from neurodeploy.learning.dassdp import (DASSDP, Gate, SIGN_GATE_DEADBAND, SyncLossRecord,
-                                         first_spike_latency, fit_gate, gaussian,
-                                         latency_difference, plasticity_table,
-                                         potentiation_depression, spike_flags, synchrony,
-                                         weight_update)
+                                         active_pairs, first_spike_latency, fit_gate,
+                                         float_amplitudes, gaussian, latency_difference,
+                                         plasticity_table, potentiation_depression, spike_flags,
+                                         synchrony, weight_update)
 
 NEURON = dict(threshold=1.25, current_decay=0.25, voltage_decay=0.03, tau_grad=0.03,
               scale_grad=3.0, requires_grad=False)
@@ -26,12 +26,16 @@ def _spikes(rows: list[list[int]]) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.float32)[None]
 
 
-def _direct_update(t_pre, t_post, gate, window, sigma, a_plus, a_base):
-    """The spec's definition, pair by pair, to check the factorised weight_update against."""
+def _direct_update(t_pre, t_post, gate, window, sigma, a_plus, a_base, co_silent="skip"):
+    """The spec's definition, pair by pair, to check the factorised weight_update against.
+
+    Written out without active_pairs: co-silent pairs are zeroed by hand under ``skip``."""
     pre, post = spike_flags(t_pre, window), spike_flags(t_post, window)
     sync = post[:, :, None] * pre[:, None, :]
     kernel = gaussian(latency_difference(t_post, t_pre).double(), sigma)
-    pd = potentiation_depression(sync.double(), kernel, a_plus, a_base)
+    pd = a_plus * sync.double() * kernel - a_base * (1 - sync.double()) * kernel
+    if co_silent == "skip":
+        pd = pd * (1 - (1 - post[:, :, None]) * (1 - pre[:, None, :])).double()
     return (pd * gate[:, None, None]).mean(0).clamp(-1, 1)
 
 
@@ -68,38 +72,75 @@ def test_synchrony_is_the_mean_of_the_pair_products():
     assert synchrony(pre, post).tolist() == pytest.approx([2 / 3, 0.0])
 
 
-def test_plasticity_table_treats_latency_window_as_silent():
-    table = plasticity_table(4, sigma=1.0, a_plus=1.0, a_base=0.5, dtype=torch.float64)
+@pytest.mark.parametrize("co_silent, both_silent", [("skip", 0.0), ("reference", -0.5)])
+def test_plasticity_table_treats_latency_window_as_silent(co_silent, both_silent):
+    table = plasticity_table(4, sigma=1.0, a_plus=1.0, a_base=0.5, co_silent=co_silent,
+                             dtype=torch.float64)
     assert table[1, 1] == pytest.approx(1.0)  # both fire together
     assert table[0, 2] == pytest.approx(math.exp(-2.0))
     assert table[4, 3] == pytest.approx(-0.5 * math.exp(-0.5))  # post silent at t = window
-    assert table[4, 4] == pytest.approx(-0.5)  # both silent: baseline depression, G = 1
+    assert table[3, 4] == pytest.approx(-0.5 * math.exp(-0.5))  # pre silent
+    # both silent: G = 1, so the reference depresses by the full A_base at every update
+    assert table[4, 4] == pytest.approx(both_silent)
+
+
+def test_co_silent_pairs_no_longer_shrink_the_weights():
+    """Two silent neurons, many updates: the reference's rule drifts by -A_base per update."""
+    silent = torch.tensor([[3]])  # window 3: latency 3 is "no spike"
+    drift = {}
+    for co_silent in ("skip", "reference"):
+        table = plasticity_table(3, 1.0, a_plus=0.01, a_base=0.004, co_silent=co_silent)
+        drift[co_silent] = sum(weight_update(silent, silent, torch.ones(1), table)
+                               for _ in range(100)).item()
+    assert drift["skip"] == 0.0
+    assert drift["reference"] == pytest.approx(-0.4)
+
+
+def test_active_pairs_and_an_unknown_choice():
+    post, pre = torch.tensor([[1.0], [0.0]]), torch.tensor([[1.0, 0.0]])
+    assert active_pairs(post, pre, "skip").tolist() == [[1.0, 1.0], [1.0, 0.0]]
+    assert active_pairs(post, pre, "reference") == 1.0
+    with pytest.raises(ConfigError, match="co_silent='never'; expected one of"):
+        active_pairs(post, pre, "never")
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 5), st.integers(1, 4), st.integers(1, 6), st.integers(1, 9),
-       st.integers(0, 2 ** 31 - 1))
-def test_weight_update_equals_the_pairwise_definition(batch, cout, cin, window, seed):
+       st.integers(0, 2 ** 31 - 1), st.sampled_from(["skip", "reference"]))
+def test_weight_update_equals_the_pairwise_definition(batch, cout, cin, window, seed, co_silent):
     generator = torch.Generator().manual_seed(seed)
     t_pre = torch.randint(0, window + 1, (batch, cin), generator=generator)
     t_post = torch.randint(0, window + 1, (batch, cout), generator=generator)
     gate = 2 * torch.rand(batch, generator=generator, dtype=torch.float64)
-    table = plasticity_table(window, 1.3, 0.4, 0.1, dtype=torch.float64)
-    expected = _direct_update(t_pre, t_post, gate, window, 1.3, 0.4, 0.1)
+    table = plasticity_table(window, 1.3, 0.4, 0.1, co_silent=co_silent, dtype=torch.float64)
+    expected = _direct_update(t_pre, t_post, gate, window, 1.3, 0.4, 0.1, co_silent)
     assert torch.allclose(weight_update(t_pre, t_post, gate, table), expected, atol=1e-12)
 
 
-def test_weight_update_is_clamped_to_one():
-    table = plasticity_table(3, 10.0, a_plus=10.0, a_base=10.0)
+def test_weight_update_divides_by_the_given_batch():
+    table = plasticity_table(3, 1.0, a_plus=0.3, a_base=0.1, dtype=torch.float64)
+    t_pre, t_post, gate = torch.tensor([[0, 3]]), torch.tensor([[0]]), torch.ones(1, dtype=torch.float64)
+    one = weight_update(t_pre, t_post, gate, table)
+    assert torch.allclose(weight_update(t_pre, t_post, gate, table, batch=32), one / 32)
+
+
+@pytest.mark.parametrize("co_silent, both_silent", [("reference", -1.0), ("skip", 0.0)])
+def test_weight_update_is_clamped_to_one(co_silent, both_silent):
+    table = plasticity_table(3, 10.0, a_plus=10.0, a_base=10.0, co_silent=co_silent)
     latency = torch.tensor([[0, 3]])
     delta = weight_update(latency, latency, torch.ones(1), table)
-    assert delta.tolist() == [[1.0, -1.0], [-1.0, -1.0]]
+    assert delta.tolist() == [[1.0, -1.0], [-1.0, both_silent]]
 
 
 def test_gate_is_clamped_to_zero_and_two():
     gate = Gate(dopamine=1.0, sync_slope=100.0, sync_mean=0.5)
     assert gate(torch.tensor([0.0, 0.5, 1.0])).tolist() == [0.0, 1.0, 2.0]
-    assert Gate(dopamine=-1.0)(torch.tensor([0.3])).tolist() == [-1.0]
+    # the sign gate's -1 switches the rule off, as the reference's clamp does ...
+    assert Gate(dopamine=-1.0)(torch.tensor([0.3])).tolist() == [0.0]
+    assert Gate(dopamine=3.0)(torch.tensor([0.3])).tolist() == [2.0]
+    # ... unless the clamp is disabled: then it reverses the rule
+    assert Gate(dopamine=-1.0, clamp=False)(torch.tensor([0.3])).tolist() == [-1.0]
+    assert Gate(sync_slope=100.0, clamp=False)(torch.tensor([0.1])).tolist() == pytest.approx([11.0])
 
 
 # --- the gate fit -----------------------------------------------------------------------
@@ -132,6 +173,7 @@ def test_gate_fit_per_mode_follows_the_sign_of_k():
     assert continuous.sync_slope == pytest.approx(-1.0 / worse.sync_std)
     assert continuous(torch.tensor([worse.sync_mean])).item() == pytest.approx(1.0)
     assert fit_gate(worse.k, worse.sync_mean, worse.sync_std, "sign") == Gate(-1.0)
+    assert fit_gate(worse.k, worse.sync_mean, worse.sync_std, "sign", clamp=False) == Gate(-1.0, clamp=False)
     assert fit_gate(0.5 * SIGN_GATE_DEADBAND, 0.3, 0.1, "sign") == Gate(1.0)
     assert fit_gate(worse.k, worse.sync_mean, worse.sync_std, "one") == Gate()
 
@@ -151,8 +193,12 @@ def _network(weight_norm: bool = False) -> dict[str, torch.nn.Module]:
             "dense1": slayer.block.cuba.Dense(NEURON, 5, 3, weight_norm=weight_norm)}
 
 
+STEP = 2 / 64  # lava-dl's default w_scale is 64: one weight step in float units
+
+
 def _config(**fields) -> DassdpConfig:
-    values = dict(enabled=True, layers=["dense1"], warmup_epochs=1, A_plus=0.05, A_base=0.01,
+    """Amplitudes of 1.6 and 0.32 weight steps (0.05 and 0.01 in float units)."""
+    values = dict(enabled=True, layers=["dense1"], warmup_epochs=1, A_plus=1.6, A_base=0.32,
                   sigma=1.5, gate="continuous") | fields
     return DassdpConfig(**values)
 
@@ -189,10 +235,53 @@ def test_warmup_changes_nothing_then_the_rule_adds_dw():
     gate = plugin.gates["dense1"]
     t_pre, t_post = first_spike_latency(pre), first_spike_latency(post)
     gates = gate(synchrony(spike_flags(t_pre, 6), spike_flags(t_post, 6))).double()
-    expected = _direct_update(t_pre, t_post, gates, 6, 1.5, 0.05, 0.01)
+    expected = _direct_update(t_pre, t_post, gates, 6, 1.5, 1.6 * STEP, 0.32 * STEP)
     change = (_effective_weight(layers["dense1"]) - before).reshape(3, 5).double()
     assert gate.sync_slope != 0.0
+    assert expected.abs().max() > 1e-3
     assert torch.allclose(change, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale, unit, step", [(64, "weight_step", 2 / 64),
+                                               (128, "weight_step", 2 / 128), (128, "float", 1.0)])
+def test_amplitudes_are_weight_steps_of_each_layer(scale, unit, step):
+    torch.manual_seed(0)
+    layers = {"dense1": slayer.block.cuba.Dense(NEURON | {"scale": scale}, 5, 3)}
+    plugin = DASSDP(_config(amplitude_unit=unit), layers, epochs=3, frame_steps=6)
+    assert plugin.amplitudes["dense1"] == pytest.approx((1.6 * step, 0.32 * step))
+    assert float_amplitudes(_config(amplitude_unit=unit), 2 / scale) == pytest.approx((1.6 * step, 0.32 * step))
+
+
+def test_weight_steps_need_a_quantised_layer():
+    layers = {"dense1": slayer.synapse.Dense(5, 3)}  # no pre_hook_fx: float weights
+    assert DASSDP(_config(amplitude_unit="float"), layers, epochs=3, frame_steps=6).amplitudes
+    with pytest.raises(ConfigError, match="layer 'dense1' has no quantised weights"):
+        DASSDP(_config(), layers, epochs=3, frame_steps=6)
+
+
+def test_defaults_are_the_stated_choices():
+    config = DassdpConfig()
+    assert (config.co_silent, config.amplitude_unit, config.warmup_loss, config.gate_clamp) == \
+        ("skip", "weight_step", "batch_mean", True)
+    # the reference's 1.5e-3 and 5e-4 at lava-dl's default w_scale of 64
+    assert float_amplitudes(config, STEP) == pytest.approx((1.5e-3, 5e-4))
+
+
+@pytest.mark.parametrize("warmup_loss", ["batch_mean", "per_sample"])
+def test_warmup_records_the_configured_loss(warmup_loss):
+    plugin = DASSDP(_config(warmup_loss=warmup_loss), _network(), epochs=3, frame_steps=6)
+    expected = SyncLossRecord()
+    for pre, post, loss in _batches(5):
+        plugin.observe("dense1", pre, post)
+        plugin.after_step(0, loss)
+        sync = synchrony(spike_flags(first_spike_latency(pre), 6), spike_flags(first_spike_latency(post), 6))
+        expected.update(sync, loss.mean().repeat(4) if warmup_loss == "batch_mean" else loss)
+    assert plugin.state_dict()["records"]["dense1"] == expected.state_dict()
+    other = SyncLossRecord()
+    for pre, post, loss in _batches(5):
+        sync = synchrony(spike_flags(first_spike_latency(pre), 6), spike_flags(first_spike_latency(post), 6))
+        other.update(sync, loss if warmup_loss == "batch_mean" else loss.mean().repeat(4))
+    assert other.k != pytest.approx(expected.k)  # the choice changes the fitted gate
 
 
 @pytest.mark.filterwarnings("ignore:torch.nn.utils.weight_norm is deprecated")

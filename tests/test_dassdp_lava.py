@@ -32,19 +32,22 @@ def _trains(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return pre, post
 
 
-def _torch_updates(pre: np.ndarray, post: np.ndarray, gate: Gate) -> np.ndarray:
+def _torch_updates(pre: np.ndarray, post: np.ndarray, gate: Gate, co_silent: str = "skip",
+                   batch: int = 1) -> np.ndarray:
     """dW of each epoch by the torch rule, in weight units: (epochs, COUT, CIN)."""
-    table = plasticity_table(T_EPOCH, SIGMA, A_PLUS, A_BASE, dtype=torch.float64)
-    updates = epoch_updates(torch.tensor(pre), torch.tensor(post), T_EPOCH, gate, table)
+    table = plasticity_table(T_EPOCH, SIGMA, A_PLUS, A_BASE, co_silent=co_silent, dtype=torch.float64)
+    updates = epoch_updates(torch.tensor(pre), torch.tensor(post), T_EPOCH, gate, table, batch)
     return (updates * WEIGHT_SCALE).numpy()
 
 
 def _process(pre: np.ndarray, post: np.ndarray, weights: np.ndarray,
-             rounding: str = "stochastic") -> DassdpDense:
+             rounding: str = "stochastic", co_silent: str = "skip", batch: int = 1,
+             gate: Gate = GATE) -> DassdpDense:
     """A DassdpDense fed pre spikes on ``s_in`` and post spikes on ``s_in_bap``."""
     rule = DassdpRule(t_epoch=T_EPOCH, frame_steps=2 * T_EPOCH, sigma=SIGMA, A_plus=A_PLUS,
-                      A_base=A_BASE, weight_scale=WEIGHT_SCALE, rounding=rounding, rng_seed=5)
-    connection = DassdpDense(weights=weights, learning_rule=rule, gate=GATE)
+                      A_base=A_BASE, weight_scale=WEIGHT_SCALE, co_silent=co_silent, batch=batch,
+                      rounding=rounding, rng_seed=5)
+    connection = DassdpDense(weights=weights, learning_rule=rule, gate=gate)
     pre_source, post_source = RingBuffer(data=pre), RingBuffer(data=post)
     pre_source.s_out.connect(connection.s_in)
     post_source.s_out.connect(connection.s_in_bap)
@@ -52,10 +55,12 @@ def _process(pre: np.ndarray, post: np.ndarray, weights: np.ndarray,
 
 
 @pytest.mark.timeout(120)
-def test_floating_point_process_matches_the_torch_rule():
+@pytest.mark.parametrize("co_silent, batch", [("skip", 1), ("reference", 1), ("skip", 4)])
+def test_floating_point_process_matches_the_torch_rule(co_silent, batch):
+    """Both co-silent choices, and one window counted as 1/4 of a training batch of 4."""
     pre, post = _trains()
     weights = np.linspace(-40, 40, COUT * CIN).reshape(COUT, CIN)
-    connection = _process(pre, post, weights.copy())
+    connection = _process(pre, post, weights.copy(), co_silent=co_silent, batch=batch)
     config = Loihi2SimCfg(select_tag="floating_pt")
     try:
         connection.run(condition=RunSteps(num_steps=T_EPOCH * (EPOCHS - 1)), run_cfg=config)
@@ -65,10 +70,36 @@ def test_floating_point_process_matches_the_torch_rule():
         final = connection.weights.get()
     finally:
         connection.stop()
-    expected = _torch_updates(pre, post, GATE)[:-1].sum(0)
-    assert np.abs(expected).max() > 1.0
+    expected = _torch_updates(pre, post, GATE, co_silent, batch)[:-1].sum(0)
+    assert np.abs(expected).max() > 1.0 / batch
     assert np.abs((middle - weights) - expected).max() <= 1e-6
     assert np.array_equal(final, middle)
+    silent = (middle - weights)[-1, -1]  # the last pre and post neurons never spike
+    assert silent == 0.0 if co_silent == "skip" else silent < -0.1 / batch
+    if batch > 1:
+        unscaled = _torch_updates(pre, post, GATE, co_silent)[:-1].sum(0)
+        assert np.allclose(expected * batch, unscaled)  # nothing hit the clamp
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("clamp", [True, False])
+def test_a_negative_gate_is_clamped_to_zero_unless_the_clamp_is_off(clamp):
+    pre, post = _trains(seed=3)
+    weights = np.zeros((COUT, CIN))
+    gate = Gate(dopamine=-1.0, clamp=clamp)
+    connection = _process(pre, post, weights.copy(), gate=gate)
+    try:
+        connection.run(condition=RunSteps(num_steps=T_EPOCH * 2),
+                       run_cfg=Loihi2SimCfg(select_tag="floating_pt"))
+        change = connection.weights.get() - weights
+    finally:
+        connection.stop()
+    if clamp:
+        assert np.array_equal(change, weights)
+    else:  # the rule reversed: exactly minus the gate-1 update
+        reversed_rule = -_torch_updates(pre, post, Gate())[:2].sum(0)
+        assert np.abs(reversed_rule).max() > 1.0
+        assert np.abs(change - reversed_rule).max() <= 1e-6
 
 
 @pytest.mark.timeout(120)
@@ -130,6 +161,24 @@ def test_rounding_error_is_below_one_unit_and_unbiased(delta, noise):
     assert abs(every_noise.mean() - delta) <= 1 / (2 * scale)
 
 
+def test_the_experiment_config_passes_its_batch_size_to_lava():
+    from neurodeploy.config import parse_config
+
+    config = parse_config({"train": {"batch_size": 16}, "dassdp": {"enabled": True, "layers": ["dense1"]}})
+    rule = DassdpRule.from_config(config.dassdp, frame_steps=18, weight_scale=64)
+    assert config.dassdp.online_batch == 16 and rule.batch == 16
+    assert parse_config({"dassdp": {"online_batch": 3}}).dassdp.online_batch == 3
+
+
+@pytest.mark.parametrize("fields, match", [
+    ({"co_silent": "never"}, "co_silent='never'; expected one of"),
+    ({"batch": 0}, "online_batch=0; expected a whole number of samples >= 1"),
+])
+def test_bad_rule_choices_are_refused(fields, match):
+    with pytest.raises(ConfigError, match=match):
+        DassdpRule(**{**dict(t_epoch=6, frame_steps=18, sigma=1.0, A_plus=0.1, A_base=0.1), **fields})
+
+
 @pytest.mark.parametrize("t_epoch, sigma, frame_steps, match", [
     (64, 1.0, 64, r"timing.epoch_time_bits value 64 breaks limit 63 \[L core/model/py/connection.py"),
     (0, 1.0, 18, r"timing.t_epoch_range value 0 breaks limit 1..63 \[L core/learning/learning_rule.py"),
@@ -147,5 +196,11 @@ def test_rule_from_config_defaults_to_the_frame():
     rule = DassdpRule.from_config(DassdpConfig(enabled=True, layers=["dense1"]), frame_steps=18,
                                   weight_scale=64)
     assert rule.t_epoch == 18 and rule.kernel_table[0] == 127 and rule.kernel_table[1] == 77
+    # amplitudes in weight steps (2 / w_scale float units); the training batch divides each window
+    assert (rule.A_plus, rule.A_base) == pytest.approx((0.048 * 2 / 64, 0.016 * 2 / 64))
+    assert (rule.batch, rule.co_silent) == (32, "skip")
+    wide = DassdpRule.from_config(DassdpConfig(amplitude_unit="float", online_batch=8,
+                                               co_silent="reference"), frame_steps=18, weight_scale=64)
+    assert (wide.A_plus, wide.A_base, wide.batch, wide.co_silent) == (0.048, 0.016, 8, "reference")
     with pytest.raises(ConfigError, match="timing.epoch_multiple value 18 breaks limit multiple of 5"):
         DassdpRule.from_config(DassdpConfig(t_epoch=5), frame_steps=18, weight_scale=64)

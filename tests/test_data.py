@@ -1,5 +1,6 @@
 import gzip
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,6 +58,44 @@ def test_image_folder_per_class(tmp_path):
     assert split.train.images.shape == (6, 3, 6, 6) and split.num_classes == 2
 
 
+def test_image_folder_keeps_16_bit_greyscale_as_uint16(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label in ("a", "b"):
+        (tmp_path / label).mkdir()
+        for index in range(5):
+            Image.fromarray(rng.integers(0, 4096, (6, 6), dtype=np.uint16)).save(tmp_path / label / f"{index}.png")
+    split = load_split(DataConfig(dataset="folder", path=str(tmp_path), test_fraction=0.4), seed=0)
+    assert split.train.images.dtype == np.uint16 and split.train.images.shape == (6, 1, 6, 6)
+    assert 255 < split.train.images.max() < 4096
+    assert split.description["test_fraction"] == 0.4  # simulate re-splits the same way
+    Image.fromarray(np.zeros((6, 6), np.uint8)).save(tmp_path / "a" / "8bit.png")
+    with pytest.raises(DataError, match=r"images mix \['uint16', 'uint8'\] pixels"):
+        load_split(DataConfig(dataset="folder", path=str(tmp_path)), seed=0)
+
+
+def test_the_cifar10_example_trains_on_fabricated_batches(tmp_path):
+    from neurodeploy.config import load_config
+    from neurodeploy.pipeline import train_and_export
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for name, count in [("data_batch_1", 30), ("data_batch_2", 30), ("test_batch", 20)]:
+        batch = {b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
+                 b"labels": list(rng.integers(0, 10, count))}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    example = Path(__file__).resolve().parents[1] / "examples" / "cifar10.yaml"
+    overrides = {"data.path": str(folder), "train.epochs": 1}
+    config = load_config(example, overrides)
+    assert config.data.dataset == "cifar10" and config.model.conv
+    run = train_and_export(str(example), overrides, output=str(tmp_path / "run"))
+    assert run.manifest.input_shape == (3, 32, 32) and len(run.manifest.layers) >= 3
+    assert (tmp_path / "run" / run.manifest.network_file).is_file()
+    assert 0.0 <= run.torch_accuracy <= 1.0
+
+
 @pytest.mark.parametrize("config, message", [
     (DataConfig(dataset="cifar10"), "data.path is required"),
     (DataConfig(dataset="mnist", path="/nonexistent/mnist"), "/nonexistent/mnist: folder not found"),
@@ -73,8 +112,14 @@ def test_corrupt_idx_is_refused(tmp_path):
         load_split(DataConfig(dataset="mnist", path=str(tmp_path)), seed=0)
 
 
+def test_image_sets_hold_uint16_for_wide_inputs():
+    images = np.full((2, 1, 4, 4), 4095, np.uint16)
+    assert ImageSet(images, np.zeros(2, np.int64)).images.dtype == np.uint16
+
+
 @pytest.mark.parametrize("images, message", [
-    (np.zeros((2, 1, 4, 4), np.float32), "dtype float32"),
+    (np.zeros((2, 1, 4, 4), np.float32), "dtype float32; expected uint8 .up to 8 bits. or uint16"),
+    (np.zeros((2, 1, 4, 4), np.uint32), "dtype uint32"),
     (np.zeros((2, 16), np.uint8), "rank 4"),
 ])
 def test_image_sets_check_dtype_and_rank(images, message):

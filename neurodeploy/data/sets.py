@@ -9,18 +9,25 @@ import numpy as np
 from neurodeploy.config import DataConfig
 from neurodeploy.errors import DataError
 
+IMAGE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
+
 
 @dataclass(frozen=True)
 class ImageSet:
-    """Images ``uint8 (N, C, H, W)`` and labels ``int64 (N,)``, checked on creation."""
+    """Images ``uint8`` or ``uint16 (N, C, H, W)`` and labels ``int64 (N,)``, checked on creation.
+
+    ``uint16`` carries intensities of more than 8 bits (``encoding.n_bits`` up to 16); the
+    encoder checks the values against the configured ``n_bits``.
+    """
 
     images: np.ndarray
     labels: np.ndarray
     source: str = "images"
 
     def __post_init__(self) -> None:
-        if self.images.dtype != np.uint8:
-            raise DataError(f"{self.source}: images have dtype {self.images.dtype}; expected uint8")
+        if self.images.dtype not in IMAGE_DTYPES:
+            raise DataError(f"{self.source}: images have dtype {self.images.dtype}; expected uint8 "
+                            f"(up to 8 bits) or uint16 (up to 16 bits)")
         if self.images.ndim != 4:
             raise DataError(f"{self.source}: images have shape {self.images.shape}; "
                             f"expected rank 4 (N, C, H, W)")
@@ -59,6 +66,6 @@ def load_split(config: DataConfig, seed: int) -> Split:
     description = {"dataset": config.dataset, "path": config.path, "seed": seed,
                    "train_samples": len(train), "test_samples": len(test),
                    "input_shape": list(train.images.shape[1:]), "num_classes": num_classes}
-    if config.dataset == "digits":
+    if config.dataset in ("digits", "mnist5k", "folder"):
         description["test_fraction"] = config.test_fraction
     return Split(train, test, num_classes, description)

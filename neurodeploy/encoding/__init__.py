@@ -7,8 +7,8 @@ from typing import Any
 
 from neurodeploy.encoding.schedule import ENCODINGS, FrameSchedule, StepPhase
 
-_ENCODERS = ("bit_plane_train", "bit_planes", "check_images", "encode", "from_unit_float",
-             "rate", "ttfs", "ttfs_step")
+_ENCODERS = ("bit_plane_train", "bit_planes", "check_images", "check_intensities", "encode",
+             "from_unit_float", "image_dtype", "rate", "ttfs", "ttfs_step")
 
 __all__ = ["ENCODINGS", "FrameSchedule", "StepPhase", *_ENCODERS]
 

@@ -15,29 +15,54 @@ from neurodeploy.encoding.schedule import FrameSchedule
 from neurodeploy.errors import DataError
 
 
+def image_dtype(n_bits: int) -> str:
+    """The unsigned type that holds ``n_bits`` intensities: uint8 up to 8 bits, else uint16."""
+    return "uint8" if n_bits <= 8 else "uint16"
+
+
+def check_intensities(images: np.ndarray | torch.Tensor, n_bits: int = 8,
+                      source: str = "images") -> None:
+    """Refuse anything but integer pixels in ``0..2**n_bits-1``, naming what was found.
+
+    Any integer dtype passes if its values fit (a uint8 image is a valid 12-bit input);
+    the messages name the dtype that ``n_bits`` calls for. Rank is not checked here: the
+    Lava generator holds images in its port's layout.
+    """
+    dtype = str(images.dtype).removeprefix("torch.")
+    if not _is_integer(images):
+        raise DataError(f"{source}: dtype {dtype} is not an integer image type; expected "
+                        f"{image_dtype(n_bits)} for encoding.n_bits={n_bits} "
+                        f"(use from_unit_float for floats in [0, 1])")
+    if images.size if isinstance(images, np.ndarray) else images.numel():
+        low, high = int(images.min()), int(images.max())
+        limit = 2 ** n_bits - 1
+        if low < 0 or high > limit:
+            raise DataError(f"{source}: {dtype} values span {low}..{high}; expected 0..{limit} "
+                            f"({image_dtype(n_bits)}) for encoding.n_bits={n_bits}")
+
+
+def _is_integer(images: np.ndarray | torch.Tensor) -> bool:
+    if isinstance(images, torch.Tensor):
+        kind = images.dtype
+        return not (kind.is_floating_point or kind.is_complex or kind == torch.bool)
+    return np.issubdtype(images.dtype, np.integer)
+
+
 def check_images(images: np.ndarray | torch.Tensor, n_bits: int = 8,
                  source: str = "images") -> torch.Tensor:
     """Return ``images`` as an int64 tensor after checking dtype, rank and range.
 
-    Accepts unsigned integers of rank 4 ``(N, C, H, W)`` with values in ``0..2**n_bits-1``.
-    Floats are refused: convert them explicitly with :func:`from_unit_float`.
+    Accepts integers of rank 4 ``(N, C, H, W)`` with values in ``0..2**n_bits-1``: uint8
+    up to 8 bits, uint16 up to 16. Floats are refused: convert them explicitly with
+    :func:`from_unit_float`.
     """
-    tensor = torch.as_tensor(images)
-    allowed = (torch.uint8, torch.int16, torch.int32, torch.int64)
-    if tensor.dtype not in allowed:
-        raise DataError(f"{source}: dtype {tensor.dtype} is not an unsigned integer image "
-                        f"type; expected uint8 (use from_unit_float for floats in [0, 1])")
-    if tensor.dim() != 4:
-        raise DataError(f"{source}: shape {tuple(tensor.shape)} has rank {tensor.dim()}; "
+    check_intensities(images, n_bits, source)
+    if images.ndim != 4:
+        raise DataError(f"{source}: shape {tuple(images.shape)} has rank {images.ndim}; "
                         f"expected rank 4 (N, C, H, W)")
-    tensor = tensor.to(torch.int64)
-    if tensor.numel():
-        low, high = int(tensor.min()), int(tensor.max())
-        limit = 2 ** n_bits - 1
-        if low < 0 or high > limit:
-            raise DataError(f"{source}: values span {low}..{high}; expected 0..{limit} "
-                            f"for {n_bits}-bit intensities")
-    return tensor
+    if isinstance(images, np.ndarray):  # torch 2.3 cannot compute on uint16: widen first
+        return torch.from_numpy(images.astype(np.int64))
+    return images.to(torch.int64)
 
 
 def from_unit_float(images: np.ndarray | torch.Tensor, n_bits: int = 8) -> torch.Tensor:

@@ -18,6 +18,8 @@ ENCODINGS = ("rate", "ttfs", "rate_bit", "temporal_bit")
 HYBRID_ENCODINGS = ("rate_bit", "temporal_bit")
 ORDERS = ("msb_first", "lsb_first")
 PLANE_FILLS = ("first", "full")
+MAX_BITS = 16
+"""Widest pixel intensity: uint16 images, 16 bit-planes."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class FrameSchedule:
             value = getattr(self, name)
             _require(isinstance(value, int) and not isinstance(value, bool) and value >= low,
                      name, value, f"a whole number of steps >= {low}")
-        _require(self.n_bits <= 16, "n_bits", self.n_bits, "at most 16")
+        _require(self.n_bits <= MAX_BITS, "n_bits", self.n_bits, f"at most {MAX_BITS}")
         _require(self.drop_lsb < self.n_bits, "drop_lsb", self.drop_lsb,
                  f"fewer than n_bits={self.n_bits}")
 

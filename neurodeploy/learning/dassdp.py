@@ -5,11 +5,13 @@ update that the training loop adds to chosen dense layers after each optimiser s
 layer and sample it keeps only first-spike latencies (a neuron's binary spike flag is
 "latency < window"), never the spike log, and turns them into::
 
-    pd[o, i] = A_plus * sync * G - A_base * (1 - sync) * G,   sync = post[o] * pre[i],
+    pd[o, i] = A_plus * sync * G - A_base * (active - sync) * G,   sync = post[o] * pre[i],
     G = exp(-(t_post[o] - t_pre[i])^2 / (2 sigma^2))
 
 scaled by a dopamine gate fitted once, at the end of warm-up, from how the layer's batch
-synchrony went with the loss.
+synchrony went with the loss. ``active`` is 1 for every pair in the reference; by default
+(``co_silent: skip``) it is 0 for pairs where neither neuron spiked, which then do not
+change (see docs/dassdp.md for this and the project's other stated choices).
 
 The elementwise pieces (:func:`spike_flags`, :func:`latency_difference`,
 :func:`potentiation_depression`, :func:`synchrony`, :class:`Gate`) use operators only, so
@@ -18,12 +20,13 @@ they take numpy arrays as well as tensors: the Lava process models in
 
 Units: ``dW`` is added to the synapse's float ``weight`` parameter, the units SLAYER's
 ``pre_hook_fx`` (``quantize_8bit``: step ``2 / w_scale``) quantises in the forward pass
-and ``w_scale`` turns into Lava's integer weights at export. A typical ``dW`` (1e-3) is far
-below one quantisation step (2/64); like an optimiser step, it accumulates in the float
-shadow weight until it moves the quantised one. On Lava the same update is
-``dW * w_scale`` weight units (:class:`neurodeploy.procs.dassdp.DassdpRule`). Under
-weight_norm the update is written through ``g`` and ``v`` so that the effective weight
-moves by exactly ``dW``.
+and ``w_scale`` turns into Lava's integer weights at export. The amplitudes are given in
+weight steps by default (``amplitude_unit: weight_step``) and converted per layer with
+its ``w_scale`` (:func:`float_amplitudes`). A typical ``dW`` (0.05 step) is far below one
+quantisation step; like an optimiser step, it accumulates in the float shadow weight
+until it moves the quantised one. On Lava the same update is ``dW * w_scale`` weight
+units (:class:`neurodeploy.procs.dassdp.DassdpRule`). Under weight_norm the update is
+written through ``g`` and ``v`` so that the effective weight moves by exactly ``dW``.
 """
 from __future__ import annotations
 
@@ -41,6 +44,13 @@ SIGN_GATE_DEADBAND = 0.1
 """``|k|`` below which the sign gate is 1, i.e. "correlation near zero": 0.1 is the
 conventional threshold of a small correlation (Cohen 1988); below it the rule acts as the
 plain latency-weighted Hebbian regulariser the paper describes."""
+
+CO_SILENT = ("skip", "reference")
+"""What a pair where neither neuron spiked gets: nothing, or the reference's ``-A_base``."""
+
+STEP_IN_LAVA_UNITS = 2
+"""One weight step in Lava's integer weight units: SLAYER's ``quantize_8bit`` rounds to
+``2 / w_scale`` and export multiplies by ``w_scale``, so netx weights are even."""
 
 MIN_STD = 1e-9
 """A warm-up standard deviation below ``MIN_STD * max(1, |mean|)`` counts as zero: S or L
@@ -74,12 +84,31 @@ def gaussian(dt: torch.Tensor, sigma: float) -> torch.Tensor:
     return torch.exp(-(dt * dt) / (2.0 * sigma ** 2))
 
 
-def potentiation_depression(sync: Any, kernel: Any, a_plus: float, a_base: float) -> Any:
-    """``pd = A_plus*sync*G - A_base*(1-sync)*G``: potentiate synchronous pairs, depress the rest.
+def potentiation_depression(sync: Any, kernel: Any, a_plus: float, a_base: float,
+                            active: Any = 1.0) -> Any:
+    """``pd = A_plus*sync*G - A_base*(active-sync)*G``: potentiate synchronous pairs, depress the rest.
 
-    ``sync`` is 0/1 as a float; ``kernel`` is G.
+    ``sync`` is 0/1 as a float; ``kernel`` is G; ``active`` (from :func:`active_pairs`) says
+    which pairs are depressed when not synchronous: all of them (1) in the reference.
     """
-    return kernel * (a_plus * sync - a_base * (1 - sync))
+    return kernel * (a_plus * sync - a_base * (active - sync))
+
+
+def active_pairs(post: Any, pre: Any, co_silent: str) -> Any:
+    """1 for a pair the rule may change: every pair (``reference``), or those where at
+    least one of the two neurons spiked (``skip``). ``post``/``pre`` are the 0/1 flags
+    broadcast to pairs (``post[..., :, None]``, ``pre[..., None, :]``)."""
+    if co_silent == "reference":
+        return 1.0
+    if co_silent == "skip":
+        return post + pre - post * pre
+    raise ConfigError(f"dassdp.co_silent={co_silent!r}; expected one of {CO_SILENT}")
+
+
+def float_amplitudes(config: DassdpConfig, weight_step: float) -> tuple[float, float]:
+    """``(A_plus, A_base)`` in float weight units; ``weight_step`` is the layer's ``2 / w_scale``."""
+    scale = weight_step if config.amplitude_unit == "weight_step" else 1.0
+    return config.A_plus * scale, config.A_base * scale
 
 
 def synchrony(pre_flags: Any, post_flags: Any) -> Any:
@@ -91,40 +120,45 @@ def synchrony(pre_flags: Any, post_flags: Any) -> Any:
 
 
 def plasticity_table(window: int, sigma: float, a_plus: float, a_base: float, *,
-                     dtype: torch.dtype = torch.float32,
+                     co_silent: str = "skip", dtype: torch.dtype = torch.float32,
                      device: Optional[torch.device] = None) -> torch.Tensor:
     """``pd`` as a function of the two latencies: ``table[t_post, t_pre]``, both in 0..window.
 
     Latencies are whole steps and a silent neuron's latency is ``window``, so these
-    ``(window + 1)^2`` values are every ``pd`` the rule can produce.
+    ``(window + 1)^2`` values are every ``pd`` the rule can produce; ``table[window,
+    window]`` is the co-silent pair's (0 under ``skip``, ``-A_base`` under ``reference``).
     """
     latency = torch.arange(window + 1, device=device)
     fired = spike_flags(latency, window).to(dtype)
-    sync = fired[:, None] * fired[None, :]
+    post, pre = fired[:, None], fired[None, :]
     kernel = gaussian(latency_difference(latency, latency).to(dtype), sigma)
-    return potentiation_depression(sync, kernel, a_plus, a_base)
+    return potentiation_depression(post * pre, kernel, a_plus, a_base,
+                                   active_pairs(post, pre, co_silent))
 
 
 def weight_update(t_pre: torch.Tensor, t_post: torch.Tensor, gate: torch.Tensor,
-                  table: torch.Tensor) -> torch.Tensor:
-    """``dW = clamp(mean over b of gate[b] * pd[b], -1, 1)``, shape ``(Cout, Cin)``.
+                  table: torch.Tensor, batch: Optional[int] = None) -> torch.Tensor:
+    """``dW = clamp(sum over b of gate[b] * pd[b] / batch, -1, 1)``, shape ``(Cout, Cin)``.
 
-    ``pd[b, o, i] = table[t_post[b, o], t_pre[b, i]]``. The batch sum is one matrix product
-    of one-hot post latencies with table columns, so the ``(N, Cout, Cin)`` pair tensor is
-    never formed (it cost 70 % of a digits training step; this costs a few).
+    ``batch`` defaults to the number of samples (the batch mean of training); a Lava
+    window of one sample passes the training batch size instead. ``pd[b, o, i] =
+    table[t_post[b, o], t_pre[b, i]]``. The batch sum is one matrix product of one-hot
+    post latencies with table columns, so the ``(N, Cout, Cin)`` pair tensor is never
+    formed (it cost 70 % of a digits training step; this costs a few).
     """
     columns = table.T[t_pre]
     post = F.one_hot(t_post, table.shape[0]).to(table.dtype) * gate[:, None, None]
     total = torch.einsum("bou,biu->oi", post, columns)
-    return (total / len(gate)).clamp(-1.0, 1.0)
+    return (total / (batch or len(gate))).clamp(-1.0, 1.0)
 
 
 def epoch_updates(pre_spikes: torch.Tensor, post_spikes: torch.Tensor, t_epoch: int,
-                  gate: Gate, table: torch.Tensor) -> torch.Tensor:
+                  gate: Gate, table: torch.Tensor, batch: int = 1) -> torch.Tensor:
     """The rule as a Lava learning connection applies it: ``(epochs, Cout, Cin)`` updates.
 
     ``pre_spikes (Cin, steps)`` and ``post_spikes (Cout, steps)`` are continuous trains;
-    each learning epoch of ``t_epoch`` steps is one window with a batch of one.
+    each learning epoch of ``t_epoch`` steps is one window of one sample, counted as
+    ``1 / batch`` of a training step of ``batch`` samples.
     """
     def latencies(spikes: torch.Tensor) -> torch.Tensor:
         return first_spike_latency(spikes.reshape(len(spikes), -1, t_epoch).transpose(0, 1))
@@ -132,38 +166,42 @@ def epoch_updates(pre_spikes: torch.Tensor, post_spikes: torch.Tensor, t_epoch: 
     t_pre, t_post = latencies(pre_spikes), latencies(post_spikes)
     gates = gate(synchrony(spike_flags(t_pre, t_epoch), spike_flags(t_post, t_epoch)))
     return torch.stack([weight_update(t_pre[epoch, None], t_post[epoch, None], gates[epoch, None],
-                                      table) for epoch in range(len(gates))])
+                                      table, batch) for epoch in range(len(gates))])
 
 
 # --- the dopamine gate ------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Gate:
-    """``gate(S) = dopamine * clamp(1 + sync_slope * (S - sync_mean), 0, 2)``.
+    """``gate(S) = clamp(dopamine * (1 + sync_slope * (S - sync_mean)), 0, 2)``.
 
     One form serves the three modes: ``continuous`` is ``(1, k / sd_S, mu_S)``, ``sign`` is
-    ``(sign k, 0, 0)``, ``one`` is ``(1, 0, 0)``. On Lava ``dopamine`` is the third factor
-    that a reward signal may set between windows.
+    ``(sign k, 0, 0)``, ``one`` is ``(1, 0, 0)``. The clamp is the reference's; with
+    ``clamp=False`` a negative gate (the sign gate's -1) reverses the rule instead of
+    switching it off. On Lava ``dopamine`` is the third factor that a reward signal may
+    set between windows.
     """
 
     dopamine: float = 1.0
     sync_slope: float = 0.0
     sync_mean: float = 0.0
+    clamp: bool = True
 
     def __call__(self, synchrony: Any) -> Any:
-        return self.dopamine * (1 + self.sync_slope * (synchrony - self.sync_mean)).clip(0, 2)
+        gate = self.dopamine * (1 + self.sync_slope * (synchrony - self.sync_mean))
+        return gate.clip(0, 2) if self.clamp else gate
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def fit_gate(k: float, sync_mean: float, sync_std: float, mode: str) -> Gate:
+def fit_gate(k: float, sync_mean: float, sync_std: float, mode: str, clamp: bool = True) -> Gate:
     """The gate of ``mode`` from the warm-up's ``k = -corr(S, L)``, ``mu_S`` and ``sd_S``."""
     if mode == "continuous" and sync_std > 0:
-        return Gate(1.0, k / sync_std, sync_mean)
+        return Gate(1.0, k / sync_std, sync_mean, clamp)
     if mode == "sign" and abs(k) >= SIGN_GATE_DEADBAND:
-        return Gate(math.copysign(1.0, k))
-    return Gate()
+        return Gate(math.copysign(1.0, k), clamp=clamp)
+    return Gate(clamp=clamp)
 
 
 class SyncLossRecord:
@@ -248,7 +286,8 @@ class DASSDP:
     them), then :meth:`after_step` after ``optimizer.step()``. A window is the whole
     frame in training; ``t_epoch`` (Lava's window) only has to tile the frame. Each
     plastic layer has its own synchrony record and gate, fitted once when warm-up ends
-    (with ``warmup_epochs: 0`` nothing is recorded and the gate is 1).
+    (with ``warmup_epochs: 0`` nothing is recorded and the gate is 1), and its own
+    amplitudes in float units (its weight step times ``A_plus``/``A_base``).
     """
 
     def __init__(self, config: DassdpConfig, layers: Mapping[str, torch.nn.Module], *,
@@ -257,10 +296,13 @@ class DASSDP:
         self.config = config
         self.layers: list[str] = list(config.layers)
         self._synapses = {name: _dense_synapse(name, layers[name]) for name in self.layers}
+        self.amplitudes = {name: float_amplitudes(config, _weight_step(name, layers[name], config))
+                           for name in self.layers}
+        """``(A_plus, A_base)`` per plastic layer, in float weight units."""
         self._records = {name: SyncLossRecord() for name in self.layers}
         self._gates: Optional[dict[str, Gate]] = None
         self._windows: dict[str, Window] = {}
-        self._tables: dict[tuple[int, torch.device, torch.dtype], torch.Tensor] = {}
+        self._tables: dict[tuple[str, int, torch.device, torch.dtype], torch.Tensor] = {}
 
     @property
     def gates(self) -> Optional[dict[str, Gate]]:
@@ -288,17 +330,20 @@ class DASSDP:
         """Record S and L (warm-up) or add dW to the plastic weights, for the step just taken."""
         windows = self._take_windows(len(loss_per_sample))
         if epoch < self.config.warmup_epochs:
+            loss = loss_per_sample.detach()
+            if self.config.warmup_loss == "batch_mean":  # the spec's: one loss per batch
+                loss = loss.mean().expand(len(loss))
             for name, window in windows.items():
-                self._records[name].update(window.synchrony, loss_per_sample.detach())
+                self._records[name].update(window.synchrony, loss)
             return
         if self._gates is None:
             self._gates = {name: fit_gate(record.k, record.sync_mean, record.sync_std,
-                                          self.config.gate)
+                                          self.config.gate, self.config.gate_clamp)
                            for name, record in self._records.items()}
         for name, window in windows.items():
             gate = self._gates[name](window.synchrony)
             delta = weight_update(window.t_pre, window.t_post, gate,
-                                  self._table(window.steps, gate.device, gate.dtype))
+                                  self._table(name, window.steps, gate.device, gate.dtype))
             _add_to_weight(self._synapses[name], delta)
 
     def kept_bytes(self) -> int:
@@ -330,11 +375,13 @@ class DASSDP:
             raise ValueError(f"DASSDP.after_step: {batch} losses for batches of {sizes}")
         return windows
 
-    def _table(self, steps: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-        key = (steps, device, dtype)
+    def _table(self, name: str, steps: int, device: torch.device,
+               dtype: torch.dtype) -> torch.Tensor:
+        key = (name, steps, device, dtype)
         if key not in self._tables:
-            self._tables[key] = plasticity_table(steps, self.config.sigma, self.config.A_plus,
-                                                 self.config.A_base, dtype=dtype, device=device)
+            self._tables[key] = plasticity_table(steps, self.config.sigma, *self.amplitudes[name],
+                                                 co_silent=self.config.co_silent, dtype=dtype,
+                                                 device=device)
         return self._tables[key]
 
 
@@ -371,6 +418,25 @@ def _dense_synapse(name: str, layer: torch.nn.Module) -> torch.nn.Module:
         raise ConfigError(f"dassdp.layers: {name!r} is a {type(synapse).__name__} synapse; "
                           f"DA-SSDP adapts dense layers only")
     return synapse
+
+
+def _weight_step(name: str, layer: torch.nn.Module, config: DassdpConfig) -> float:
+    """The layer's quantisation step ``2 / w_scale`` in float units (1.0 with ``amplitude_unit: float``).
+
+    ``w_scale`` is the block's neuron's, or that of the neuron whose ``quantize_8bit`` is
+    the bare synapse's ``pre_hook_fx``.
+    """
+    if config.amplitude_unit == "float":
+        return 1.0
+    neuron = getattr(layer, "neuron", None)
+    if neuron is None:
+        neuron = getattr(getattr(layer, "pre_hook_fx", None), "__self__", None)
+    w_scale = getattr(neuron, "w_scale", None)
+    if not w_scale:
+        raise ConfigError(f"dassdp.amplitude_unit='weight_step': layer {name!r} has no quantised "
+                          f"weights (no neuron w_scale); expected a lava-dl block, or set "
+                          f"dassdp.amplitude_unit: float")
+    return STEP_IN_LAVA_UNITS / w_scale
 
 
 def _weight(synapse: torch.nn.Module) -> torch.Tensor:

@@ -13,8 +13,13 @@ series; the x/y traces are unused and stay 0. One epoch is one window of the rul
 batch of one. The models compute in numpy: Lava forks a process per model, and torch's
 thread pools are not fork-safe.
 
-The third factor is a :class:`~neurodeploy.learning.dassdp.Gate` held in three Vars,
-``dopamine``, ``sync_slope`` and ``sync_mean``, read at every epoch end. The gate fitted
+One epoch's update is divided by ``batch`` (``dassdp.online_batch``, by default the
+training batch size): a training step adds the batch *mean* of the per-sample updates,
+so without the division each online sample would move the weights ``batch`` times more
+than it did in training.
+
+The third factor is a :class:`~neurodeploy.learning.dassdp.Gate` held in four Vars,
+``dopamine``, ``sync_slope``, ``sync_mean`` and ``gate_clamp``, read at every epoch end. The gate fitted
 in training goes in unchanged (the process measures each epoch's synchrony itself); a
 reward signal drives ``dopamine``, set between windows with ``proc.dopamine.set(...)``.
 Vars rather than a modulatory InPort: the gate changes per window, not per step, and a
@@ -43,9 +48,9 @@ from lava.proc.dense.process import LearningDense
 
 from neurodeploy.config import DassdpConfig
 from neurodeploy.errors import ConfigError
-from neurodeploy.learning.dassdp import (Gate, gaussian,
-                                         latency_difference, potentiation_depression,
-                                         spike_flags, synchrony)
+from neurodeploy.learning.dassdp import (CO_SILENT, STEP_IN_LAVA_UNITS, Gate, active_pairs,
+                                         float_amplitudes, gaussian, latency_difference,
+                                         potentiation_depression, spike_flags, synchrony)
 
 TRACE_MAX = 2 ** W_TRACE - 1
 """Full scale of a 7-bit trace (W_TRACE = 7): the fixed-point Gaussian table's 1.0."""
@@ -93,17 +98,20 @@ def quantise_update(delta: np.ndarray, noise: np.ndarray | int) -> np.ndarray:
 class DassdpRule(Loihi2FLearningRule):
     """DA-SSDP's parameters in LearningDense's learning-rule slot.
 
-    ``A_plus``, ``A_base`` and ``sigma`` are the training rule's, in its float weight units;
+    ``A_plus``, ``A_base`` and ``sigma`` are the training rule's, ``A_plus``/``A_base``
+    in its float weight units (:meth:`from_config` converts weight steps);
     ``weight_scale`` converts them to the connection's weight units (SLAYER's ``w_scale``
-    for netx integer weights, 1 for float weights). ``rounding`` and ``rng_seed`` choose
-    how the fixed-point model rounds updates. Validates the window on construction, so a
-    bad one fails before any Lava object exists.
+    for netx integer weights, 1 for float weights). ``co_silent`` is the rule's choice for
+    pairs where neither neuron spiked; ``batch`` divides every epoch's update (one sample
+    counted as one of a training batch). ``rounding`` and ``rng_seed`` choose how the
+    fixed-point model rounds updates. Validates the window on construction, so a bad one
+    fails before any Lava object exists.
 
     Fixed-point bound: on the same spikes and from the same weights, one epoch's
     fixed-point weight change differs from the floating-point one,
-    ``clip(gate * pd, -1, 1) * weight_scale``, by at most, per synapse::
+    ``clip(gate * pd / batch, -1, 1) * weight_scale``, by at most, per synapse::
 
-        R + 2^-8 + |gate| * max(A_plus, A_base) * weight_scale / 254   weight units
+        R + 2^-8 + |gate| * max(A_plus, A_base) * weight_scale / (254 * batch)   weight units
 
     with ``R = 1 - 2^-7`` (stochastic) or ``1/2`` (nearest): the final rounding, the
     accumulator's rounding to 2^-7 (FRACTION_BITS), and G's 7-bit table (half an LSB of
@@ -113,8 +121,8 @@ class DassdpRule(Loihi2FLearningRule):
     """
 
     def __init__(self, *, t_epoch: int, frame_steps: int, sigma: float, A_plus: float,
-                 A_base: float, weight_scale: float = 1.0, rounding: Rounding = "stochastic",
-                 rng_seed: int = 0) -> None:
+                 A_base: float, weight_scale: float = 1.0, co_silent: str = "skip",
+                 batch: int = 1, rounding: Rounding = "stochastic", rng_seed: int = 0) -> None:
         check_learning_window(t_epoch, sigma, frame_steps)
         if rounding not in get_args(Rounding):
             raise ConfigError(f"DA-SSDP rounding={rounding!r}; "
@@ -122,8 +130,13 @@ class DassdpRule(Loihi2FLearningRule):
         if min(A_plus, A_base) < 0 or not weight_scale > 0:
             raise ConfigError(f"DA-SSDP A_plus={A_plus}, A_base={A_base} must be >= 0 and "
                               f"weight_scale={weight_scale} > 0")
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ConfigError(f"dassdp.online_batch={batch!r}; expected a whole number of samples >= 1")
+        if co_silent not in CO_SILENT:
+            raise ConfigError(f"dassdp.co_silent={co_silent!r}; expected one of {CO_SILENT}")
         self.sigma, self.A_plus, self.A_base = float(sigma), float(A_plus), float(A_base)
-        self.weight_scale, self.rounding = float(weight_scale), rounding
+        self.weight_scale, self.co_silent, self.batch = float(weight_scale), co_silent, batch
+        self.rounding = rounding
         # G by latency difference 0..t_epoch, and as 7-bit trace values (the fixed-point table)
         self.kernel = gaussian(torch.arange(t_epoch + 1, dtype=torch.float64), self.sigma).numpy()
         self.kernel_table = np.rint(TRACE_MAX * self.kernel).astype(np.int64)
@@ -132,15 +145,23 @@ class DassdpRule(Loihi2FLearningRule):
     @classmethod
     def from_config(cls, config: DassdpConfig, *, frame_steps: int, weight_scale: float,
                     rounding: Rounding = "stochastic", rng_seed: int = 0) -> "DassdpRule":
-        """The rule of an experiment's ``dassdp`` section; ``t_epoch: null`` means the frame."""
+        """The rule of an experiment's ``dassdp`` section for netx weights of SLAYER's
+        ``w_scale = weight_scale``. ``t_epoch: null`` means the frame; ``online_batch: null``
+        (only left so in a bare DassdpConfig: an experiment fills in train.batch_size) means
+        the default training batch size."""
+        from neurodeploy.config import TrainConfig
+
+        a_plus, a_base = float_amplitudes(config, STEP_IN_LAVA_UNITS / weight_scale)
+        batch = config.online_batch or TrainConfig.model_fields["batch_size"].default
         return cls(t_epoch=config.t_epoch or frame_steps, frame_steps=frame_steps,
-                   sigma=config.sigma, A_plus=config.A_plus, A_base=config.A_base,
-                   weight_scale=weight_scale, rounding=rounding, rng_seed=rng_seed)
+                   sigma=config.sigma, A_plus=a_plus, A_base=a_base, weight_scale=weight_scale,
+                   co_silent=config.co_silent, batch=batch, rounding=rounding, rng_seed=rng_seed)
 
     def quantisation_bound(self, gate: float) -> float:
         """Largest |fixed - float| weight change of one epoch and synapse, in weight units."""
         rounding = 0.5 if self.rounding == "nearest" else 1 - 2.0 ** -FRACTION_BITS
-        table = abs(gate) * max(self.A_plus, self.A_base) * self.weight_scale / (2 * TRACE_MAX)
+        table = (abs(gate) * max(self.A_plus, self.A_base) * self.weight_scale
+                 / (2 * TRACE_MAX * self.batch))
         return rounding + 2.0 ** -(FRACTION_BITS + 1) + table
 
     def _validate_learning_rule_strings(self) -> None:
@@ -164,6 +185,7 @@ class DassdpDense(LearningDense):
         self.dopamine = Var(shape=(1,), init=gate.dopamine)
         self.sync_slope = Var(shape=(1,), init=gate.sync_slope)
         self.sync_mean = Var(shape=(1,), init=gate.sync_mean)
+        self.gate_clamp = Var(shape=(1,), init=int(gate.clamp))
 
 
 class AbstractDassdpModel(PyLearningConnection):
@@ -177,6 +199,7 @@ class AbstractDassdpModel(PyLearningConnection):
     dopamine: np.ndarray = LavaPyType(np.ndarray, float)
     sync_slope: np.ndarray = LavaPyType(np.ndarray, float)
     sync_mean: np.ndarray = LavaPyType(np.ndarray, float)
+    gate_clamp: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
     _learning_rule: DassdpRule
 
     def _process_pre_spikes(self, s_in: np.ndarray) -> None:
@@ -198,11 +221,13 @@ class AbstractDassdpModel(PyLearningConnection):
         t_pre = np.where(self.tx > 0, self.tx - 1, window).astype(np.int64)
         t_post = np.where(self.ty > 0, self.ty - 1, window).astype(np.int64)
         pre, post = spike_flags(t_pre, window), spike_flags(t_post, window)
-        gate = Gate(float(self.dopamine[0]), float(self.sync_slope[0]),
-                    float(self.sync_mean[0]))(synchrony(pre, post))
+        gate = Gate(float(self.dopamine[0]), float(self.sync_slope[0]), float(self.sync_mean[0]),
+                    bool(self.gate_clamp[0]))(synchrony(pre, post))
         kernel = self._kernel()[latency_difference(t_post, t_pre)]
-        pd = potentiation_depression(post[:, None] * pre[None, :], kernel, rule.A_plus, rule.A_base)
-        delta = (gate * pd).clip(-1.0, 1.0) * rule.weight_scale
+        post, pre = post[:, None], pre[None, :]
+        pd = potentiation_depression(post * pre, kernel, rule.A_plus, rule.A_base,
+                                     active_pairs(post, pre, rule.co_silent))
+        delta = (gate * pd / rule.batch).clip(-1.0, 1.0) * rule.weight_scale
         weights = self._saturate_synaptic_variable("weights", self.weights + self._round(delta))
         self.weights = weights.astype(self.weights.dtype)
         self._reset_dependencies_and_spike_times()

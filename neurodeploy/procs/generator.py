@@ -1,6 +1,6 @@
 """The hybrid temporal-bit spike generator as a Lava process.
 
-It holds a batch of ``uint8`` images in memory and encodes them itself, one step at a
+It holds a batch of images (``uint8``, or ``uint16`` for ``n_bits`` above 8) in memory and encodes them itself, one step at a
 time, sample after sample, in the frame schedule's timing: a Loihi-style input process,
 not a replay of pre-encoded spikes. The per-step rule (TTFS step, then the bit-plane
 windows, then the gap) comes from :meth:`FrameSchedule.phase` and
@@ -27,12 +27,16 @@ from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from neurodeploy.encoding import FrameSchedule, ttfs_step
+from neurodeploy.encoding import FrameSchedule, check_intensities, ttfs_step
+from neurodeploy.encoding.schedule import MAX_BITS
 from neurodeploy.errors import ConfigError
 
 
 class HybridSpikeGenerator(AbstractProcess):
-    """Emits the encoded frames of ``images`` (``uint8 (N, *port_shape)``) on ``s_out``.
+    """Emits the encoded frames of ``images`` (``uint8|uint16 (N, *port_shape)``) on ``s_out``.
+
+    Pixels must be integers in ``0..2**schedule.n_bits - 1``; they are held as int32, so
+    the same process carries 8-bit and 16-bit inputs.
 
     By default frame ``k`` occupies time steps ``k * frame_steps + 1 .. (k + 1) * frame_steps``
     (Lava counts from 1); it is silent before ``origin`` and after the last sample.
@@ -40,16 +44,18 @@ class HybridSpikeGenerator(AbstractProcess):
 
     def __init__(self, *, images: np.ndarray, schedule: FrameSchedule,
                  name: Optional[str] = None, **kwargs: Any) -> None:
+        # checked after the base init: a half-built Lava process fails in its __del__
+        super().__init__(schedule=schedule.to_dict(), name=name, **kwargs)
         if schedule.temporal_kind != "ttfs":
             raise ConfigError(f"generator: encoding {schedule.encoding!r} draws random spikes; "
                               f"the Lava generator emits the deterministic codes "
                               f"('ttfs', 'temporal_bit'); use the emulator for rate codes")
-        if images.dtype != np.uint8 or images.ndim < 2:
-            raise ConfigError(f"generator: images must be uint8 (N, *port_shape), got "
-                              f"{images.dtype} {images.shape}")
-        super().__init__(schedule=schedule.to_dict(), name=name, **kwargs)
+        if images.ndim < 2:
+            raise ConfigError(f"generator: images have shape {images.shape}; expected "
+                              f"(N, *port_shape)")
+        check_intensities(images, schedule.n_bits, source="generator images")
         self.s_out = OutPort(shape=images.shape[1:])
-        self.images = Var(shape=images.shape, init=images)
+        self.images = Var(shape=images.shape, init=images.astype(np.int32))
         self.sample = Var(shape=(1,), init=0)
         self.origin = Var(shape=(1,), init=0)
 
@@ -58,7 +64,7 @@ class AbstractGeneratorModel(PyLoihiProcessModel):
     """Shared encoding; subclasses choose the spike dtype of their tag."""
 
     s_out: PyOutPort
-    images: np.ndarray = LavaPyType(np.ndarray, np.uint8, precision=8)
+    images: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=MAX_BITS)
     sample: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
     origin: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
 
