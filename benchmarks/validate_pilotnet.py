@@ -1,0 +1,90 @@
+"""Time `neurodeploy validate` on a PilotNet-sized network (docs/mapping.md).
+
+PilotNet as lava-dl's tutorial builds it: input 3x66x200 as netx's Input block, five 3x3
+conv layers (24, 36, 48, 64, 64 channels; strides 2, 2, 2, (2, 1), 1; padding (1, 0) on
+the fourth), then dense 100, 50, 10, 1: 158,509 neurons with the input, 14,550,054
+synapses without weight sharing. Written with h5py (even int8-range weights, CUBA
+neurons), then read and validated in-process on both Loihi profiles; the first call warms
+the imports, each time is the best of three. Prints one JSON object.
+Run: .venv/bin/python benchmarks/validate_pilotnet.py
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+NEURON = {"type": "CUBA", "iDecay": 1024, "vDecay": 123, "vThMant": 80, "refDelay": 1,
+          "gradedSpike": False}
+INPUT_CHW = (3, 66, 200)
+#: (in channels, out channels, output CHW, stride (y, x), padding (y, x))
+CONVS = ((3, 24, (24, 32, 99), (2, 2), (0, 0)), (24, 36, (36, 15, 49), (2, 2), (0, 0)),
+         (36, 48, (48, 7, 24), (2, 2), (0, 0)), (48, 64, (64, 4, 22), (2, 1), (1, 0)),
+         (64, 64, (64, 2, 20), (1, 1), (0, 0)))
+DENSE = (2560, 100, 50, 10, 1)
+
+
+def build(path: Path, seed: int = 0) -> Path:
+    """Write the PilotNet-shaped netx file to ``path``."""
+    rng = np.random.default_rng(seed)
+    with h5py.File(path, "w") as handle:
+        layers = handle.create_group("layer")
+
+        def layer(kind: str, shape: tuple[int, ...], neuron: bool = True, **datasets: Any) -> None:
+            group = layers.create_group(str(len(layers)))
+            group.create_dataset("type", (1,), "S10", [kind.encode("ascii")])
+            group.create_dataset("shape", data=np.array(shape))
+            for key, value in datasets.items():
+                group.create_dataset(key, data=value)
+            for key, value in (NEURON.items() if neuron else ()):
+                group.create_dataset(f"neuron/{key}", data=value)
+
+        layer("input", INPUT_CHW)
+        for c_in, c_out, output, stride, padding in CONVS:
+            layer("conv", output, weight=_weights(rng, c_out, c_in, 3, 3), kernelSize=np.array([3, 3]),
+                  stride=np.array(stride), padding=np.array(padding), dilation=np.array([1, 1]),
+                  groups=1, inChannels=c_in, outChannels=c_out)
+        layer("flatten", (DENSE[0],), neuron=False)
+        for fan_in, width in zip(DENSE, DENSE[1:]):
+            layer("dense", (width,), weight=_weights(rng, width, fan_in))
+    return path
+
+
+def _weights(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return (2 * rng.integers(-60, 61, size=shape)).astype(np.float32)
+
+
+def _best_of(runs: int, action: Any) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = action()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def main() -> None:
+    from neurodeploy.hardware.validate import validate_file
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = build(Path(folder) / "pilotnet.net")
+        validate_file(path, "loihi1")  # warm the imports
+        results = {}
+        for hw in ("loihi1", "loihi2"):
+            seconds, report = _best_of(3, lambda: validate_file(path, hw))
+            results[hw] = {"validate_s": round(seconds, 3), "verdict": report.verdict,
+                           "cores": report.mapping.cores, "chips": report.mapping.chips,
+                           "system": report.mapping.system,
+                           "cores_per_layer": {m.name: m.cores for m in report.mapping.layers}}
+        neurons = sum(m.neurons for m in report.mapping.layers)
+        synapses = sum(m.synapses for m in report.mapping.layers)
+    print(json.dumps({"neurons": neurons, "synapses": synapses, **results}))
+
+
+if __name__ == "__main__":
+    main()
