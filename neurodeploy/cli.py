@@ -137,5 +137,12 @@ def main(argv: Optional[list[str]] = None) -> None:
         sys.exit(130)
 
 
+from neurodeploy.interop.commands import export_nir, import_nir, parity_nir  # noqa: E402  (light: click only)
+
+cli.add_command(import_nir)
+cli.add_command(export_nir)
+cli.add_command(parity_nir)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,86 @@
+"""The ``import-nir``, ``export-nir`` and ``parity-nir`` commands (click only at import time,
+so ``neurodeploy --help`` stays fast)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import click
+
+
+def _shape(text: Optional[str]) -> Optional[tuple[int, int, int]]:
+    if text is None:
+        return None
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) < 1:
+        raise click.BadParameter(f"{text!r}: expected C,H,W, e.g. 1,8,8", param_hint="--image-shape")
+    return values  # type: ignore[return-value]
+
+
+@click.command("import-nir")
+@click.argument("graph", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="The .net to write.")
+@click.option("--dt", type=float, help="Seconds per step (required unless the graph's metadata has dt).")
+@click.option("--image-shape", help="C,H,W of the images a data set feeds (default: the graph's input).")
+@click.option("--dataset", help="Data set the manifest names for simulate (e.g. digits).")
+@click.option("--encoding", default="rate", show_default=True, help="Encoding of the manifest's schedule.")
+@click.option("--steps", "temporal_steps", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Temporal steps per frame.")
+@click.option("--gap", type=click.IntRange(min=0), help="Silent steps per frame (default: one per hop).")
+def import_nir(graph: str, output: str, dt: Optional[float], image_shape: Optional[str],
+               dataset: Optional[str], encoding: str, temporal_steps: int, gap: Optional[int]) -> None:
+    """Map a NIR GRAPH to a netx .net with its manifest, quantised as Loihi runs it."""
+    from neurodeploy.interop.files import import_nir_file
+
+    result = import_nir_file(graph, output, dt, _shape(image_shape), encoding, temporal_steps, gap,
+                             {"dataset": dataset} if dataset else None)
+    for layer in result.layers:
+        worst = max(layer.errors, key=lambda error: error.relative)
+        click.echo(f"{layer.name:<10} scale {layer.scale:9.3f}  iDecay {layer.datasets['neuron']['iDecay']:4d}  "
+                   f"vDecay {layer.datasets['neuron']['vDecay']:4d}  vThMant {layer.datasets['neuron']['vThMant']:6d}  "
+                   f"worst error {worst.parameter} {100 * worst.relative:.2f} %")
+    click.echo(f"wrote {result.network_file} and {result.manifest_file} (dt {result.network.dt:g} s, "
+               f"{result.network.hops} hops of latency in the schedule's gap)")
+
+
+@click.command("export-nir")
+@click.argument("network", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="The .nir to write.")
+@click.option("--dt", type=float, help="Seconds per step (required unless the manifest records it).")
+def export_nir(network: str, output: str, dt: Optional[float]) -> None:
+    """Write the NIR graph of a netx NETWORK, de-quantised, with dt recorded."""
+    from neurodeploy.interop.files import export_nir_file
+
+    graph = export_nir_file(network, output, dt)
+    click.echo(f"wrote {output} ({len(graph.nodes)} nodes, dt {graph.metadata['dt']:g} s)")
+
+
+@click.command("parity-nir")
+@click.argument("graph", type=click.Path(dir_okay=False))
+@click.argument("network", type=click.Path(dir_okay=False))
+@click.option("--samples", "-n", type=click.IntRange(min=1), help="Test samples (default: all).")
+@click.option("--lava/--no-lava", default=False, show_default=True, help="Also run Lava fixed_pt.")
+@click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report here.")
+def parity_nir(graph: str, network: str, samples: Optional[int], lava: bool, timeout_s: float,
+               json_path: Optional[str]) -> None:
+    """Float NIR GRAPH vs its quantised NETWORK on the manifest's test data, same spikes."""
+    from neurodeploy.atomic import write_json
+    from neurodeploy.interop.fidelity import fidelity
+    from neurodeploy.interop.files import MANIFEST_NAME, NIR_KEY, test_spikes
+    from neurodeploy.interop.nir_import import graph_dt, read_graph, to_float_network
+    from neurodeploy.manifest import Manifest
+
+    manifest = Manifest.load(Path(network).with_name(MANIFEST_NAME))
+    dt = manifest.neuron.get(NIR_KEY, {}).get("dt")
+    parsed = read_graph(graph)
+    float_network = to_float_network(parsed, graph_dt(parsed, dt, graph), graph)
+    spikes, labels = test_spikes(network, manifest, float_network.input_shape, samples)
+    report = fidelity(float_network, network, spikes, labels, lava=lava, timeout_s=timeout_s)
+    click.echo(json.dumps({k: v for k, v in report.to_dict().items() if k != "quantisation"}, indent=2))
+    if json_path:
+        write_json(json_path, report.to_dict())

@@ -1,0 +1,165 @@
+"""NIR files to netx files with their manifest, and back; what the CLI commands call.
+
+Every check runs before anything is written; the ``.net``, the manifest and the ``.nir``
+are each written under a temporary name and renamed into place.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from neurodeploy.interop.layers import FloatNetwork, NirError
+from neurodeploy.interop.quantise import QuantisedLayer
+
+MANIFEST_NAME = "manifest.json"
+NIR_KEY = "nir"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    network_file: Path
+    manifest_file: Path
+    network: FloatNetwork
+    layers: tuple[QuantisedLayer, ...]
+
+
+def import_nir_file(nir_path: str | Path, output: str | Path, dt: Optional[float] = None,
+                    image_shape: Optional[tuple[int, int, int]] = None, encoding: str = "rate",
+                    temporal_steps: int = 16, gap: Optional[int] = None,
+                    dataset: Optional[dict[str, Any]] = None) -> ImportResult:
+    """Map ``nir_path`` to ``output`` (netx) and a manifest beside it. The frame schedule
+    gets ``gap`` silent steps (default: :func:`latency_steps`) so the decode window
+    covers every input step; the manifest records ``dt`` and each layer's scale."""
+    from neurodeploy.encoding.schedule import FrameSchedule
+    from neurodeploy.interop.nir_import import graph_dt, read_graph, to_float_network
+    from neurodeploy.interop.quantise import layer_names, quantise, write_float_netx
+    from neurodeploy.manifest import LayerInfo, Manifest
+
+    source = str(nir_path)
+    graph = read_graph(nir_path)
+    network = to_float_network(graph, graph_dt(graph, dt, source), source)
+    quantise(network, source)      # every range check, before a file is touched
+    image = _image_shape(network, image_shape, source)
+    schedule = FrameSchedule(encoding=encoding, temporal_steps=temporal_steps,
+                             gap=latency_steps(network) if gap is None else gap)
+    output = Path(output)
+    manifest = Manifest(
+        network_file=output.name, input_shape=image, port_shape=_port(network),
+        layers=_layer_infos(network, layer_names(network), LayerInfo), schedule=schedule,
+        neuron={NIR_KEY: {"source": source, "dt": network.dt, "latency_steps": latency_steps(network)}},
+        dataset=dataset or {}, versions=_versions())
+    written = write_float_netx(network, output, source)
+    manifest.neuron[NIR_KEY]["scales"] = {layer.name: layer.scale for layer in written}
+    manifest_file = output.with_name(MANIFEST_NAME)
+    manifest.save(manifest_file)
+    return ImportResult(output, manifest_file, network, tuple(written))
+
+
+def export_nir_file(network_file: str | Path, output: str | Path, dt: Optional[float] = None) -> Any:
+    """Write the NIR graph of ``network_file`` (de-quantised with the manifest's scales,
+    SLAYER's 64 otherwise) to ``output``; it reads back with ``nir.read`` type-checked."""
+    import nir
+
+    from neurodeploy.atomic import atomic_path
+    from neurodeploy.interop.nir_export import to_nir_graph
+
+    network = read_netx_float(network_file, dt)
+    graph = to_nir_graph(network, str(network_file))
+    with atomic_path(output) as temporary:
+        nir.write(temporary, graph)
+        nir.read(temporary)   # NIR's own type checks on what was written
+    return graph
+
+
+def read_netx_float(network_file: str | Path, dt: Optional[float] = None) -> FloatNetwork:
+    """A netx file de-quantised: ``dt`` and scales from the manifest beside it (an import
+    records them), ``dt`` given otherwise."""
+    from neurodeploy.interop.quantise import read_float_netx
+    from neurodeploy.manifest import Manifest
+
+    path = Path(network_file)
+    manifest_path = path.with_name(MANIFEST_NAME)
+    recorded: dict[str, Any] = {}
+    input_shape = None
+    if manifest_path.exists():
+        manifest = Manifest.load(manifest_path)
+        recorded = manifest.neuron.get(NIR_KEY, {}) if isinstance(manifest.neuron, dict) else {}
+        input_shape = tuple(manifest.input_shape)
+    recorded_dt = recorded.get("dt")
+    if dt is None and recorded_dt is None:
+        raise NirError(f"{path}: no dt recorded in {MANIFEST_NAME}; pass --dt (seconds per Loihi step)")
+    if dt is not None and recorded_dt is not None and not math.isclose(dt, recorded_dt, rel_tol=1e-9):
+        raise NirError(f"{path}: --dt {dt:g} disagrees with the manifest's dt {recorded_dt:g}")
+    first_conv = input_shape is not None and len(input_shape) == 3 and input_shape[1:] != (1, 1)
+    return read_float_netx(path, float(dt if dt is not None else recorded_dt), recorded.get("scales"),
+                           input_shape if first_conv else None)
+
+
+def latency_steps(network: FloatNetwork) -> int:
+    """Steps from an input spike to the output on Loihi at most: one per hop plus the
+    longest delay of each layer."""
+    return network.hops + sum(int(np.max(layer.delay)) if layer.delay is not None else 0
+                              for layer in network.layers)
+
+
+def test_spikes(network_file: str | Path, manifest: Any, input_shape: tuple[int, ...],
+                samples: Optional[int]) -> tuple[Any, Any]:
+    """The manifest's test split encoded with its schedule and seed: spikes ``(N, T,
+    *input_shape)`` bool and labels."""
+    import torch
+
+    from neurodeploy.config import DataConfig
+    from neurodeploy.data import load_split
+    from neurodeploy.encoding import encode
+
+    keys = {k: manifest.dataset[k] for k in ("dataset", "path", "test_fraction") if k in manifest.dataset}
+    if "dataset" not in keys:
+        raise NirError(f"{network_file}: its {MANIFEST_NAME} names no data set; import with --dataset")
+    test = load_split(DataConfig.model_validate(keys), manifest.seed).test.head(samples)
+    encoded = encode(test.images, manifest.schedule, torch.Generator().manual_seed(manifest.seed))
+    spikes = encoded.movedim(-1, 1).bool().numpy()
+    return spikes.reshape(len(spikes), spikes.shape[1], *input_shape), test.labels
+
+
+def _image_shape(network: FloatNetwork, given: Optional[tuple[int, int, int]], source: str
+                 ) -> tuple[int, int, int]:
+    """The (C, H, W) images a data set feeds: the input itself, or a shape of its size."""
+    shape = network.input_shape
+    if given is None:
+        return tuple(shape) if len(shape) == 3 else (int(math.prod(shape)), 1, 1)  # type: ignore[return-value]
+    if len(shape) == 3 and tuple(given) != tuple(shape) or math.prod(given) != math.prod(shape):
+        raise NirError(f"{source}: --image-shape {tuple(given)} does not fit the graph's input {shape}")
+    return tuple(int(v) for v in given)  # type: ignore[return-value]
+
+
+def _port(network: FloatNetwork) -> tuple[int, ...]:
+    shape = network.input_shape
+    return tuple(reversed(shape)) if network.layers[0].kind == "conv" else (int(math.prod(shape)),)
+
+
+def _layer_infos(network: FloatNetwork, names: list[str], info: Any) -> list[Any]:
+    """The manifest's layer list in netx order (WHC shapes), flatten layers included."""
+    infos, index = [], 0
+    for layer, name in zip(network.layers, names):
+        if layer.flatten:
+            infos.append(info(f"flatten{index}", "flatten", (1, 1, int(math.prod(layer.input_shape)))))
+            index += 1
+        infos.append(info(name, name.rstrip("0123456789"), tuple(reversed(layer.shape)) if layer.kind == "conv" else layer.shape))
+        index += 1
+    return infos
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    versions = {}
+    for package in ("neurodeploy", "nir", "lava-nc", "lava-dl"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
