@@ -198,10 +198,8 @@ class _Axis(Protocol):
 
     def load(self, tile: int) -> tuple[int, tuple[Histogram, ...]]:
         """The most inputs any tile of ``tile`` outputs reaches along this axis, and each
-        distinct histogram of synapses per reached input over the tiles."""
-
-    def reach(self, tile: int) -> np.ndarray:
-        """Per input along this axis, how many of the tiles read it."""
+        distinct histogram of synapses per reached input over the tiles. Axes of kernel
+        layers also give ``reach(tile)``: per input, how many of the tiles read it."""
 
 
 class _FullAxis:
@@ -257,9 +255,6 @@ class _PerNeuronAxis:
         axons = min(self.sources, synapses)
         return axons, (((math.ceil(synapses / axons), axons),) if axons else (),)
 
-    def reach(self, tile: int) -> np.ndarray:
-        return np.full(self.sources, math.ceil(self.n / tile), dtype=np.int64)
-
 
 def _kernel_axis(n_in: int, n: int, kernel: int, stride: int, padding: int, dilation: int) -> _PairAxis:
     """Output ``o`` reads inputs ``o * stride - padding + j * dilation`` for ``j < kernel``."""
@@ -302,6 +297,15 @@ class _FanOut:
     scale: int
     per_axis: tuple[np.ndarray, ...] = ()
 
+    @property
+    def widest(self) -> int:
+        """Destination cores of the source neuron that reaches most."""
+        return self.scale * math.prod(int(per_input.max()) for per_input in self.per_axis)
+
+
+def _axis_names(sizes: tuple[int, ...]) -> tuple[str, ...]:
+    return ("x", "y", "channel") if len(sizes) == 3 else ("neuron",)
+
 
 def _layout(layer: NetxLayer, profile: Profile, plastic: bool) -> _Layout:
     res = profile.resources
@@ -309,10 +313,9 @@ def _layout(layer: NetxLayer, profile: Profile, plastic: bool) -> _Layout:
     bits += res.synapse_delay_bits.value if layer.delay is not None else 0
     bits += res.synapse_tag_bits.value if plastic else 0
     shape = layer.shape
-    if layer.type == "input":
-        return _Layout(("x", "y", "channel")[:len(shape)] if len(shape) <= 3 else ("neuron",),
-                       tuple(_FullAxis(0, n) for n in shape) if len(shape) <= 3
-                       else (_FullAxis(0, layer.n_neurons),), bits)
+    if layer.type == "input":  # netx's Input block: neurons driven through their bias
+        sizes = shape if len(shape) == 3 else (layer.n_neurons,)
+        return _Layout(_axis_names(sizes), tuple(_FullAxis(0, n) for n in sizes), bits)
     if layer.type in DENSE_TYPES:
         own = layer.n_neurons if layer.weight_rec is not None else 0
         feed = layer.weight.size // layer.n_neurons
@@ -323,7 +326,7 @@ def _layout(layer: NetxLayer, profile: Profile, plastic: bool) -> _Layout:
         axes = tuple(_kernel_axis(source[a], shape[a], layer.kernel[a], layer.stride[a],
                                   layer.padding[a], layer.dilation[a]) for a in (0, 1))
         taps = layer.kernel[0] * layer.kernel[1] if res.conv_weight_sharing.value and not plastic else 0
-        return _Layout(("x", "y", "channel"), axes + (_channel_axis(source[2], shape[2], groups),),
+        return _Layout(_axis_names(shape), axes + (_channel_axis(source[2], shape[2], groups),),
                        bits, spatial=True, shared_taps=taps)
     sources = math.prod(source) if source else layer.fan_in
     return _Layout(("neuron",), (_PerNeuronAxis(sources, layer.fan_in, layer.n_neurons),), bits)
@@ -377,8 +380,8 @@ class _Loads:
         per_axis = [self._axis_load(index, t) for index, t in enumerate(tile)]
         if self.fan_out.per_axis and len(self.fan_out.per_axis) == len(tile):
             out = self.fan_out.scale * math.prod(self._window(index, t) for index, t in enumerate(tile))
-        else:
-            out = self.fan_out.scale * neurons
+        else:  # no per-axis trace (dense successor, or axes that do not line up): the widest
+            out = self.fan_out.widest * neurons
         if layout.recurrent:
             out += neurons * self.cores(tile)
         return {"neurons_per_core": neurons,
@@ -424,10 +427,9 @@ def _place(layer: NetxLayer, layout: _Layout, fan_out: _FanOut, profile: Profile
         utilisation={name: round(usage[name] / limits[name], 4) for name in LIMITS},
         axes=layout.names, tile=tuple(min(t, axis.n) for axis, t in zip(layout.axes, tile)), grid=grid,
         shared_weights=bool(layout.shared_taps), blocked=tuple(blocked))
-    cores = mapping.cores
-    if layout.spatial and not blocked:
+    if layout.spatial:
         return mapping, _FanOut(1, tuple(axis.reach(t) for axis, t in zip(layout.axes, tile)))
-    return mapping, _FanOut(cores)
+    return mapping, _FanOut(mapping.cores)
 
 
 def _candidates(n: int) -> list[int]:
@@ -496,10 +498,9 @@ def _input_placement(network: NetxNetwork, fan_out: _FanOut) -> InputPlacement:
     sources = math.prod(layer.input_shape) if layer.input_shape else layer.fan_in
     if fan_out.per_axis:
         targets = fan_out.scale * math.prod(int(per_input.sum()) for per_input in fan_out.per_axis)
-        widest = fan_out.scale * math.prod(int(per_input.max()) for per_input in fan_out.per_axis)
     else:
-        targets, widest = fan_out.scale * sources, fan_out.scale
-    return InputPlacement(HOST, named, sources, layer.name, targets, widest)
+        targets = fan_out.scale * sources
+    return InputPlacement(HOST, named, sources, layer.name, targets, fan_out.widest)
 
 
 def _stored_bits(synapses: np.ndarray, bits_per_synapse: int, profile: Profile) -> np.ndarray:
