@@ -1,4 +1,5 @@
-"""DA-SSDP's effect on the digits, honestly: seeds x {baseline, continuous gate, gate = 1}.
+"""DA-SSDP's effect on the digits, honestly: seeds x {baseline, continuous gate, gate = 1,
+continuous gate with the reference's co-silent depression}.
 
 Trains the digits example once per seed and variant (torch test accuracy, no Lava run) and
 prints a JSON summary plus a markdown table of mean +- std.
@@ -20,6 +21,8 @@ VARIANTS = {
     "baseline": {"dassdp.enabled": False},
     "dassdp_continuous": {"dassdp.enabled": True, "dassdp.layers": ["dense1"], "dassdp.gate": "continuous"},
     "dassdp_gate_one": {"dassdp.enabled": True, "dassdp.layers": ["dense1"], "dassdp.gate": "one"},
+    "dassdp_co_silent_reference": {"dassdp.enabled": True, "dassdp.layers": ["dense1"],
+                                   "dassdp.gate": "continuous", "dassdp.co_silent": "reference"},
 }
 
 
