@@ -61,22 +61,65 @@ def export(checkpoint: str, output: str) -> None:
     export_checkpoint(checkpoint, output)
 
 
+def _reset_interval(value: Optional[str]) -> Optional[int]:
+    """``--reset-interval``: a whole number of steps, or ``none`` (0 here) for no reset."""
+    if value is None:
+        return None
+    if value.lower() == "none":
+        return 0
+    if not value.isdigit() or int(value) < 1:
+        raise NeurodeployError(f"--reset-interval {value!r}: expected a whole number of steps >= 1, or 'none'")
+    return int(value)
+
+
+def input_options(command):
+    """The options that say what a ``.net`` is fed; shared by ``simulate`` and ``parity``."""
+    options = [
+        click.option("--config", "-c", "config", type=click.Path(dir_okay=False),
+                     help="Config naming the encoding and data set (default: the manifest's)."),
+        click.option("--spikes", type=click.Path(dir_okay=False),
+                     help="Spike array (N, T, *input_shape) in .npy/.npz, bool or 0/1, instead of a data set."),
+        click.option("--bias", type=click.Path(dir_okay=False),
+                     help="Bias mantissas (N, *input_shape) for netx's Input block, held --steps steps."),
+        click.option("--labels", type=click.Path(dir_okay=False),
+                     help="Integer labels (N,) for --spikes/--bias (an .npz may hold them as 'labels')."),
+        click.option("--layout", type=click.Choice(["chw", "whc"]), default="chw", show_default=True,
+                     help="Axis order of --spikes/--bias: torch's CHW or netx's WHC."),
+        click.option("--steps", type=click.IntRange(min=1), help="Steps per sample (checks --spikes; needed by --bias)."),
+        click.option("--reset-interval", "reset_interval", metavar="K|none",
+                     help="Reset the neurons every K steps (each layer at netx's offset), or never; "
+                          "default: once per sample."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @cli.command()
 @click.argument("network", type=click.Path(dir_okay=False))
-@click.option("--config", "-c", "config", type=click.Path(dir_okay=False), help="Config naming the data set (default: the manifest's).")
-@click.option("--samples", "-n", type=int, help="Number of test samples (default: all).")
-@click.option("--timeout", "timeout_s", type=float, default=None, help="Watchdog in seconds for the Lava run.")
+@input_options
+@click.option("--samples", "-n", type=click.IntRange(min=1), help="Number of samples (default: all).")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True, max=1e6),
+              default=None, help="Watchdog in seconds for the Lava run (default: grows with the work).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write metrics JSON here.")
+@click.option("--save-output", type=click.Path(dir_okay=False),
+              help="Write every output spike (N, steps, outputs) and the counts to this .npz.")
 @click.option("--backend", type=click.Choice(["lava", "emulator"]), default="lava", show_default=True,
               help="Lava's simulator, or the batched emulator that is bit-exact with it.")
-@click.option("--exit-threshold", type=float, default=None,
+@click.option("--exit-threshold", type=click.FloatRange(min=0, max=1e9), default=None,
               help="Early exit on Lava: stop a sample once the top-two output count margin reaches this.")
-def simulate(network: str, config: Optional[str], samples: Optional[int], timeout_s: Optional[float],
-             json_path: Optional[str], backend: str, exit_threshold: Optional[float]) -> None:
-    """Run NETWORK (.net) on Lava's Loihi2SimCfg fixed_pt simulator (or its emulator) over test data."""
-    from neurodeploy.pipeline import simulate_network
+def simulate(network: str, config: Optional[str], spikes: Optional[str], bias: Optional[str],
+             labels: Optional[str], layout: str, steps: Optional[int], reset_interval: Optional[str],
+             samples: Optional[int], timeout_s: Optional[float], json_path: Optional[str],
+             save_output: Optional[str], backend: str, exit_threshold: Optional[float]) -> None:
+    """Run NETWORK (.net) on Lava's Loihi2SimCfg fixed_pt simulator (or its emulator).
 
-    simulate_network(network, config, samples, timeout_s, json_path, backend, exit_threshold)
+    Inputs: a data set (the manifest's or --config's) through the encoder, or --spikes /
+    --bias arrays; accuracy is printed only when labels are known."""
+    from neurodeploy.pipeline import InputRequest, simulate_network
+
+    request = InputRequest(config, spikes, bias, labels, layout, steps, samples, _reset_interval(reset_interval))
+    simulate_network(network, request, timeout_s, json_path, backend, exit_threshold, save_output)
 
 
 @cli.command()
@@ -95,9 +138,40 @@ from neurodeploy.hardware.commands import profiles, validate  # noqa: E402  (lig
 cli.add_command(profiles)
 cli.add_command(validate)
 
-from neurodeploy.sim.commands import parity  # noqa: E402  (light: click only)
+@cli.command()
+@click.argument("network", type=click.Path(dir_okay=False))
+@input_options
+@click.option("--samples", "-n", type=click.IntRange(min=1), default=20, show_default=True, help="Number of samples.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True, max=1e6), default=None,
+              help="Watchdog in seconds for the Lava run (default: grows with the work).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON here.")
+def parity(network: str, config: Optional[str], spikes: Optional[str], bias: Optional[str],
+           labels: Optional[str], layout: str, steps: Optional[int], reset_interval: Optional[str],
+           samples: int, timeout_s: Optional[float], json_path: Optional[str]) -> None:
+    """Compare torch (SLAYER, from checkpoint.pt beside NETWORK), the emulator and Lava
+    fixed_pt on the same samples: per layer, the first frame step where spikes differ,
+    how many differ, voltage divergence, prediction agreement.
 
-cli.add_command(parity)
+    Exit code 0: emulator and Lava agree exactly; 1: they do not; 2: unusable input."""
+    from neurodeploy.api import parity as parity_of
+    from neurodeploy.atomic import write_json
+    from neurodeploy.netxfile import read_netx
+    from neurodeploy.pipeline import InputRequest, simulation_inputs
+    from neurodeploy.report.parity_table import render
+
+    description = read_netx(network)
+    request = InputRequest(config, spikes, bias, labels, layout, steps, samples, _reset_interval(reset_interval))
+    if request.reset_interval is not None:
+        raise click.UsageError("parity compares the per-sample reset plan only; drop --reset-interval")
+    inputs, _ = simulation_inputs(description, request)
+    report = parity_of(description, inputs, timeout_s=timeout_s)
+    render(report)
+    if json_path:
+        write_json(json_path, report.to_dict())
+    if not report.emulator_exact:
+        sys.exit(1)
+
+
 
 
 @cli.command()

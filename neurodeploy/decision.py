@@ -1,18 +1,27 @@
 """Reading a decision from output spikes after each step, and early exit.
 
 The decision after step ``t`` is the class with most output spikes in steps ``0..t`` (ties
-to the lowest index: :func:`neurodeploy.model.train.predict_from_counts`). Early exit
+to the lowest index: :func:`predict_from_counts`). Early exit
 stops a sample at the first step where the margin between the two largest counts reaches
 a threshold; a sample that never reaches it runs the whole frame. Torch, the emulator and
-the Lava runner all decide with these functions.
+the Lava runner all decide with these functions; the module needs numpy only, so a
+backend that decides does not import torch training code or Lava.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from neurodeploy.model.train import predict_from_counts
+
+def predict_from_counts(counts: Any) -> np.ndarray:
+    """The decision rule: the class with most output spikes; ties go to the lowest index.
+
+    ``counts`` is an array or a torch tensor (on any device) of shape ``(..., classes)``."""
+    if hasattr(counts, "detach"):
+        counts = counts.detach().cpu().numpy()
+    return np.asarray(counts).argmax(axis=-1)
 
 
 @dataclass(frozen=True)

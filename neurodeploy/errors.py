@@ -26,3 +26,7 @@ class NetworkFileError(NeurodeployError):
 
 class SimulationError(NeurodeployError):
     """A Lava run failed or hung; the runtime was stopped."""
+
+
+class InputError(NeurodeployError):
+    """An input array (spikes, biases, labels) has the wrong rank, shape, dtype or values."""

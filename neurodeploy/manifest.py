@@ -1,8 +1,12 @@
 """The deployment manifest written beside every exported `.net`.
 
 It records what the `.net` file cannot: the frame schedule the network was trained with,
-the encoder, the neuron parameters, the data set and split, the seed and the package
-versions. The Lava runner, the emulator and the hardware validator read timing from here.
+the encoder, the neuron parameters, the whole data config (so a run is simulated and
+validated on the very split it was tested on), the seed and the package versions
+(provenance). The Lava runner, the emulator and the hardware validator read timing from
+here. Manifests written before the data config was kept (``neurodeploy-manifest/1``
+without ``data``) load when their data set description names what the split needs, and
+otherwise say which key is missing.
 """
 from __future__ import annotations
 
@@ -11,10 +15,20 @@ from pathlib import Path
 from typing import Any, Optional
 
 from neurodeploy.atomic import read_json, write_json
+from neurodeploy.config import DataConfig
 from neurodeploy.encoding.schedule import FrameSchedule
 from neurodeploy.errors import ConfigError, NeurodeployError
 
 MANIFEST_FORMAT = "neurodeploy-manifest/1"
+MANIFEST_NAME = "manifest.json"
+
+
+def manifest_path_for(network_path: str | Path) -> Path:
+    """Where the manifest of a ``.net`` lives: ``<stem>.manifest.json`` beside it when that
+    exists (a second export into a run folder), else the folder's ``manifest.json``."""
+    network_path = Path(network_path)
+    own = network_path.with_name(f"{network_path.stem}.manifest.json")
+    return own if own.is_file() else network_path.with_name(MANIFEST_NAME)
 
 
 @dataclass(frozen=True)
@@ -38,16 +52,28 @@ class Manifest:
     seed: int = 0
     versions: dict[str, str] = field(default_factory=dict)
     dassdp: Optional[dict[str, Any]] = None
+    data: Optional[DataConfig] = None
+    hops: Optional[int] = None    # the network's, from :mod:`neurodeploy.blocks`, at export
 
-    @property
-    def hops(self) -> int:
-        """Synaptic hops from the input to the output: one step of latency each."""
-        return sum(layer.type in ("dense", "conv", "dense_rec") for layer in self.layers)
+    def data_config(self, path: str | Path = "manifest") -> DataConfig:
+        """The data config the network was trained and tested with."""
+        if self.data is not None:
+            return self.data
+        known = {key: self.dataset[key] for key in DataConfig.model_fields if key in self.dataset}
+        if "dataset" not in known:
+            raise NeurodeployError(f"{path}: names no data set (no 'data', no 'dataset.dataset'); "
+                                   f"pass --config, or --spikes/--bias")
+        needs = ["test_fraction"] if known["dataset"] in ("digits", "mnist5k", "folder") else []
+        missing = [key for key in needs if key not in known]
+        if missing:
+            raise NeurodeployError(f"{path}: an older manifest without 'data' and without "
+                                   f"dataset.{missing[0]}; pass --config to name the split")
+        return DataConfig.model_validate(known)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["schedule"] = self.schedule.to_dict()
-        data["hops"] = self.hops
+        data["data"] = self.data.model_dump() if self.data is not None else None
         return {"format": MANIFEST_FORMAT, **data}
 
     def save(self, path: str | Path) -> None:
@@ -72,8 +98,12 @@ class Manifest:
                 seed=data.get("seed", 0),
                 versions=data.get("versions", {}),
                 dassdp=data.get("dassdp"),
+                data=DataConfig.model_validate(data["data"]) if data.get("data") is not None else None,
+                hops=data.get("hops"),
             )
         except KeyError as error:
             raise NeurodeployError(f"{path}: manifest lacks the key {error}") from None
         except ConfigError as error:
             raise NeurodeployError(f"{path}: {error}") from None
+        except (TypeError, ValueError) as error:  # pydantic's ValidationError is a ValueError
+            raise NeurodeployError(f"{path}: malformed manifest ({str(error).splitlines()[0][:120]})") from None

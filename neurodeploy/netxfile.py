@@ -16,6 +16,7 @@ Layout conventions follow ``netx/hdf5.py``:
 """
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -108,6 +109,7 @@ class NetxNetwork:
 
     path: Path
     layers: tuple[NetxLayer, ...]
+    raw: bytes = field(default=b"", repr=False)   # the file's bytes: netx builds from these
 
     @property
     def input_shape(self) -> Optional[tuple[int, ...]]:
@@ -115,8 +117,11 @@ class NetxNetwork:
 
     @property
     def hops(self) -> int:
-        """Synaptic layers on the path from input to output: one step of latency each."""
-        return sum(layer.is_synaptic for layer in self.layers)
+        """Steps from the input to the output block (see :mod:`neurodeploy.blocks`)."""
+        from neurodeploy.blocks import runnable_blocks
+
+        blocks = runnable_blocks(self)
+        return blocks[-1].hops if blocks else 0
 
     @property
     def n_neurons(self) -> int:
@@ -144,7 +149,7 @@ class NetxNetwork:
 
 
 def read_netx(path: str | Path, input_shape: Optional[tuple[int, ...]] = None) -> NetxNetwork:
-    """Read a netx file. ``input_shape`` (WHC) overrides the inferred input of the first
+    """Read a netx file, once: its bytes are kept for netx to build from. ``input_shape`` (WHC) overrides the inferred input of the first
     layer, as ``netx.hdf5.Network(input_shape=...)`` does, and is checked against it.
 
     Raises :class:`NetworkFileError` (one line naming the file) when the file is missing,
@@ -154,7 +159,9 @@ def read_netx(path: str | Path, input_shape: Optional[tuple[int, ...]] = None) -
     if not path.is_file():
         raise NetworkFileError(f"{path}: network file not found")
     try:
-        handle = h5py.File(path, "r")
+        with open(path, "rb") as stream:
+            raw = stream.read()
+        handle = h5py.File(io.BytesIO(raw), "r")
     except OSError as error:
         raise NetworkFileError(f"{path}: not an HDF5 file ({_first_line(error)})") from None
     with handle:
@@ -169,7 +176,7 @@ def read_netx(path: str | Path, input_shape: Optional[tuple[int, ...]] = None) -
             except (KeyError, IndexError, ValueError, TypeError, OSError) as error:
                 raise NetworkFileError(f"{path}: layer/{index} is malformed "
                                        f"({_first_line(error)})") from None
-    network = NetxNetwork(path=path, layers=tuple(layers))
+    network = NetxNetwork(path=path, layers=tuple(layers), raw=raw)
     return network.with_input_shape(input_shape) if input_shape is not None else network
 
 

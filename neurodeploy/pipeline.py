@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
@@ -18,10 +18,14 @@ from neurodeploy.config import DataConfig, ExperimentConfig, load_config, parse_
 from neurodeploy.data import ImageSet, Split, load_split
 from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.manifest import Manifest
+from neurodeploy.inputs import ImageInput, Inputs
+from neurodeploy.manifest import MANIFEST_NAME, Manifest, manifest_path_for
+from neurodeploy.results import SimulationResult
+
+if TYPE_CHECKING:
+    from neurodeploy.netxfile import NetxNetwork
 
 NETWORK_NAME = "model.net"
-MANIFEST_NAME = "manifest.json"
 PACKAGES = ("neurodeploy", "lava-nc", "lava-dl", "torch", "numpy", "h5py")
 
 
@@ -63,7 +67,7 @@ def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = Non
     seed_everything(config.seed)
     split = load_split(config.data, config.seed)
     network = SpikingNetwork(config.model, split.input_shape, split.num_classes)
-    schedule = config.encoding.schedule(hops=len(network.named_synapses()))
+    schedule = _schedule(config, network)
     plugin = _plasticity_plugin(config, network, schedule)
     _say(f"training {config.name}: {len(split.train)} train / {len(split.test)} test samples, "
          f"{schedule.frame_steps} steps per sample ({schedule.encoding})")
@@ -81,6 +85,12 @@ def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = Non
                       result.wall_s, export_s)
 
 
+def _schedule(config: ExperimentConfig, network) -> FrameSchedule:
+    """The frame schedule of a SLAYER network: its default gap is the network's hops, one
+    per synaptic block (the count netx's blocks give once exported)."""
+    return config.encoding.schedule(hops=len(network.named_synapses()))
+
+
 def _plasticity_plugin(config: ExperimentConfig, network, schedule: FrameSchedule):
     if not config.dassdp.enabled:
         return None
@@ -91,16 +101,20 @@ def _plasticity_plugin(config: ExperimentConfig, network, schedule: FrameSchedul
 
 
 def _export(network, schedule: FrameSchedule, split: Split, config: ExperimentConfig,
-            run_dir: Path) -> Manifest:
+            run_dir: Path, network_name: str = NETWORK_NAME, manifest_name: str = MANIFEST_NAME) -> Manifest:
+    """Write ``network_name`` and the manifest that describes it into ``run_dir``; other
+    files there (a run's own ``model.net`` and manifest) are left as they are."""
     from neurodeploy.model.export import export_netx, port_shape
+    from neurodeploy.netxfile import read_netx
 
-    export_netx(network, run_dir / NETWORK_NAME)
+    export_netx(network, run_dir / network_name)
     manifest = Manifest(
-        network_file=NETWORK_NAME, input_shape=split.input_shape, port_shape=port_shape(network),
+        network_file=network_name, input_shape=split.input_shape, port_shape=port_shape(network),
         layers=network.layer_info(), schedule=schedule, neuron=config.model.neuron.model_dump(),
         dataset=split.description, seed=config.seed, versions=_versions(),
-        dassdp=config.dassdp.model_dump() if config.dassdp.enabled else None)
-    manifest.save(run_dir / MANIFEST_NAME)
+        dassdp=config.dassdp.model_dump() if config.dassdp.enabled else None,
+        data=config.data, hops=read_netx(run_dir / network_name).hops)
+    manifest.save(run_dir / manifest_name)
     return manifest
 
 
@@ -121,97 +135,110 @@ def export_checkpoint(checkpoint: str, output: str) -> Manifest:
     except (RuntimeError, KeyError, EOFError, ValueError) as error:
         raise NeurodeployError(f"{path}: not a neurodeploy checkpoint ({error})") from None
     split = load_split(config.data, config.seed)
-    schedule = config.encoding.schedule(hops=len(network.named_synapses()))
+    schedule = _schedule(config, network)
     out = Path(output)
-    manifest = _export(network, schedule, split, config, out.parent)
-    if out.name != NETWORK_NAME:
-        (out.parent / NETWORK_NAME).replace(out)
-        manifest.network_file = out.name
-        manifest.save(out.parent / MANIFEST_NAME)
-    _say(f"exported {out} and {out.parent / MANIFEST_NAME}")
+    manifest_name = MANIFEST_NAME if out.name == NETWORK_NAME else f"{out.stem}.manifest.json"
+    manifest = _export(network, schedule, split, config, out.parent, out.name, manifest_name)
+    _say(f"exported {out} and {out.parent / manifest_name}")
     return manifest
 
 
 @dataclass(frozen=True)
-class SimulationInputs:
-    """What a simulation of a ``.net`` runs on; shared by ``simulate`` and ``parity``."""
+class InputRequest:
+    """How the user asked to feed a ``.net``: a data set (config or manifest) through the
+    encoder, or arrays from files. ``reset_interval`` 0 means no reset, ``None`` one per frame."""
 
-    schedule: FrameSchedule
-    test: ImageSet
-    seed: int
-    config: Optional[ExperimentConfig]
+    config: Optional[str] = None
+    spikes: Optional[str] = None
+    bias: Optional[str] = None
+    labels: Optional[str] = None
+    layout: str = "chw"
+    steps: Optional[int] = None
+    samples: Optional[int] = None
+    reset_interval: Optional[int] = None
 
 
-def simulation_inputs(network_file: str, config_path: Optional[str],
-                      samples: Optional[int]) -> SimulationInputs:
-    """The frame schedule and test samples for a ``.net``: the manifest beside it names
-    them, a config overrides its data set (and names both when there is no manifest)."""
-    from neurodeploy.netxfile import read_netx
+def simulation_inputs(network: "NetxNetwork", request: InputRequest) -> tuple[Inputs, Optional[ExperimentConfig]]:
+    """The inputs for a ``.net``: arrays from ``--spikes``/``--bias`` files, else the test
+    split and frame schedule named by a config or by the manifest beside the file."""
+    from neurodeploy.inputs import load_bias, load_labels, load_spikes
 
-    path = Path(network_file)
-    description = read_netx(path)
-    manifest_path = path.parent / MANIFEST_NAME
+    if request.spikes and request.bias:
+        raise NeurodeployError("--spikes and --bias: give one of them")
+    config = load_config(request.config) if request.config else None
+    if request.spikes or request.bias:
+        if request.bias and request.steps is None:
+            raise NeurodeployError("--bias needs --steps: how many steps each sample's bias is held")
+        inputs = (load_spikes(request.spikes, request.layout, request.steps) if request.spikes
+                  else load_bias(request.bias, request.steps, request.layout))
+        if request.labels:
+            from dataclasses import replace
+
+            inputs = replace(inputs, labels=load_labels(request.labels, inputs.samples))
+        return inputs.head(request.samples), config
+    manifest_path = manifest_path_for(network.path)
     manifest = Manifest.load(manifest_path) if manifest_path.exists() else None
-    config = load_config(config_path) if config_path else None
-    if manifest is not None:
-        schedule, data_config = manifest.schedule, DataConfig.model_validate(
-            {k: manifest.dataset[k] for k in ("dataset", "path", "test_fraction") if k in manifest.dataset})
-        seed = manifest.seed
-    elif config is not None:
-        hops = sum(layer.type != "flatten" for layer in description.layers)
-        schedule, data_config, seed = config.encoding.schedule(hops), config.data, config.seed
-    else:
-        raise NeurodeployError(f"{path}: no {MANIFEST_NAME} beside it; pass --config to name "
-                               f"the encoding and the data set")
     if config is not None:
-        data_config, seed = config.data, config.seed
+        hops = network.hops
+        schedule, data_config, seed = config.encoding.schedule(hops), config.data, config.seed
+        if manifest is not None:
+            schedule = manifest.schedule
+    elif manifest is not None:
+        schedule, data_config, seed = manifest.schedule, manifest.data_config(manifest_path), manifest.seed
+    else:
+        raise NeurodeployError(f"{network.path}: no {MANIFEST_NAME} beside it; pass --spikes FILE "
+                               f"(or --bias FILE --steps T), or --config to name the encoding and data set")
+    if request.steps is not None and request.steps != schedule.frame_steps:
+        raise NeurodeployError(f"--steps {request.steps}: the frame schedule of these images takes "
+                               f"{schedule.frame_steps} steps; drop --steps")
     test = load_split(data_config, seed).test
-    return SimulationInputs(schedule, test.head(samples) if samples else test, seed, config)
+    inputs = ImageInput(test.images, schedule, seed, test.labels)
+    return inputs.head(request.samples), config
 
 
-def simulate_network(network_file: str, config_path: Optional[str], samples: Optional[int],
-                     timeout_s: Optional[float], json_path: Optional[str],
-                     backend: str = "lava", exit_threshold: Optional[float] = None) -> dict[str, Any]:
-    """Run any ``.net`` over test data named by a config or the manifest beside it, on Lava
-    or on the emulator (bit-exact with Lava fixed_pt, batched). With ``exit_threshold`` each
-    sample stops on Lava as soon as the early-exit rule fires (its remaining steps are not
-    simulated)."""
+def simulate_network(network_file: str, request: InputRequest, timeout_s: Optional[float] = None,
+                     json_path: Optional[str] = None, backend: str = "lava",
+                     exit_threshold: Optional[float] = None,
+                     save_output: Optional[str] = None) -> SimulationResult:
+    """Run any ``.net`` on Lava or on the emulator (bit-exact with Lava fixed_pt, batched)
+    over the inputs the request names; print the metrics (accuracy only with labels),
+    write them as JSON, and every output spike to ``save_output`` (``.npz``). With
+    ``exit_threshold`` each sample stops on Lava as soon as the early-exit rule fires."""
+    from neurodeploy.api import simulate
+    from neurodeploy.netxfile import read_netx
     from neurodeploy.report.summary import print_simulation
 
-    path = Path(network_file)
-    inputs = simulation_inputs(network_file, config_path, samples)
-    schedule, test, seed = inputs.schedule, inputs.test, inputs.seed
-    if inputs.config is not None:
-        timeout_s = timeout_s or inputs.config.simulate.timeout_s
-    if exit_threshold is not None and backend != "lava":
-        raise NeurodeployError("--exit-threshold runs on Lava only; drop --backend emulator "
-                               "(`neurodeploy compare` sweeps thresholds on the emulator)")
-    metrics: dict[str, Any] = {"network": str(path), "backend": backend, "samples": len(test)}
-    if backend == "emulator":
-        from neurodeploy.sim.emulator import emulate
-
-        _say(f"emulating {len(test)} samples x {schedule.frame_steps} steps (bit-exact with Lava fixed_pt)")
-        result = emulate(path, test.images, schedule, seed=seed)
-        metrics.update({"spikes_per_sample": result.spikes_per_layer, "steps": result.steps})
-    elif exit_threshold is not None:
-        from neurodeploy.sim.early_exit import simulate_early_exit
-
-        _say(f"simulating {len(test)} samples on Lava (fixed_pt), exiting at margin >= {exit_threshold:g}")
-        result = simulate_early_exit(path, test.images, schedule, exit_threshold, timeout_s=timeout_s or 600.0)
-        metrics.update({"exit_threshold": exit_threshold, "mean_exit_step": result.mean_exit_step,
-                        "frame_steps": schedule.frame_steps, "steps": result.steps_run})
-    else:
-        from neurodeploy.sim.runner import simulate
-
-        _say(f"simulating {len(test)} samples x {schedule.frame_steps} steps on Lava (fixed_pt)")
-        result = simulate(path, test.images, schedule, timeout_s=timeout_s or 600.0)
-        metrics.update({"spikes_per_sample": result.spikes_per_layer, "steps": result.steps})
-    metrics.update({"accuracy": result.accuracy(test.labels), "wall_s": result.wall_s,
-                    "steps_per_s": result.steps_per_second})
+    network = read_netx(network_file)
+    inputs, config = simulation_inputs(network, request)
+    if timeout_s is None and config is not None:
+        timeout_s = config.simulate.timeout_s
+    reset = request.reset_interval != 0
+    _say(f"{'emulating' if backend == 'emulator' else 'simulating'} {inputs.samples} samples x "
+         f"{inputs.frame_steps} steps ({inputs.kind}) on "
+         f"{'the emulator (bit-exact with Lava fixed_pt)' if backend == 'emulator' else 'Lava (fixed_pt)'}")
+    result = simulate(network, inputs, backend=backend, timeout_s=timeout_s, reset=reset,
+                      reset_interval=request.reset_interval or None, exit_threshold=exit_threshold,
+                      keep_output=save_output is not None)
+    metrics = {"network": str(network.path), "input": inputs.kind, **result.metrics(inputs.labels)}
     print_simulation(metrics)
     if json_path:
         write_json(json_path, metrics)
-    return metrics
+    if save_output:
+        _save_output(save_output, result)
+    return result
+
+
+def _save_output(path: str, result: SimulationResult) -> None:
+    """Every output spike of the decode window and the counts, as ``.npz``."""
+    from neurodeploy.atomic import atomic_path
+
+    target = Path(path)
+    if target.suffix != ".npz":
+        raise NeurodeployError(f"--save-output {path}: expected a .npz file name")
+    with atomic_path(target) as temporary:
+        with open(temporary, "wb") as stream:
+            np.savez_compressed(stream, output_spikes=result.output_spikes, output_counts=result.output_counts)
+    _say(f"wrote {target} (output_spikes {tuple(result.output_spikes.shape)}, output_counts)")
 
 
 def run_all(config_path: str, overrides: Optional[dict[str, Any]] = None,
@@ -224,14 +251,15 @@ def run_all(config_path: str, overrides: Optional[dict[str, Any]] = None,
 
     trained = train_and_export(config_path, overrides, output)
     config, test = trained.config, trained.split.test
-    reports = _validate(trained.network_file, config.hardware)
+    network = trained.read_network()
+    reports = _validate(network, config.hardware)
     count = min(config.simulate.samples or len(test), len(test))
     _say(f"simulating {count} test samples on Lava (Loihi2SimCfg, fixed_pt)")
-    lava = simulate(trained.network_file, test.images[:count], trained.manifest.schedule,
+    lava = simulate(network, test.images[:count], trained.manifest.schedule,
                     timeout_s=config.simulate.timeout_s)
     labels = test.labels[:count]
-    activity = run_activity(trained, test.images[:count], lava.spikes_per_layer)
-    emulated = emulate(trained.network_file, test.images, trained.manifest.schedule, seed=config.seed)
+    activity = run_activity(network, trained.manifest.schedule, test.images[:count], lava.spikes_per_layer)
+    emulated = emulate(network, test.images, trained.manifest.schedule, seed=config.seed)
     metrics = {
         "name": config.name,
         "torch_test_accuracy": trained.torch_accuracy,
@@ -257,26 +285,26 @@ def run_all(config_path: str, overrides: Optional[dict[str, Any]] = None,
     return metrics
 
 
-def _validate(network_file: Path, profiles: list[str]) -> dict[str, Any]:
+def _validate(network: "NetxNetwork", profiles: list[str]) -> dict[str, Any]:
     """Validate against each profile before simulating; print one verdict line each."""
     from neurodeploy.hardware.deployment import validate_profiles
 
-    reports = validate_profiles(network_file, profiles)
+    reports = validate_profiles(network, profiles)
     for name, report in reports.items():
         _say(f"{report.profile_title}: {report.verdict.upper()} ({report.count('error')} errors, "
              f"{report.count('warning')} warnings, {report.mapping.cores} cores); "
-             f"details: neurodeploy validate {network_file} --hw {name}")
+             f"details: neurodeploy validate {network.path} --hw {name}")
     return reports
 
 
-def run_activity(trained: TrainedRun, images: np.ndarray, layer_spikes: dict[str, float]) -> dict[str, float]:
-    """Per-sample synaptic ops, neuron updates and spikes of the Lava run (input included)."""
+def run_activity(network: "NetxNetwork", schedule: FrameSchedule, images: np.ndarray,
+                 layer_spikes: dict[str, float]) -> dict[str, float]:
+    """Per-sample synaptic ops, neuron updates and spikes of a Lava run (input included)."""
     from neurodeploy.encoding import encode
     from neurodeploy.hardware.activity import activity_counts
 
-    schedule = trained.manifest.schedule
     input_spikes = float(encode(images, schedule).sum()) / len(images)
-    return activity_counts(trained.read_network(), input_spikes, layer_spikes, schedule.frame_steps)
+    return activity_counts(network, input_spikes, layer_spikes, schedule.frame_steps)
 
 
 def _versions() -> dict[str, str]:

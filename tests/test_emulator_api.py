@@ -115,7 +115,8 @@ def test_cli_refuses_an_unsupported_file_in_one_line(tmp_path, small_run, comman
 
 @pytest.mark.timeout(240)
 def test_cli_simulate_with_the_emulator_matches_lava(tmp_path, small_run):
-    from neurodeploy.pipeline import simulation_inputs
+    from neurodeploy.netxfile import read_netx
+    from neurodeploy.pipeline import InputRequest, simulation_inputs
     from neurodeploy.sim.runner import simulate
 
     trained, _ = small_run
@@ -126,10 +127,10 @@ def test_cli_simulate_with_the_emulator_matches_lava(tmp_path, small_run):
     import json
 
     metrics = json.loads(out.read_text())
-    inputs = simulation_inputs(str(trained.network_file), None, 12)
-    lava = simulate(trained.network_file, inputs.test.images, inputs.schedule, timeout_s=120)
+    inputs, _ = simulation_inputs(read_netx(trained.network_file), InputRequest(samples=12))
+    lava = simulate(trained.network_file, inputs, timeout_s=120)
     assert metrics["backend"] == "emulator" and metrics["samples"] == 12
-    assert metrics["accuracy"] == lava.accuracy(inputs.test.labels)
+    assert metrics["accuracy"] == lava.accuracy(inputs.labels)
     assert metrics["spikes_per_sample"] == lava.spikes_per_layer
 
 

@@ -9,7 +9,8 @@ import h5py
 import numpy as np
 import pytest
 
-from neurodeploy.pipeline import simulation_inputs
+from neurodeploy.netxfile import read_netx
+from neurodeploy.pipeline import InputRequest, simulation_inputs
 from neurodeploy.sim.parity import compare, parity_report, torch_traces
 from neurodeploy.sim.trace import LayerTrace
 
@@ -53,10 +54,10 @@ def test_an_injected_threshold_is_found_at_its_layer_and_step(tmp_path, small_ru
     copy = _copy_run(trained.run_dir, tmp_path / "tampered")
     with h5py.File(copy, "r+") as handle:
         handle["layer/1/neuron/vThMant"][()] = (1 << 17) - 1
-    inputs = simulation_inputs(str(copy), None, 10)
-    report = parity_report(copy, inputs.test, inputs.schedule, timeout_s=LAVA_TIMEOUT_S)
+    inputs, _ = simulation_inputs(read_netx(copy), InputRequest(samples=10))
+    report = parity_report(copy, inputs, timeout_s=LAVA_TIMEOUT_S)
 
-    original, _ = torch_traces(trained.network_file, inputs.test.images, inputs.schedule)
+    original, _ = torch_traces(trained.network_file, inputs.images, inputs.schedule)
     dense1 = original["dense1"]
     fires = dense1.spikes.any(axis=2)
     expected_step = int(np.flatnonzero(fires.any(axis=0))[0])
@@ -78,8 +79,8 @@ def test_torch_is_reported_unavailable_without_a_checkpoint(tmp_path, small_run)
     copy.mkdir()
     for name in ("model.net", "manifest.json"):
         shutil.copy(trained.run_dir / name, copy / name)
-    inputs = simulation_inputs(str(copy / "model.net"), None, 3)
-    report = parity_report(copy / "model.net", inputs.test, inputs.schedule, timeout_s=LAVA_TIMEOUT_S)
+    inputs, _ = simulation_inputs(read_netx(copy / "model.net"), InputRequest(samples=3))
+    report = parity_report(copy / "model.net", inputs, timeout_s=LAVA_TIMEOUT_S)
     assert "no checkpoint.pt" in report.torch_unavailable
     assert [(c.reference, c.other) for c in report.comparisons] == [("emulator", "lava")]
     assert report.emulator_exact and set(report.accuracy) == {"emulator", "lava"}

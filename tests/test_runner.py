@@ -5,7 +5,7 @@ import h5py
 import numpy as np
 import pytest
 
-from neurodeploy.errors import NetworkFileError, SimulationError
+from neurodeploy.errors import InputError, NetworkFileError, SimulationError
 from neurodeploy.sim import runner
 
 
@@ -45,5 +45,5 @@ def test_files_netx_cannot_build_are_refused(tmp_path, small_run):
 
 
 def test_images_must_fit_the_input_port():
-    with pytest.raises(NetworkFileError, match=r"do not fit the network's input port \(63,\)"):
+    with pytest.raises(InputError, match=r"do not fit the network.s input port \(63,\)"):
         runner.arrange_for_port(np.zeros((2, 1, 8, 8), np.uint8), (63,))

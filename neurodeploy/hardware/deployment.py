@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from neurodeploy.hardware.energy import estimate
 from neurodeploy.hardware.profile import load_profile
 from neurodeploy.hardware.validate import ValidationReport, validate_file
+from neurodeploy.netxfile import NetxNetwork
 
 
-def validate_profiles(network_file: str | Path, profiles: list[str]) -> dict[str, ValidationReport]:
-    """Validate ``network_file`` (with the manifest beside it) against each named profile."""
-    return {name: validate_file(network_file, name) for name in profiles}
+def validate_profiles(network: Union[NetxNetwork, str, Path], profiles: list[str]) -> dict[str, ValidationReport]:
+    """Validate ``network`` (with the manifest beside it) against each named profile."""
+    return {name: validate_file(network, name) for name in profiles}
 
 
 def deployment_summary(report: ValidationReport, activity: dict[str, float]) -> dict[str, Any]:

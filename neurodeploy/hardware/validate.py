@@ -22,10 +22,9 @@ from neurodeploy.hardware.profile import Profile, load_profile
 from neurodeploy.hardware.resources import CoreMap, check_resources, map_cores
 from neurodeploy.hardware.support import check_support
 from neurodeploy.hardware.timing import check_timing
-from neurodeploy.manifest import Manifest
+from neurodeploy.manifest import Manifest, manifest_path_for
 from neurodeploy.netxfile import NetxNetwork, read_netx
 
-MANIFEST_NAME = "manifest.json"
 EXIT_DEPLOYABLE, EXIT_ERRORS = 0, 1
 
 
@@ -86,14 +85,16 @@ def validate(network: NetxNetwork, profile: Profile, manifest: Optional[Manifest
         estimate=estimate(profile, schedule.frame_steps if schedule else None, core_map.chips, activity))
 
 
-def validate_file(network_path: str | Path, hw: str | Path, manifest_path: Optional[str | Path] = None,
+def validate_file(network: NetxNetwork | str | Path, hw: str | Path, manifest_path: Optional[str | Path] = None,
                   activity_path: Optional[str | Path] = None) -> ValidationReport:
-    """Load everything and validate; unusable input raises :class:`NeurodeployError`."""
-    network_path = Path(network_path)
+    """Load everything (a network already read is not read again) and validate; unusable
+    input raises :class:`NeurodeployError`."""
+    network_path = network.path if isinstance(network, NetxNetwork) else Path(network)
     profile = load_profile(hw)
     manifest, manifest_path = _manifest_for(network_path, manifest_path)
     activity = _read_activity(Path(activity_path)) if activity_path else None
-    network = _read_matching(network_path, manifest, manifest_path)
+    network = _matching(network if isinstance(network, NetxNetwork) else read_netx(network_path),
+                        manifest, manifest_path)
     report = validate(network, profile, manifest, activity)
     return replace(report, manifest=str(manifest_path) if manifest else None)
 
@@ -103,17 +104,17 @@ def _manifest_for(network_path: Path, given: Optional[str | Path]) -> tuple[Opti
     this network file."""
     if given:
         return Manifest.load(given), Path(given)
-    beside = network_path.with_name(MANIFEST_NAME)
+    beside = manifest_path_for(network_path)
     if not beside.is_file():
         return None, None
     manifest = Manifest.load(beside)
     return (manifest, beside) if Path(manifest.network_file).name == network_path.name else (None, None)
 
 
-def _read_matching(network_path: Path, manifest: Optional[Manifest],
-                   manifest_path: Optional[Path]) -> NetxNetwork:
-    """Read the network with the manifest's input port, and check the two agree."""
-    network = read_netx(network_path)
+def _matching(network: NetxNetwork, manifest: Optional[Manifest],
+              manifest_path: Optional[Path]) -> NetxNetwork:
+    """The network with the manifest's input port, checked to agree with it."""
+    network_path = network.path
     if manifest is None:
         return network
     try:

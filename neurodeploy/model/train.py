@@ -19,6 +19,7 @@ from neurodeploy.lavadl import slayer
 from neurodeploy.atomic import atomic_path
 from neurodeploy.config import ExperimentConfig
 from neurodeploy.data import ImageSet
+from neurodeploy.decision import predict_from_counts
 from neurodeploy.encoding import FrameSchedule, encode
 from neurodeploy.errors import ConfigError
 from neurodeploy.model.network import SpikingNetwork
@@ -62,11 +63,6 @@ class Evaluation:
 
     def accuracy(self, labels: np.ndarray) -> float:
         return float(np.mean(self.predictions == labels))
-
-
-def predict_from_counts(counts: np.ndarray | torch.Tensor) -> np.ndarray:
-    """The decision rule: the class with most output spikes; ties go to the lowest index."""
-    return torch.as_tensor(counts).argmax(dim=-1).cpu().numpy()
 
 
 def resolve_device(name: str) -> torch.device:

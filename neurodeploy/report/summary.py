@@ -44,13 +44,22 @@ def _range(bounds: list[float], scale: float, unit: str) -> str:
 
 
 def print_simulation(metrics: dict[str, Any]) -> None:
+    """One simulation's table: accuracy when labels were known, else output counts and rates."""
     backend = "emulator (bit-exact with Lava fixed_pt)" if metrics["backend"] == "emulator" else "Lava fixed_pt"
-    table = Table(title=f"{backend}: {metrics['network']}")
+    table = Table(title=f"{backend}: {metrics['network']} ({metrics['input']})")
     table.add_column("quantity")
     table.add_column("value", justify="right")
-    table.add_row(f"accuracy ({metrics['samples']} samples)", f"{100 * metrics['accuracy']:.2f} %")
+    if "accuracy" in metrics:
+        table.add_row(f"accuracy ({metrics['samples']} samples)", f"{100 * metrics['accuracy']:.2f} %")
+    else:
+        counts = metrics.get("output_counts_mean", [])
+        shown = ", ".join(f"{value:.2f}" for value in counts[:10]) + (", ..." if len(counts) > 10 else "")
+        table.add_row(f"output spikes/sample, mean per output ({metrics['samples']} samples, no labels)",
+                      f"[{shown}]")
+    rates = metrics.get("rates_per_layer", {})
     for name, spikes in metrics.get("spikes_per_sample", {}).items():
-        table.add_row(f"spikes/sample {name}", f"{spikes:.1f}")
+        rate = f" ({rates[name]:.4f}/neuron/step)" if name in rates else ""
+        table.add_row(f"spikes/sample {name}", f"{spikes:.1f}{rate}")
     if "exit_threshold" in metrics:
         table.add_row(f"mean exit step (margin >= {metrics['exit_threshold']:g})",
                       f"{metrics['mean_exit_step']:.2f} of {metrics['frame_steps']}")

@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from neurodeploy.decision import should_exit
+from neurodeploy.blocks import NetworkTiming
+from neurodeploy.decision import predict_from_counts, should_exit
 from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import NetworkFileError
-from neurodeploy.model.train import predict_from_counts
+from neurodeploy.netxfile import NetxNetwork, read_netx
 from neurodeploy.sim.runner import arrange_for_port, build_network, run_with_watchdog, stop_runtime
 
 if TYPE_CHECKING:
@@ -76,13 +77,14 @@ class Stepper(Protocol):
         """Zero the network's state; ``sample``'s frame begins after ``time_step``."""
 
 
-def simulate_early_exit(network_file: str | Path, images: np.ndarray, schedule: FrameSchedule,
+def simulate_early_exit(network: NetxNetwork | str | Path, images: np.ndarray, schedule: FrameSchedule,
                         threshold: float, timeout_s: float = 600.0) -> EarlyExitRun:
     """Run ``images`` (``uint8 (N, C, H, W)``) on Lava ``fixed_pt``, each until it exits.
 
     One Lava run object serves every sample; the runtime is stopped in ``finally`` and a
     hang past ``timeout_s`` becomes :class:`~neurodeploy.errors.SimulationError`."""
-    lava = LavaStepper(network_file, images, schedule)
+    description = network if isinstance(network, NetxNetwork) else read_netx(network)
+    lava = LavaStepper(description, images, schedule)
     samples, frame_steps = len(images), schedule.frame_steps
     outcome: list[tuple[np.ndarray, np.ndarray, int]] = []
     began = time.perf_counter()
@@ -123,14 +125,17 @@ def run_samples(stepper: Stepper, samples: int, frame_steps: int,
 class LavaStepper:
     """The netx network without periodic reset, fed by the generator, read by a RingBuffer."""
 
-    def __init__(self, network_file: str | Path, images: np.ndarray, schedule: FrameSchedule) -> None:
+    def __init__(self, description: NetxNetwork, images: np.ndarray, schedule: FrameSchedule) -> None:
         from lava.magma.core.run_configs import Loihi2SimCfg
         from lava.proc.io.sink import RingBuffer
 
-        from neurodeploy.netxfile import read_netx
         from neurodeploy.procs.generator import HybridSpikeGenerator
 
-        self.network = build_network(read_netx(network_file), images.shape[1:], reset_interval=None)
+        timing = NetworkTiming.of(description, schedule.frame_steps, reset=False)
+        if timing.blocks and timing.blocks[0].is_input:
+            raise NetworkFileError(f"{description.path}: early exit feeds images; layer "
+                                   f"{timing.blocks[0].name} is netx's Input block, driven by bias")
+        self.network = build_network(description, timing, images.shape[1:])
         port_images = arrange_for_port(images, self.network.inp.shape)
         self.generator = HybridSpikeGenerator(images=port_images, schedule=schedule)
         self.generator.s_out.connect(self.network.inp)
@@ -176,13 +181,14 @@ def state_vars(network: AbstractProcess) -> list[Var]:
     return found
 
 
-def exit_sweep_lava(network_file: str | Path, images: np.ndarray, labels: np.ndarray,
+def exit_sweep_lava(network: NetxNetwork | str | Path, images: np.ndarray, labels: np.ndarray,
                     schedule: FrameSchedule, thresholds: list[float],
                     timeout_s: float = 600.0) -> list[dict[str, float]]:
     """Accuracy, mean exit step, Lava steps and wall time for each threshold (one run each)."""
+    network = network if isinstance(network, NetxNetwork) else read_netx(network)
     rows = []
     for threshold in thresholds:
-        run = simulate_early_exit(network_file, images, schedule, threshold, timeout_s)
+        run = simulate_early_exit(network, images, schedule, threshold, timeout_s)
         rows.append({"threshold": float(threshold), "accuracy": run.accuracy(labels),
                      "mean_exit_step": run.mean_exit_step, "steps_run": run.steps_run,
                      "wall_s": run.wall_s})

@@ -14,9 +14,13 @@ synapses are taken in float64. Convolution is unfold + matrix product for the sa
 """
 from __future__ import annotations
 
+import importlib.util
 import io
 from contextlib import redirect_stdout
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
 from typing import Any, NoReturn, Optional, Union
 
 import numpy as np
@@ -28,7 +32,8 @@ from neurodeploy.netxfile import NetxLayer, NetxNetwork
 from neurodeploy.sim.fixed_point import DECAY_UNITY, EXACT, STATE_SHIFT, CubaParams, shift_, wrap
 
 LAYER_TYPES = ("input", "dense", "dense_rec", "conv", "flatten")
-SUPPORTED = ("input (without neuron)", "dense", "dense_rec", "conv", "flatten")
+SUPPORTED = ("input (shape only, or netx's Input block with a CUBA neuron)", "dense", "dense_rec",
+             "conv", "flatten")
 NEURON_TYPES = ("CUBA", "LOIHI")
 #: netx's neuron for a dense layer without a ``neuron`` group: a non-leaky integrator.
 DEFAULT_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17}
@@ -105,6 +110,14 @@ Synapse = Union[DenseSynapse, ConvSynapse, DelayLine]
 
 
 @dataclass(frozen=True, eq=False)
+class BiasDrive:
+    """netx's ``Input`` block: no synapse (netx leaves its ``inp`` unconnected); the
+    neurons are driven by a bias mantissa per sample that the caller sets."""
+
+    bound: int = 0
+
+
+@dataclass(frozen=True, eq=False)
 class EmulatedLayer:
     """One netx block: synapse (+ recurrent synapse) into CUBA neurons with reset.
 
@@ -114,9 +127,13 @@ class EmulatedLayer:
     name: str
     input_shape: tuple[int, ...]
     shape: tuple[int, ...]
-    synapse: Synapse
+    synapse: Union[Synapse, BiasDrive]
     recurrent: Optional[DenseSynapse]
     neurons: CubaParams
+
+    @property
+    def bias_driven(self) -> bool:
+        return isinstance(self.synapse, BiasDrive)
 
     @property
     def delayed(self) -> bool:
@@ -145,6 +162,8 @@ def build_layers(network: NetxNetwork, image_shape: tuple[int, int, int]) -> lis
         try:
             if layer.type == "input":
                 _check_input(layer, first=not layers)
+                if layer.neuron:
+                    layers.append(_input_block(layer, current))
             elif layer.type == "flatten":
                 flatten_next = True
             elif layer.type == "conv":
@@ -172,10 +191,17 @@ def _refuse(network: NetxNetwork, layer: NetxLayer, reason: str) -> NoReturn:
 
 
 def _check_input(layer: NetxLayer, first: bool) -> None:
-    if layer.neuron:
-        raise NetworkFileError("an input layer with a neuron (netx's Input block) is not supported")
     if not first:
         raise NetworkFileError("an input layer after other layers is not supported")
+
+
+def _input_block(layer: NetxLayer, given: tuple[int, ...]) -> EmulatedLayer:
+    """netx ``create_input``: an LIF of the layer's shape with no synapse; the file's
+    ``weight`` and ``bias`` are netx's input transform, which its Input block ignores."""
+    shape = tuple(reversed(layer.shape)) if len(layer.shape) > 1 else tuple(layer.shape)
+    if tuple(given) != shape:
+        raise NetworkFileError(f"the input is {tuple(given)}, but the Input block's neurons are {shape}")
+    return EmulatedLayer(layer.name, shape, shape, BiasDrive(), None, _cuba(layer.neuron, None, 0))
 
 
 def _dense(layer: NetxLayer, fan_in: int) -> EmulatedLayer:
@@ -252,14 +278,27 @@ def _conv(layer: NetxLayer, input_shape: tuple[int, ...]) -> EmulatedLayer:
 
 def _optimised(weight: np.ndarray) -> tuple[np.ndarray, int, int]:
     """netx's ``optimize_weight_bits`` (its warnings muted): weights, bits, exponent."""
-    from neurodeploy.lavadl import netx
-
     try:
         with redirect_stdout(io.StringIO()):
-            optimised, bits, exponent, _ = netx.utils.optimize_weight_bits(weight)
+            optimised, bits, exponent, _ = _netx_utils().optimize_weight_bits(weight)
     except (OverflowError, ValueError) as error:
         raise NetworkFileError(f"netx cannot quantise its weights ({error})") from None
     return optimised, bits, exponent
+
+
+@lru_cache(maxsize=1)
+def _netx_utils() -> ModuleType:
+    """netx's ``utils.py``, loaded as a file: importing it as ``lava.lib.dl.netx.utils``
+    runs netx's ``__init__``, which imports all of SLAYER (seconds, and torch training
+    code the emulator does not need). The module itself needs numpy and h5py only."""
+    found = importlib.util.find_spec("lava.lib.dl")
+    if found is None or not found.submodule_search_locations:
+        raise NetworkFileError("lava-dl is not installed; the emulator quantises weights with netx's own code")
+    path = Path(list(found.submodule_search_locations)[0]) / "netx" / "utils.py"
+    spec = importlib.util.spec_from_file_location("neurodeploy._netx_utils", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _lava_weights(weight: np.ndarray, bits: int) -> np.ndarray:

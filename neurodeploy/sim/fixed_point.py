@@ -107,9 +107,10 @@ class CubaState:
         self.u.zero_()
         self.v.zero_()
 
-    def step(self, a_in: torch.Tensor) -> torch.Tensor:
+    def step(self, a_in: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Integrate ``a_in`` (int32 values, in any float type that holds them exactly) for
-        one step; returns the spikes (bool). Sums are taken in float64."""
+        one step; returns the spikes (bool). Sums are taken in float64. ``bias`` replaces
+        the layer's bias this step (an Input block's, set per sample)."""
         p = self.params
         u, v = self.u, self.v
         if self._current != 1.0:
@@ -125,8 +126,9 @@ class CubaState:
         if self._voltage != 1.0:
             v.mul_(self._voltage).trunc_()
         v.add_(u)
-        if p.bias is not None:
-            v.add_(p.bias)
+        bias = p.bias if bias is None else bias
+        if bias is not None:
+            v.add_(bias)
         if not self._int32_safe:
             self.v = v = wrap(v, 32)
         if self._saturates:

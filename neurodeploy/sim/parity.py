@@ -16,8 +16,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from neurodeploy.data import ImageSet
 from neurodeploy.encoding import FrameSchedule
+from neurodeploy.inputs import ImageInput, Inputs
+from neurodeploy.netxfile import NetxNetwork, read_netx
 from neurodeploy.sim.trace import LayerTrace
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -89,30 +90,38 @@ def compare(reference: dict[str, LayerTrace], other: dict[str, LayerTrace]) -> l
     return [_divergence(name, trace, other[name]) for name, trace in reference.items() if name in other]
 
 
-def parity_report(network_file: str | Path, data: ImageSet, schedule: FrameSchedule,
-                  timeout_s: float = 600.0) -> ParityReport:
-    """Record ``data`` on every backend and compare each pair."""
+def parity_report(network: NetxNetwork | str | Path, inputs: Inputs, timeout_s: float = 600.0,
+                  labels: Optional[np.ndarray] = None) -> ParityReport:
+    """Record ``inputs`` on every backend and compare each pair; torch (SLAYER, from the
+    ``checkpoint.pt`` beside the file) joins when the inputs are images and it exists.
+    Accuracy is reported only with labels (``labels`` or the inputs' own)."""
     from neurodeploy.sim.emulator import emulate
     from neurodeploy.sim.runner import simulate
 
-    emulated = emulate(network_file, data.images, schedule, record=True)
-    lava = simulate(network_file, data.images, schedule, timeout_s=timeout_s, record_layers=True)
+    description = network if isinstance(network, NetxNetwork) else read_netx(network)
+    emulated = emulate(description, inputs, record=True)
+    lava = simulate(description, inputs, timeout_s=timeout_s, record_layers=True)
     runs = {"emulator": (emulated.recording, emulated.predictions),
             "lava": (lava.recording, lava.predictions)}
     reason = None
-    try:
-        runs["torch"] = torch_traces(network_file, data.images, schedule)
-    except LookupError as error:
-        reason = str(error)
+    if isinstance(inputs, ImageInput):
+        try:
+            runs["torch"] = torch_traces(description.path, inputs.images, inputs.schedule)
+        except LookupError as error:
+            reason = str(error)
+    else:
+        reason = f"inputs are {inputs.kind}, not images through the trained encoder"
     pairs = [(a, b) for a, b in (("torch", "emulator"), ("emulator", "lava"), ("torch", "lava"))
              if a in runs and b in runs]
     comparisons = tuple(
         Comparison(a, b, tuple(compare(runs[a][0], runs[b][0])),
-                   float(np.mean(runs[a][1] == runs[b][1])) if len(data) else float("nan"))
+                   float(np.mean(runs[a][1] == runs[b][1])) if inputs.samples else float("nan"))
         for a, b in pairs)
-    accuracy = {name: float(np.mean(runs[name][1] == data.labels)) if len(data) else float("nan")
-                for name in BACKENDS if name in runs}
-    return ParityReport(str(network_file), len(data), schedule.frame_steps, accuracy, comparisons, reason)
+    labels = inputs.labels if labels is None else labels
+    accuracy = {name: float(np.mean(runs[name][1] == labels)) if inputs.samples else float("nan")
+                for name in BACKENDS if name in runs} if labels is not None else {}
+    return ParityReport(str(description.path), inputs.samples, inputs.frame_steps, accuracy,
+                        comparisons, reason)
 
 
 def torch_traces(network_file: str | Path, images: np.ndarray,
@@ -123,8 +132,8 @@ def torch_traces(network_file: str | Path, images: np.ndarray,
     Raises :class:`LookupError` (with the reason) when there is no usable checkpoint."""
     import torch
 
+    from neurodeploy.decision import predict_from_counts
     from neurodeploy.encoding import encode
-    from neurodeploy.model.train import predict_from_counts
 
     network = _checkpoint_network(Path(network_file).parent / CHECKPOINT_NAME)
     with torch.no_grad():

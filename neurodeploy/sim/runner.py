@@ -10,129 +10,200 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import numpy as np
 
+from neurodeploy.blocks import NetworkTiming
 from neurodeploy.encoding import FrameSchedule
-from neurodeploy.errors import NetworkFileError, SimulationError
-from neurodeploy.model.train import predict_from_counts
+from neurodeploy.errors import InputError, NetworkFileError, SimulationError
+from neurodeploy.inputs import BiasInput, ImageInput, Inputs, as_inputs, check_fits
+from neurodeploy.netxfile import NetxNetwork, read_netx
+from neurodeploy.results import SimulationResult
 
 if TYPE_CHECKING:
-    from neurodeploy.netxfile import NetxNetwork
     from neurodeploy.sim.trace import LayerTrace
 
 STOP_GRACE_S = 30.0
 
 
-@dataclass(frozen=True)
-class SimulationResult:
-    """Per-sample output counts in the decision window, predictions and activity."""
-
-    predictions: np.ndarray
-    output_counts: np.ndarray
-    spikes_per_layer: dict[str, float]
-    steps: int
-    wall_s: float
-    recording: Optional[dict[str, "LayerTrace"]] = None
-
-    def accuracy(self, labels: np.ndarray) -> float:
-        return float(np.mean(self.predictions == labels))
-
-    @property
-    def steps_per_second(self) -> float:
-        return self.steps / self.wall_s if self.wall_s else float("nan")
-
-
-def arrange_for_port(images: np.ndarray, port_shape: tuple[int, ...]) -> np.ndarray:
-    """``(N, C, H, W)`` images in the order of the network's input port.
-
-    Dense inputs are flattened C-major like torch's ``flatten``; conv inputs are netx's
-    ``(W, H, C)``.
-    """
+def arrange_for_port(array: np.ndarray, port_shape: tuple[int, ...], leading: int = 1) -> np.ndarray:
+    """Samples ``(*lead, C, H, W)`` (``leading`` lead axes: ``N`` for images, ``N, T`` for
+    spikes) in the order of the network's input port: flattened C-major like torch's
+    ``flatten`` for a dense port, netx's ``(W, H, C)`` for a conv port."""
+    lead = array.shape[:leading]
     if len(port_shape) == 1:
-        arranged = images.reshape(len(images), -1)
+        arranged = array.reshape(*lead, -1)
     else:
-        arranged = images.transpose(0, 3, 2, 1)
-    if arranged.shape[1:] != tuple(port_shape):
-        raise NetworkFileError(f"images of shape {images.shape[1:]} do not fit the network's "
-                               f"input port {tuple(port_shape)}")
+        axes = tuple(range(leading)) + tuple(reversed(range(leading, array.ndim)))
+        arranged = array.transpose(axes)
+    if arranged.shape[leading:] != tuple(port_shape):
+        raise InputError(f"inputs of shape {array.shape[leading:]} do not fit the network's "
+                         f"input port {tuple(port_shape)} (netx's WHC order)")
     return np.ascontiguousarray(arranged)
 
 
-def simulate(network_file: str | Path, images: np.ndarray, schedule: FrameSchedule,
-             timeout_s: float = 600.0, select_tag: str = "fixed_pt",
-             record_layers: bool = False) -> SimulationResult:
-    """Run ``images`` (``uint8 (N, C, H, W)``) through ``network_file`` on Lava's CPU simulator.
+def simulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.ndarray],
+             schedule: Optional[FrameSchedule] = None, timeout_s: float = 600.0,
+             select_tag: str = "fixed_pt", record_layers: bool = False, reset: bool = True,
+             reset_interval: Optional[int] = None, keep_output: bool = False) -> SimulationResult:
+    """Run ``inputs`` through ``network`` on Lava's CPU simulator (``Loihi2SimCfg``).
 
-    ``record_layers`` also logs every layer's spikes and voltages at every step (slow; for
-    parity checks) and returns them per frame window in ``recording``."""
+    ``inputs`` as for :func:`neurodeploy.sim.emulator.emulate`: images go through the
+    generator process, spike arrays through :class:`~neurodeploy.procs.spike_source.SpikeSource`,
+    biases into netx's Input block (set between samples). ``record_layers`` also logs
+    every block's spikes and voltages at every step (slow; for parity) and returns them
+    per window in ``recording``; ``keep_output`` keeps every output spike of the decode
+    window. ``reset=False`` builds netx without its periodic reset; ``reset_interval``
+    resets every that many steps instead of once per frame."""
     from lava.magma.core.run_configs import Loihi2SimCfg
 
-    from neurodeploy.netxfile import read_netx
     from neurodeploy.procs.counter import SpikeCounter
-    from neurodeploy.procs.generator import HybridSpikeGenerator
 
-    description = read_netx(network_file)
-    network = build_network(description, images.shape[1:], reset_interval=schedule.frame_steps)
-    samples = len(images)
-    generator = HybridSpikeGenerator(images=arrange_for_port(images, network.inp.shape),
-                                     schedule=schedule)
-    generator.s_out.connect(network.inp)
-    runnable = [layer for layer in description.layers if layer.type != "flatten"]
+    inputs = as_inputs(inputs, schedule)
+    description = network if isinstance(network, NetxNetwork) else read_netx(network)
+    timing = NetworkTiming.of(description, inputs.frame_steps, reset, reset_interval)
+    _check_drive(description, timing, inputs)
+    built = build_network(description, timing, inputs.sample_shape)
+    samples, frame = inputs.samples, timing.frame_steps
+    source = _source(built, inputs)
     counters = []
-    for hops, (layer, info) in enumerate(zip(network.layers, runnable), start=1):
-        counter = SpikeCounter(shape=layer.out.shape, samples=samples,
-                               frame_steps=schedule.frame_steps, hops=hops)
+    for block, layer in zip(timing.blocks, built.layers):
+        counter = SpikeCounter(shape=layer.out.shape, samples=samples, frame_steps=frame, hops=block.hops)
         layer.out.connect(counter.a_in)
-        counters.append((info.name, counter))
-    steps = samples * schedule.frame_steps + len(counters)
-    recorders = [_recorder(layer, steps) for layer in network.layers] if record_layers else []
+        counters.append((block, counter))
+    steps = timing.total_steps(samples)
+    recorders = [_recorder(layer, steps) for layer in built.layers] if record_layers else []
+    output = _spike_log(built.layers[-1], steps) if keep_output and not record_layers else None
+    root = source if source is not None else built
+    run_cfg = Loihi2SimCfg(select_tag=select_tag)
     began = time.perf_counter()
     try:
-        run_with_watchdog(lambda: generator.run(
-            condition=_run_steps(steps), run_cfg=Loihi2SimCfg(select_tag=select_tag)), timeout_s, steps)
+        run_with_watchdog(lambda: _run(root, built, inputs, timing, run_cfg), timeout_s, steps)
         wall_s = time.perf_counter() - began
-        output_counts = counters[-1][1].window.get().reshape(samples, -1)
-        per_layer = {name: float(counter.total.get().mean()) for name, counter in counters}
-        recording = {name: _trace(recorder, hops, samples, schedule.frame_steps)
-                     for hops, ((name, _), recorder) in enumerate(zip(counters, recorders), start=1)
-                     } if record_layers else None
+        output_counts = counters[-1][1].window.get().reshape(samples, -1).astype(np.int64)
+        per_layer = {block.name: float(counter.total.get().mean()) if samples else 0.0
+                     for block, counter in counters}
+        recording = {block.name: _trace(recorder, block.hops, samples, frame)
+                     for block, recorder in zip(timing.blocks, recorders)} if record_layers else None
+        output_spikes = None
+        if keep_output:
+            from neurodeploy.sim.trace import windows
+
+            timeline = recording[timing.output.name].spikes if recording else windows(
+                np.moveaxis(output.data.get(), -1, 0) != 0, timing.hops, samples, frame)
+            output_spikes = timeline[:, :timing.decode_steps].reshape(
+                samples, timing.decode_steps, int(np.prod(built.layers[-1].out.shape)))
     finally:
-        stop_runtime(generator)
-    return SimulationResult(predict_from_counts(output_counts), output_counts, per_layer, steps, wall_s,
-                            recording=recording)
+        stop_runtime(root)
+    return SimulationResult("lava", output_counts, per_layer,
+                            {block.name: block.layer.n_neurons for block in timing.blocks}, frame, steps,
+                            wall_s, recording=recording, output_spikes=output_spikes)
 
 
-def build_network(description: "NetxNetwork", image_shape: tuple[int, ...],
-                  reset_interval: Optional[int]):
-    """The netx network of an already-read ``.net`` for ``(C, H, W)`` images.
+def _check_drive(description: NetxNetwork, timing: NetworkTiming, inputs: Inputs) -> None:
+    """Refuse, before Lava starts, an input the network's first block cannot take."""
+    if not timing.blocks:
+        raise NetworkFileError(f"{description.path}: no layer that netx builds a block for")
+    first = timing.blocks[0]
+    if first.is_input and inputs.kind != "bias":
+        raise InputError(f"{description.path}: layer {first.name} is netx's Input block with a neuron, "
+                         f"driven by its bias (netx leaves its inp port unconnected); give biases "
+                         f"(--bias) instead of {inputs.kind}")
+    if inputs.kind == "bias" and not first.is_input:
+        raise InputError(f"{description.path}: biases drive netx's Input block with a neuron, and "
+                         f"this network has none; give spikes or images")
+    if first.is_input:
+        whc = tuple(first.layer.shape)
+        check_fits(inputs, tuple(reversed(whc)) if len(whc) > 1 else whc, str(description.path))
+    if isinstance(inputs, ImageInput) and inputs.schedule.temporal_kind == "rate":
+        raise InputError(f"encoding {inputs.schedule.encoding!r} draws random spikes; the Lava "
+                         f"generator emits the deterministic codes ('ttfs', 'temporal_bit'); use "
+                         f"the emulator, or encode to a spike array and pass it as spikes")
 
-    With ``reset_interval`` every layer resets once per frame, ``hops`` steps after the
-    frame starts (``reset_offset=1``; netx adds one per layer); ``None`` builds plain LIF
-    neurons whose state the caller resets.
-    """
+
+def _source(built: Any, inputs: Inputs) -> Optional[Any]:
+    """The process that feeds the network's input port; ``None`` for a bias drive."""
+    if isinstance(inputs, BiasInput):
+        return None
+    if isinstance(inputs, ImageInput):
+        from neurodeploy.procs.generator import HybridSpikeGenerator
+
+        source = HybridSpikeGenerator(images=arrange_for_port(inputs.images, built.inp.shape),
+                                      schedule=inputs.schedule)
+    else:
+        from neurodeploy.procs.spike_source import SpikeSource
+
+        arranged = arrange_for_port(inputs.spikes, built.inp.shape, leading=2)
+        source = SpikeSource(spikes=arranged.reshape(-1, *built.inp.shape))
+    source.s_out.connect(built.inp)
+    return source
+
+
+def _run(root: Any, built: Any, inputs: Inputs, timing: NetworkTiming, run_cfg: Any) -> None:
+    """All steps in one run; a bias drive runs one frame per sample, its bias set between."""
+    from lava.magma.core.run_conditions import RunSteps
+
+    if not isinstance(inputs, BiasInput):
+        root.run(condition=RunSteps(num_steps=timing.total_steps(inputs.samples)), run_cfg=run_cfg)
+        return
+    bias = built.layers[0].neuron.bias_mant
+    for sample in range(inputs.samples):
+        values = _bias_whc(inputs.bias[sample])
+        if sample == 0:
+            bias.init = values
+        else:
+            bias.set(values)
+        root.run(condition=RunSteps(num_steps=timing.frame_steps), run_cfg=run_cfg)
+    if inputs.samples == 0:
+        return
+    bias.set(np.zeros(bias.shape))
+    if timing.hops:
+        root.run(condition=RunSteps(num_steps=timing.hops), run_cfg=run_cfg)
+
+
+def _bias_whc(bias: np.ndarray) -> np.ndarray:
+    """A CHW bias mantissa in the Input block's WHC order."""
+    return np.ascontiguousarray(bias.T if bias.ndim > 1 else bias).astype(np.float64)
+
+
+def build_network(description: NetxNetwork, timing: NetworkTiming, sample_shape: tuple[int, ...]):
+    """The netx network of an already-read ``.net`` for samples of ``sample_shape`` (CHW).
+
+    With ``timing.reset`` every block resets as its window opens (see
+    :mod:`neurodeploy.blocks`); without, plain LIF neurons whose state the caller resets.
+    netx reads the bytes held in ``description``, not the file again."""
+    import io
+
     from neurodeploy.lavadl import netx
 
-    channels, height, width = image_shape
-    conv_input = description.layers[0].type == "conv"
-    reset = {"reset_interval": reset_interval, "reset_offset": 1} if reset_interval else {}
+    first = description.layers[0]
+    conv_input = first.type == "conv"
+    input_shape = tuple(reversed(sample_shape)) if conv_input else None
     try:
-        return netx.hdf5.Network(net_config=str(description.path), **reset,
-                                 input_shape=(width, height, channels) if conv_input else None)
-    except (NotImplementedError, RuntimeError, KeyError, ValueError) as error:
+        built = netx.hdf5.Network(net_config=io.BytesIO(description.raw), **timing.netx_reset,
+                                  input_shape=input_shape)
+    except (NotImplementedError, RuntimeError, KeyError, ValueError, TypeError, OSError) as error:
         raise NetworkFileError(f"{description.path}: netx cannot build this network ({error})") from None
+    built.net_config.f.close()  # netx is done with it; an h5py file on a buffer left open crashes at exit
+    return built
+
+
+def _spike_log(layer, steps: int):
+    """A RingBuffer on a block's spikes, every step."""
+    from lava.proc.io.sink import RingBuffer
+
+    spikes = RingBuffer(shape=layer.out.shape, buffer=steps)
+    layer.out.connect(spikes.a_in)
+    return spikes
 
 
 def _recorder(layer, steps: int):
     """A RingBuffer on the layer's spikes and a Monitor on its neurons' voltage."""
-    from lava.proc.io.sink import RingBuffer
     from lava.proc.monitor.process import Monitor
 
-    spikes = RingBuffer(shape=layer.out.shape, buffer=steps)
-    layer.out.connect(spikes.a_in)
+    spikes = _spike_log(layer, steps)
     voltage = Monitor()
     voltage.probe(layer.neuron.v, steps)
     return spikes, voltage, layer.neuron
@@ -146,12 +217,6 @@ def _trace(recorder, hops: int, samples: int, frame_steps: int) -> "LayerTrace":
     voltage_timeline = voltage.get_data()[neuron.name]["v"].astype(np.int64)
     return LayerTrace(hops, windows(spike_timeline, hops, samples, frame_steps),
                       windows(voltage_timeline, hops, samples, frame_steps))
-
-
-def _run_steps(steps: int):
-    from lava.magma.core.run_conditions import RunSteps
-
-    return RunSteps(num_steps=steps)
 
 
 def run_with_watchdog(run: Callable[[], None], timeout_s: float, steps: int) -> None:

@@ -1,0 +1,136 @@
+"""The library face of neurodeploy: what the CLI does, as functions with typed results.
+
+::
+
+    import neurodeploy as nd
+    net = nd.load_network("model.net")                 # read once, typed
+    spikes = nd.SpikeInput(np.random.rand(4, 16, 64) < 0.2)
+    result = nd.simulate(net, spikes, backend="emulator")
+    result.output_counts, result.spikes_per_layer
+    report = nd.validate(net, "loihi2")                # findings, core map, verdict
+
+Every function takes a network already read (:class:`NetxNetwork`) or a path, and never
+reads a file twice. Heavy imports (torch, Lava) happen inside the functions.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+import numpy as np
+
+from neurodeploy.encoding.schedule import FrameSchedule
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.inputs import Inputs, as_inputs
+from neurodeploy.netxfile import NetxNetwork, read_netx
+from neurodeploy.results import SimulationResult
+
+if TYPE_CHECKING:
+    from neurodeploy.hardware.validate import ValidationReport
+    from neurodeploy.manifest import Manifest
+    from neurodeploy.pipeline import TrainedRun
+    from neurodeploy.sim.parity import ParityReport
+
+BACKENDS = ("lava", "emulator")
+NetworkLike = Union[NetxNetwork, str, Path]
+
+
+def load_network(path: Union[str, Path]) -> NetxNetwork:
+    """Read a netx ``.net`` file (any tool's) into typed layers, once."""
+    return read_netx(path)
+
+
+def simulate(network: NetworkLike, inputs: Union[Inputs, np.ndarray], *, backend: str = "lava",
+             schedule: Optional[FrameSchedule] = None, seed: int = 0, reset: bool = True,
+             reset_interval: Optional[int] = None, timeout_s: Optional[float] = None,
+             record: bool = False, keep_output: bool = False,
+             exit_threshold: Optional[float] = None) -> SimulationResult:
+    """Run ``inputs`` through ``network`` on Lava's ``Loihi2SimCfg`` fixed_pt simulator or
+    on the emulator that is bit-exact with it.
+
+    ``inputs``: :class:`~neurodeploy.inputs.ImageInput`, ``SpikeInput``, ``BiasInput``, or
+    images with their ``schedule``. ``reset=False`` lets state carry across samples;
+    ``reset_interval`` resets every that many steps instead of once per sample.
+    ``exit_threshold`` (Lava, images) stops each sample once the top-two output margin
+    reaches it. ``timeout_s`` defaults to a deadline that grows with the work."""
+    if backend not in BACKENDS:
+        raise NeurodeployError(f"backend {backend!r}: expected one of {BACKENDS}")
+    inputs = as_inputs(inputs, schedule, seed)
+    description = network if isinstance(network, NetxNetwork) else read_netx(network)
+    if exit_threshold is not None:
+        return _early_exit(description, inputs, backend, exit_threshold, timeout_s)
+    if backend == "emulator":
+        from neurodeploy.sim.emulator import emulate
+
+        return emulate(description, inputs, record=record, reset=reset, reset_interval=reset_interval,
+                       keep_output=keep_output)
+    from neurodeploy.sim.runner import simulate as run_lava
+
+    return run_lava(description, inputs, timeout_s=timeout_s or _deadline(description, inputs),
+                    record_layers=record, reset=reset, reset_interval=reset_interval,
+                    keep_output=keep_output)
+
+
+def _early_exit(network: NetxNetwork, inputs: Inputs, backend: str, threshold: float,
+                timeout_s: Optional[float]) -> SimulationResult:
+    from neurodeploy.inputs import ImageInput
+
+    if backend != "lava" or not isinstance(inputs, ImageInput):
+        raise NeurodeployError("--exit-threshold runs on Lava with images; `neurodeploy compare` "
+                               "sweeps thresholds on the emulator")
+    if not threshold == threshold or threshold < 0 or threshold == float("inf"):
+        raise NeurodeployError(f"--exit-threshold {threshold}: expected a finite margin >= 0")
+    from neurodeploy.blocks import NetworkTiming
+    from neurodeploy.sim.early_exit import simulate_early_exit
+
+    run = simulate_early_exit(network, inputs.images, inputs.schedule, threshold,
+                              timeout_s=timeout_s or _deadline(network, inputs))
+    timing = NetworkTiming.of(network, inputs.frame_steps)
+    return SimulationResult("lava", run.output_counts, {}, {b.name: b.layer.n_neurons for b in timing.blocks},
+                            inputs.frame_steps, run.steps_run, run.wall_s,
+                            extra={"exit_threshold": float(threshold), "mean_exit_step": run.mean_exit_step})
+
+
+def _deadline(network: NetxNetwork, inputs: Inputs) -> float:
+    """A watchdog that grows with the work: 60 s to start, plus 20 ms per step and block."""
+    from neurodeploy.blocks import NetworkTiming
+
+    timing = NetworkTiming.of(network, inputs.frame_steps)
+    return 60.0 + 0.02 * timing.total_steps(inputs.samples) * max(len(timing.blocks), 1)
+
+
+def validate(network: NetworkLike, profile: Union[str, Path] = "loihi2",
+             manifest: Optional[Union[str, Path]] = None,
+             activity: Optional[Union[str, Path]] = None) -> "ValidationReport":
+    """Check ``network`` against a hardware profile (a name such as ``loihi2`` or a YAML
+    path): timing, precision, resources (core map), support; the manifest beside the file
+    is used when present."""
+    from neurodeploy.hardware.validate import validate_file
+
+    return validate_file(network, profile, manifest, activity)
+
+
+def parity(network: NetworkLike, inputs: Union[Inputs, np.ndarray], *,
+           schedule: Optional[FrameSchedule] = None, timeout_s: Optional[float] = None) -> "ParityReport":
+    """Torch (when a checkpoint is beside the file), emulator and Lava on the same inputs:
+    per layer, the first step where spikes differ, how many, and voltage divergence."""
+    from neurodeploy.sim.parity import parity_report
+
+    inputs = as_inputs(inputs, schedule)
+    description = network if isinstance(network, NetxNetwork) else read_netx(network)
+    return parity_report(description, inputs, timeout_s or _deadline(description, inputs))
+
+
+def train(config: Union[str, Path], overrides: Optional[dict[str, Any]] = None,
+          output: Optional[Union[str, Path]] = None) -> "TrainedRun":
+    """Train a SLAYER network from a YAML config and export ``model.net`` + manifest."""
+    from neurodeploy.pipeline import train_and_export
+
+    return train_and_export(str(config), overrides, None if output is None else str(output))
+
+
+def export(checkpoint: Union[str, Path], output: Union[str, Path]) -> "Manifest":
+    """Export a training checkpoint (``checkpoint.pt``) to a netx file with its manifest."""
+    from neurodeploy.pipeline import export_checkpoint
+
+    return export_checkpoint(str(checkpoint), str(output))

@@ -1,0 +1,77 @@
+"""What a simulation returns, whichever backend ran it (numpy only: no torch, no Lava).
+
+Output counts are per sample over the output block's decode window (see
+:mod:`neurodeploy.blocks`); whether they are class scores is the caller's business:
+:meth:`SimulationResult.accuracy` needs labels, and a network that is not a classifier
+is reported by its counts and rates alone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+
+from neurodeploy.decision import predict_from_counts
+
+if TYPE_CHECKING:
+    from neurodeploy.sim.trace import LayerTrace
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Per-sample output counts in the decision window, activity per block, timing.
+
+    ``spikes_per_layer`` is the mean number of spikes per sample of each block over its
+    whole window (drain tail included: what the hardware spends); ``neurons_per_layer``
+    lets it be read as a rate. ``output_spikes`` ``(N, decode_steps, n)`` holds every
+    output spike of the decode window when asked for."""
+
+    backend: str
+    output_counts: np.ndarray
+    spikes_per_layer: dict[str, float]
+    neurons_per_layer: dict[str, int]
+    frame_steps: int
+    steps: int
+    wall_s: float
+    recording: Optional[dict[str, "LayerTrace"]] = None
+    output_spikes: Optional[np.ndarray] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def samples(self) -> int:
+        return len(self.output_counts)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        """The class with most output spikes per sample (ties to the lowest index)."""
+        return predict_from_counts(self.output_counts)
+
+    def accuracy(self, labels: np.ndarray) -> float:
+        labels = np.asarray(labels)
+        if len(labels) != self.samples:
+            raise ValueError(f"{len(labels)} labels for {self.samples} samples")
+        return float(np.mean(self.predictions == labels)) if self.samples else float("nan")
+
+    @property
+    def rates_per_layer(self) -> dict[str, float]:
+        """Spikes per neuron per step of each block."""
+        return {name: spikes / max(self.neurons_per_layer.get(name, 1), 1) / max(self.frame_steps, 1)
+                for name, spikes in self.spikes_per_layer.items()}
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.wall_s if self.wall_s else float("nan")
+
+    def metrics(self, labels: Optional[np.ndarray] = None) -> dict[str, Any]:
+        """The numbers ``neurodeploy simulate`` prints and writes; accuracy only with labels."""
+        data: dict[str, Any] = {
+            "backend": self.backend, "samples": self.samples, "frame_steps": self.frame_steps,
+            "steps": self.steps, "wall_s": self.wall_s, "steps_per_s": self.steps_per_second,
+            "spikes_per_sample": self.spikes_per_layer, "rates_per_layer": self.rates_per_layer,
+            "output_counts_mean": self.output_counts.mean(axis=0).tolist() if self.samples else [],
+            **self.extra,
+        }
+        if labels is not None:
+            data["accuracy"] = self.accuracy(labels)
+        return data
