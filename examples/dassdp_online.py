@@ -93,10 +93,14 @@ def run_on_lava(tag: str, pre: np.ndarray, weights: np.ndarray, rule: DassdpRule
 
 def torch_weight_change(pre: np.ndarray, post: np.ndarray, rule: DassdpRule,
                         gate: Gate) -> tuple[np.ndarray, int]:
-    """The torch rule on Lava's spikes, epoch by epoch, summed, in Lava's weight units."""
+    """The torch rule on Lava's spikes, epoch by epoch, summed, in Lava's weight units.
+
+    Same settings as the Lava process: the rule's co-silent choice and its online batch.
+    """
     table = plasticity_table(rule.t_epoch, rule.sigma, rule.A_plus, rule.A_base,
-                             dtype=torch.float64)
-    updates = epoch_updates(torch.tensor(pre), torch.tensor(post), rule.t_epoch, gate, table)
+                             co_silent=rule.co_silent, dtype=torch.float64)
+    updates = epoch_updates(torch.tensor(pre), torch.tensor(post), rule.t_epoch, gate, table,
+                            rule.batch)
     return (updates.sum(0) * rule.weight_scale).numpy(), len(updates)
 
 

@@ -1,4 +1,4 @@
-"""Hardware profiles: one YAML per chip in ``hw_configs/``, every number with its source.
+"""Hardware profiles: one YAML per chip in ``neurodeploy/hw_configs/``, every number with its source.
 
 A profile is data, not code: the validator's checks read their limits from it, and the
 DA-SSDP Lava process reads the learning engine's widths from it. Each number is a
@@ -7,8 +7,9 @@ DA-SSDP Lava process reads the learning engine's widths from it. Each number is 
 ``uncertain`` turns a violation into a warning. The schema is strict: an unknown key, a
 wrong type or a missing source is an error naming the file and the key.
 
-Profiles are looked up in ``$NEURODEPLOY_HW_CONFIGS`` if set, else in ``hw_configs/``
-at the repository root (the package's grandparent).
+Profiles are looked up in ``$NEURODEPLOY_HW_CONFIGS`` if set, else in the package data
+directory ``neurodeploy/hw_configs/`` (the top-level ``hw_configs/`` of a checkout is a
+symlink to it).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """DA-SSDP, dopamine-modulated spike-synchrony-dependent plasticity, for SLAYER training.
 
-The rule (``specs/dassdp.md``; Tian et al. 2025, arXiv 2512.07194) is a second, local
+The rule (``docs/dassdp.md``; Tian et al. 2025, arXiv 2512.07194) is a second, local
 update that the training loop adds to chosen dense layers after each optimiser step. Per
 layer and sample it keeps only first-spike latencies (a neuron's binary spike flag is
 "latency < window"), never the spike log, and turns them into::
