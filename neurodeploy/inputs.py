@@ -19,12 +19,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 import numpy as np
 
 from neurodeploy.encoding.schedule import FrameSchedule
 from neurodeploy.errors import InputError
+
+if TYPE_CHECKING:
+    from neurodeploy.netxfile import NetxNetwork
 
 LAYOUTS = ("chw", "whc")
 #: Lava's LIF holds ``bias_mant`` as a signed 13-bit integer.
@@ -178,6 +181,27 @@ def load_labels(path: str | Path, samples: int) -> np.ndarray:
     path = Path(path)
     array, _ = _load(path, "labels")
     return _labels(path, array, samples)
+
+
+def check_drive(network: "NetxNetwork", inputs: Inputs) -> None:
+    """Refuse, before any backend starts, inputs the network's first block cannot take:
+    netx's Input block is driven by biases only (netx leaves its ``inp`` unconnected),
+    other networks by spikes or images of the shape their first layer takes."""
+    from neurodeploy.blocks import runnable_blocks
+
+    blocks = runnable_blocks(network)
+    if not blocks:
+        raise InputError(f"{network.path}: no layer that netx builds a block for")
+    first = blocks[0]
+    if first.is_input and inputs.kind != "bias":
+        raise InputError(f"{network.path}: layer {first.name} is netx's Input block with a neuron, "
+                         f"driven by its bias; give biases (--bias) instead of {inputs.kind}")
+    if inputs.kind == "bias" and not first.is_input:
+        raise InputError(f"{network.path}: biases drive netx's Input block with a neuron, and "
+                         f"this network has none; give spikes or images")
+    whc = first.layer.shape if first.is_input else network.input_shape
+    if inputs.kind != "images" and whc and (first.is_input or first.layer.type != "conv"):
+        check_fits(inputs, tuple(reversed(whc)), str(network.path))
 
 
 def check_fits(inputs: Inputs, expected: tuple[int, ...], where: str) -> None:

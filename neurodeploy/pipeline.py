@@ -208,8 +208,11 @@ def simulate_network(network_file: str, request: InputRequest, timeout_s: Option
     from neurodeploy.netxfile import read_netx
     from neurodeploy.report.summary import print_simulation
 
+    from neurodeploy.inputs import check_drive
+
     network = read_netx(network_file)
     inputs, config = simulation_inputs(network, request)
+    check_drive(network, inputs)
     if timeout_s is None and config is not None:
         timeout_s = config.simulate.timeout_s
     reset = request.reset_interval != 0

@@ -36,7 +36,7 @@ import torch
 from neurodeploy.blocks import NetworkTiming
 from neurodeploy.encoding import FrameSchedule, encode
 from neurodeploy.errors import InputError, NetworkFileError
-from neurodeploy.inputs import BiasInput, ImageInput, Inputs, SpikeInput, as_inputs, check_fits
+from neurodeploy.inputs import BiasInput, ImageInput, Inputs, SpikeInput, as_inputs, check_drive, check_fits
 from neurodeploy.netxfile import NetxNetwork, read_netx
 from neurodeploy.results import SimulationResult
 from neurodeploy.sim.emulator_layers import INT32_LIMIT, NEURON_TYPES, DelayLine, EmulatedLayer, build_layers
@@ -108,12 +108,7 @@ def emulated_layers(network: NetxNetwork, inputs: Inputs, timing: NetworkTiming)
     first = timing.blocks[0] if timing.blocks else None
     if first is not None and first.is_input and first.layer.neuron_type not in NEURON_TYPES:
         build_layers(network, inputs.sample_shape)  # refuses the neuron by name
-    if first is not None and first.is_input and inputs.kind != "bias":
-        raise InputError(f"{network.path}: layer {first.name} is netx's Input block with a neuron, "
-                         f"driven by its bias; give biases (--bias) instead of {inputs.kind}")
-    if inputs.kind == "bias" and (first is None or not first.is_input):
-        raise InputError(f"{network.path}: biases drive netx's Input block with a neuron, and "
-                         f"this network has none; give spikes or images")
+    check_drive(network, inputs)
     layers = build_layers(network, inputs.sample_shape)
     if inputs.kind != "images":  # images are flattened for a dense input, as on Lava
         check_fits(inputs, layers[0].input_shape, str(network.path))

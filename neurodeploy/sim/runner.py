@@ -18,7 +18,7 @@ import numpy as np
 from neurodeploy.blocks import NetworkTiming
 from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import InputError, NetworkFileError, SimulationError
-from neurodeploy.inputs import BiasInput, ImageInput, Inputs, as_inputs, check_fits
+from neurodeploy.inputs import BiasInput, ImageInput, Inputs, as_inputs, check_drive
 from neurodeploy.netxfile import NetxNetwork, read_netx
 from neurodeploy.results import SimulationResult
 
@@ -64,7 +64,11 @@ def simulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.nd
     inputs = as_inputs(inputs, schedule)
     description = network if isinstance(network, NetxNetwork) else read_netx(network)
     timing = NetworkTiming.of(description, inputs.frame_steps, reset, reset_interval)
-    _check_drive(description, timing, inputs)
+    check_drive(description, inputs)
+    if isinstance(inputs, ImageInput) and inputs.schedule.temporal_kind == "rate":
+        raise InputError(f"encoding {inputs.schedule.encoding!r} draws random spikes; the Lava "
+                         f"generator emits the deterministic codes ('ttfs', 'temporal_bit'); use "
+                         f"the emulator, or encode to a spike array and pass it as spikes")
     built = build_network(description, timing, inputs.sample_shape)
     samples, frame = inputs.samples, timing.frame_steps
     source = _source(built, inputs)
@@ -100,27 +104,6 @@ def simulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.nd
     return SimulationResult("lava", output_counts, per_layer,
                             {block.name: block.layer.n_neurons for block in timing.blocks}, frame, steps,
                             wall_s, recording=recording, output_spikes=output_spikes)
-
-
-def _check_drive(description: NetxNetwork, timing: NetworkTiming, inputs: Inputs) -> None:
-    """Refuse, before Lava starts, an input the network's first block cannot take."""
-    if not timing.blocks:
-        raise NetworkFileError(f"{description.path}: no layer that netx builds a block for")
-    first = timing.blocks[0]
-    if first.is_input and inputs.kind != "bias":
-        raise InputError(f"{description.path}: layer {first.name} is netx's Input block with a neuron, "
-                         f"driven by its bias (netx leaves its inp port unconnected); give biases "
-                         f"(--bias) instead of {inputs.kind}")
-    if inputs.kind == "bias" and not first.is_input:
-        raise InputError(f"{description.path}: biases drive netx's Input block with a neuron, and "
-                         f"this network has none; give spikes or images")
-    if first.is_input:
-        whc = tuple(first.layer.shape)
-        check_fits(inputs, tuple(reversed(whc)) if len(whc) > 1 else whc, str(description.path))
-    if isinstance(inputs, ImageInput) and inputs.schedule.temporal_kind == "rate":
-        raise InputError(f"encoding {inputs.schedule.encoding!r} draws random spikes; the Lava "
-                         f"generator emits the deterministic codes ('ttfs', 'temporal_bit'); use "
-                         f"the emulator, or encode to a spike array and pass it as spikes")
 
 
 def _source(built: Any, inputs: Inputs) -> Optional[Any]:
