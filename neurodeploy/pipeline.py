@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 
 from neurodeploy.atomic import write_json
-from neurodeploy.config import DataConfig, ExperimentConfig, load_config, parse_config
-from neurodeploy.data import ImageSet, Split, load_split
+from neurodeploy.config import ExperimentConfig, load_config, parse_config
+from neurodeploy.data import Split, load_split
 from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.inputs import ImageInput, Inputs

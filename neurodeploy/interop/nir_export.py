@@ -16,7 +16,6 @@ current has no NIR primitive and is refused.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np

@@ -35,7 +35,7 @@ import torch
 
 from neurodeploy.blocks import NetworkTiming
 from neurodeploy.encoding import FrameSchedule, encode
-from neurodeploy.errors import InputError, NetworkFileError
+from neurodeploy.errors import NetworkFileError
 from neurodeploy.inputs import BiasInput, ImageInput, Inputs, SpikeInput, as_inputs, check_drive, check_fits
 from neurodeploy.netxfile import NetxNetwork, read_netx
 from neurodeploy.results import SimulationResult
