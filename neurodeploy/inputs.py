@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Optional, Union
 import numpy as np
 
 from neurodeploy.encoding.schedule import FrameSchedule
-from neurodeploy.errors import InputError
+from neurodeploy.errors import InputError, NetworkFileError
 
 if TYPE_CHECKING:
     from neurodeploy.netxfile import NetxNetwork
@@ -191,7 +191,8 @@ def check_drive(network: "NetxNetwork", inputs: Inputs) -> None:
 
     blocks = runnable_blocks(network)
     if not blocks:
-        raise InputError(f"{network.path}: no layer that netx builds a block for")
+        raise NetworkFileError(f"{network.path}: no layer that netx builds a block for (types: "
+                               f"{[layer.type for layer in network.layers]})")
     first = blocks[0]
     if first.is_input and inputs.kind != "bias":
         raise InputError(f"{network.path}: layer {first.name} is netx's Input block with a neuron, "
