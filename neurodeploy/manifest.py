@@ -23,6 +23,19 @@ MANIFEST_FORMAT = "neurodeploy-manifest/1"
 MANIFEST_NAME = "manifest.json"
 
 
+def package_versions(packages: tuple[str, ...]) -> dict[str, str]:
+    """Installed versions of ``packages`` for a manifest's provenance."""
+    from importlib import metadata
+
+    versions = {}
+    for package in packages:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
 def manifest_path_for(network_path: str | Path) -> Path:
     """Where the manifest of a ``.net`` lives: ``<stem>.manifest.json`` beside it when that
     exists (a second export into a run folder), else the folder's ``manifest.json``."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -19,7 +18,7 @@ from neurodeploy.data import Split, load_split
 from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.inputs import ImageInput, Inputs
-from neurodeploy.manifest import MANIFEST_NAME, Manifest, manifest_path_for
+from neurodeploy.manifest import MANIFEST_NAME, Manifest, manifest_path_for, package_versions
 from neurodeploy.results import SimulationResult
 
 if TYPE_CHECKING:
@@ -111,7 +110,7 @@ def _export(network, schedule: FrameSchedule, split: Split, config: ExperimentCo
     manifest = Manifest(
         network_file=network_name, input_shape=split.input_shape, port_shape=port_shape(network),
         layers=network.layer_info(), schedule=schedule, neuron=config.model.neuron.model_dump(),
-        dataset=split.description, seed=config.seed, versions=_versions(),
+        dataset=split.description, seed=config.seed, versions=package_versions(PACKAGES),
         dassdp=config.dassdp.model_dump() if config.dassdp.enabled else None,
         data=config.data, hops=read_netx(run_dir / network_name).hops)
     manifest.save(run_dir / manifest_name)
@@ -308,16 +307,6 @@ def run_activity(network: "NetxNetwork", schedule: FrameSchedule, images: np.nda
 
     input_spikes = float(encode(images, schedule).sum()) / len(images)
     return activity_counts(network, input_spikes, layer_spikes, schedule.frame_steps)
-
-
-def _versions() -> dict[str, str]:
-    versions = {}
-    for package in PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
 
 
 def _say(message: str) -> None:

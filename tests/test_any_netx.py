@@ -206,3 +206,12 @@ def test_each_command_reads_the_net_once(tmp_path, monkeypatch):
         opened.clear()
         call()
         assert opened == ["open"], opened
+
+
+@pytest.mark.timeout(300)
+def test_rate_codes_on_lava_see_the_emulators_spikes(small_run):
+    """Lava's generator emits only deterministic codes; the runner plays the emulator's
+    seeded rate spikes, so both backends agree on every spike."""
+    trained, _ = small_run
+    inputs = nd.ImageInput(trained.split.test.images[:5], nd.FrameSchedule(encoding="rate_bit", gap=2), seed=7)
+    assert_backends_equal(trained.read_network(), inputs)

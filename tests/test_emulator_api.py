@@ -59,7 +59,7 @@ def test_result_has_the_runner_fields(small_run):
 
 
 def test_rate_codes_run_and_are_seeded(small_run):
-    """Lava's generator refuses rate codes; the emulator encodes them with ``encode``."""
+    """The emulator encodes rate codes with ``encode``, seeded: the same seed, the same spikes."""
     trained, _ = small_run
     images = trained.split.test.images[:5]
     schedule = FrameSchedule(encoding="rate_bit", gap=2)

@@ -131,3 +131,13 @@ def encode(images: np.ndarray | torch.Tensor, schedule: FrameSchedule,
     else:
         temporal = ttfs(pixels, schedule.temporal_steps, schedule.n_bits)
     return torch.cat([temporal, bit_plane_train(pixels, schedule)], dim=-1)
+
+
+def encode_steps(images: np.ndarray | torch.Tensor, schedule: FrameSchedule,
+                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """``encode`` with time second, as backends step it: ``(N, frame_steps, C, H, W)`` bool.
+
+    The rate codes draw from ``generator`` in sample order, so encoding a set in batches
+    gives the same spikes as encoding it at once (the emulator and the Lava runner rely on it)."""
+    return encode(images, schedule, generator).movedim(-1, 1).bool()
+

@@ -3,7 +3,6 @@ so ``neurodeploy --help`` stays fast)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Optional
 
 import click
@@ -71,15 +70,15 @@ def parity_nir(graph: str, network: str, samples: Optional[int], lava: bool, tim
     """Float NIR GRAPH vs its quantised NETWORK on the manifest's test data, same spikes."""
     from neurodeploy.atomic import write_json
     from neurodeploy.interop.fidelity import fidelity
-    from neurodeploy.interop.files import MANIFEST_NAME, NIR_KEY, test_spikes
+    from neurodeploy.interop.files import NIR_KEY, encoded_test_split
     from neurodeploy.interop.nir_import import graph_dt, read_graph, to_float_network
-    from neurodeploy.manifest import Manifest
+    from neurodeploy.manifest import Manifest, manifest_path_for
 
-    manifest = Manifest.load(Path(network).with_name(MANIFEST_NAME))
+    manifest = Manifest.load(manifest_path_for(network))
     dt = manifest.neuron.get(NIR_KEY, {}).get("dt")
     parsed = read_graph(graph)
     float_network = to_float_network(parsed, graph_dt(parsed, dt, graph), graph)
-    spikes, labels = test_spikes(network, manifest, float_network.input_shape, samples)
+    spikes, labels = encoded_test_split(network, manifest, float_network.input_shape, samples)
     report = fidelity(float_network, network, spikes, labels, lava=lava, timeout_s=timeout_s)
     click.echo(json.dumps({k: v for k, v in report.to_dict().items() if k != "quantisation"}, indent=2))
     if json_path:

@@ -14,9 +14,10 @@ import numpy as np
 
 from neurodeploy.interop.layers import FloatNetwork, NirError
 from neurodeploy.interop.quantise import QuantisedLayer
+from neurodeploy.manifest import MANIFEST_NAME
 
-MANIFEST_NAME = "manifest.json"
 NIR_KEY = "nir"
+PACKAGES = ("neurodeploy", "nir", "lava-nc", "lava-dl")
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ def import_nir_file(nir_path: str | Path, output: str | Path, dt: Optional[float
     from neurodeploy.encoding.schedule import FrameSchedule
     from neurodeploy.interop.nir_import import graph_dt, read_graph, to_float_network
     from neurodeploy.interop.quantise import layer_names, quantise, write_float_netx
-    from neurodeploy.manifest import LayerInfo, Manifest
+    from neurodeploy.manifest import LayerInfo, Manifest, package_versions
+    from neurodeploy.netxfile import read_netx
 
     source = str(nir_path)
     graph = read_graph(nir_path)
@@ -51,10 +53,11 @@ def import_nir_file(nir_path: str | Path, output: str | Path, dt: Optional[float
         network_file=output.name, input_shape=image, port_shape=_port(network),
         layers=_layer_infos(network, layer_names(network), LayerInfo), schedule=schedule,
         neuron={NIR_KEY: {"source": source, "dt": network.dt, "latency_steps": latency_steps(network)}},
-        dataset=dataset or {}, versions=_versions())
+        dataset=dataset or {}, versions=package_versions(PACKAGES))
     written = write_float_netx(network, output, source)
     manifest.neuron[NIR_KEY]["scales"] = {layer.name: layer.scale for layer in written}
-    manifest_file = output.with_name(MANIFEST_NAME)
+    manifest.hops = read_netx(output).hops
+    manifest_file = output.with_name(MANIFEST_NAME)  # the import owns its output folder
     manifest.save(manifest_file)
     return ImportResult(output, manifest_file, network, tuple(written))
 
@@ -79,10 +82,10 @@ def read_netx_float(network_file: str | Path, dt: Optional[float] = None) -> Flo
     """A netx file de-quantised: ``dt`` and scales from the manifest beside it (an import
     records them), ``dt`` given otherwise."""
     from neurodeploy.interop.quantise import read_float_netx
-    from neurodeploy.manifest import Manifest
+    from neurodeploy.manifest import Manifest, manifest_path_for
 
     path = Path(network_file)
-    manifest_path = path.with_name(MANIFEST_NAME)
+    manifest_path = manifest_path_for(path)
     recorded: dict[str, Any] = {}
     input_shape = None
     if manifest_path.exists():
@@ -91,7 +94,7 @@ def read_netx_float(network_file: str | Path, dt: Optional[float] = None) -> Flo
         input_shape = tuple(manifest.input_shape)
     recorded_dt = recorded.get("dt")
     if dt is None and recorded_dt is None:
-        raise NirError(f"{path}: no dt recorded in {MANIFEST_NAME}; pass --dt (seconds per Loihi step)")
+        raise NirError(f"{path}: no dt recorded in {manifest_path.name}; pass --dt (seconds per Loihi step)")
     if dt is not None and recorded_dt is not None and not math.isclose(dt, recorded_dt, rel_tol=1e-9):
         raise NirError(f"{path}: --dt {dt:g} disagrees with the manifest's dt {recorded_dt:g}")
     first_conv = input_shape is not None and len(input_shape) == 3 and input_shape[1:] != (1, 1)
@@ -106,22 +109,22 @@ def latency_steps(network: FloatNetwork) -> int:
                               for layer in network.layers)
 
 
-def test_spikes(network_file: str | Path, manifest: Any, input_shape: tuple[int, ...],
-                samples: Optional[int]) -> tuple[Any, Any]:
+def encoded_test_split(network_file: str | Path, manifest: Any, input_shape: tuple[int, ...],
+                       samples: Optional[int]) -> tuple[Any, Any]:
     """The manifest's test split encoded with its schedule and seed: spikes ``(N, T,
     *input_shape)`` bool and labels."""
     import torch
 
-    from neurodeploy.config import DataConfig
     from neurodeploy.data import load_split
-    from neurodeploy.encoding import encode
+    from neurodeploy.encoding import encode_steps
+    from neurodeploy.errors import NeurodeployError
 
-    keys = {k: manifest.dataset[k] for k in ("dataset", "path", "test_fraction") if k in manifest.dataset}
-    if "dataset" not in keys:
-        raise NirError(f"{network_file}: its {MANIFEST_NAME} names no data set; import with --dataset")
-    test = load_split(DataConfig.model_validate(keys), manifest.seed).test.head(samples)
-    encoded = encode(test.images, manifest.schedule, torch.Generator().manual_seed(manifest.seed))
-    spikes = encoded.movedim(-1, 1).bool().numpy()
+    try:
+        data = manifest.data_config(network_file)
+    except NeurodeployError:
+        raise NirError(f"{network_file}: its manifest names no data set; import with --dataset") from None
+    test = load_split(data, manifest.seed).test.head(samples)
+    spikes = encode_steps(test.images, manifest.schedule, torch.Generator().manual_seed(manifest.seed)).numpy()
     return spikes.reshape(len(spikes), spikes.shape[1], *input_shape), test.labels
 
 
@@ -151,15 +154,3 @@ def _layer_infos(network: FloatNetwork, names: list[str], info: Any) -> list[Any
         infos.append(info(name, name.rstrip("0123456789"), tuple(reversed(layer.shape)) if layer.kind == "conv" else layer.shape))
         index += 1
     return infos
-
-
-def _versions() -> dict[str, str]:
-    from importlib import metadata
-
-    versions = {}
-    for package in ("neurodeploy", "nir", "lava-nc", "lava-dl"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions

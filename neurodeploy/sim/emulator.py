@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from neurodeploy.blocks import NetworkTiming
-from neurodeploy.encoding import FrameSchedule, encode
+from neurodeploy.encoding import FrameSchedule, encode_steps
 from neurodeploy.errors import NetworkFileError
 from neurodeploy.inputs import BiasInput, ImageInput, Inputs, SpikeInput, as_inputs, check_drive, check_fits
 from neurodeploy.netxfile import NetxNetwork, read_netx
@@ -126,7 +126,7 @@ def emulated_layers(network: NetxNetwork, inputs: Inputs, timing: NetworkTiming)
 def _input_steps(inputs: Inputs, start: int, stop: int, generator: torch.Generator) -> torch.Tensor:
     """Input spikes ``(B, T, *shape)`` of samples ``start .. stop - 1``."""
     if isinstance(inputs, ImageInput):
-        return encode(inputs.images[start:stop], inputs.schedule, generator).movedim(-1, 1).bool()
+        return encode_steps(inputs.images[start:stop], inputs.schedule, generator)
     if isinstance(inputs, SpikeInput):
         return torch.from_numpy(inputs.spikes[start:stop])
     return torch.zeros((stop - start, inputs.frame_steps, *inputs.sample_shape), dtype=torch.bool)

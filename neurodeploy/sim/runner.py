@@ -18,7 +18,7 @@ import numpy as np
 from neurodeploy.blocks import NetworkTiming
 from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import InputError, NetworkFileError, SimulationError
-from neurodeploy.inputs import BiasInput, ImageInput, Inputs, as_inputs, check_drive
+from neurodeploy.inputs import BiasInput, ImageInput, Inputs, SpikeInput, as_inputs, check_drive
 from neurodeploy.netxfile import NetxNetwork, read_netx
 from neurodeploy.results import SimulationResult
 
@@ -66,9 +66,7 @@ def simulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.nd
     timing = NetworkTiming.of(description, inputs.frame_steps, reset, reset_interval)
     check_drive(description, inputs)
     if isinstance(inputs, ImageInput) and inputs.schedule.temporal_kind == "rate":
-        raise InputError(f"encoding {inputs.schedule.encoding!r} draws random spikes; the Lava "
-                         f"generator emits the deterministic codes ('ttfs', 'temporal_bit'); use "
-                         f"the emulator, or encode to a spike array and pass it as spikes")
+        inputs = _rate_spikes(inputs)
     built = build_network(description, timing, inputs.sample_shape)
     samples, frame = inputs.samples, timing.frame_steps
     source = _source(built, inputs)
@@ -104,6 +102,18 @@ def simulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.nd
     return SimulationResult("lava", output_counts, per_layer,
                             {block.name: block.layer.n_neurons for block in timing.blocks}, frame, steps,
                             wall_s, recording=recording, output_spikes=output_spikes)
+
+
+def _rate_spikes(inputs: ImageInput) -> SpikeInput:
+    """A rate code's random spikes, drawn as the emulator draws them (torch, seeded with the
+    inputs' seed), played by the spike source: the generator process emits only the
+    deterministic codes, and this keeps Lava and the emulator on the same spikes."""
+    import torch
+
+    from neurodeploy.encoding import encode_steps
+
+    spikes = encode_steps(inputs.images, inputs.schedule, torch.Generator().manual_seed(inputs.seed))
+    return SpikeInput(spikes.numpy(), inputs.labels)
 
 
 def _source(built: Any, inputs: Inputs) -> Optional[Any]:
