@@ -87,7 +87,7 @@ def main() -> None:
     graph = export_to_nir(model, torch.zeros(64))
     nir.write(out / "model.nir", graph)
     result = import_nir_file(out / "model.nir", out / "model.net", dt=DT, image_shape=(1, 8, 8),
-                             temporal_steps=STEPS, gap=2, dataset={"dataset": "digits"})
+                             temporal_steps=STEPS, gap=2, data=DataConfig(dataset="digits"))
     verdict = validate_file(result.network_file, "loihi2", None, None)
     report = fidelity(result.network, result.network_file, test_spikes.bool().numpy(), split.test.labels,
                       lava=True, timeout_s=900)

@@ -33,10 +33,15 @@ def _shape(text: Optional[str]) -> Optional[tuple[int, int, int]]:
 def import_nir(graph: str, output: str, dt: Optional[float], image_shape: Optional[str],
                dataset: Optional[str], encoding: str, temporal_steps: int, gap: Optional[int]) -> None:
     """Map a NIR GRAPH to a netx .net with its manifest, quantised as Loihi runs it."""
+    from neurodeploy.config import DataConfig
     from neurodeploy.interop.files import import_nir_file
+    from neurodeploy.interop.layers import NirError
 
+    if dataset is not None and dataset not in DataConfig.model_fields["dataset"].annotation.__args__:
+        raise NirError(f"--dataset {dataset!r}: expected one of "
+                       f"{list(DataConfig.model_fields['dataset'].annotation.__args__)}")
     result = import_nir_file(graph, output, dt, _shape(image_shape), encoding, temporal_steps, gap,
-                             {"dataset": dataset} if dataset else None)
+                             DataConfig(dataset=dataset) if dataset else None)
     for layer in result.layers:
         worst = max(layer.errors, key=lambda error: error.relative)
         click.echo(f"{layer.name:<10} scale {layer.scale:9.3f}  iDecay {layer.datasets['neuron']['iDecay']:4d}  "

@@ -31,10 +31,11 @@ class ImportResult:
 def import_nir_file(nir_path: str | Path, output: str | Path, dt: Optional[float] = None,
                     image_shape: Optional[tuple[int, int, int]] = None, encoding: str = "rate",
                     temporal_steps: int = 16, gap: Optional[int] = None,
-                    dataset: Optional[dict[str, Any]] = None) -> ImportResult:
+                    data: Optional[Any] = None) -> ImportResult:
     """Map ``nir_path`` to ``output`` (netx) and a manifest beside it. The frame schedule
     gets ``gap`` silent steps (default: :func:`latency_steps`) so the decode window
-    covers every input step; the manifest records ``dt`` and each layer's scale."""
+    covers every input step; the manifest records ``dt``, each layer's scale and the data
+    config (a :class:`~neurodeploy.config.DataConfig`) that ``simulate`` then feeds."""
     from neurodeploy.encoding.schedule import FrameSchedule
     from neurodeploy.interop.nir_import import graph_dt, read_graph, to_float_network
     from neurodeploy.interop.quantise import layer_names, quantise, write_float_netx
@@ -53,7 +54,8 @@ def import_nir_file(nir_path: str | Path, output: str | Path, dt: Optional[float
         network_file=output.name, input_shape=image, port_shape=_port(network),
         layers=_layer_infos(network, layer_names(network), LayerInfo), schedule=schedule,
         neuron={NIR_KEY: {"source": source, "dt": network.dt, "latency_steps": latency_steps(network)}},
-        dataset=dataset or {}, versions=package_versions(PACKAGES))
+        dataset={"dataset": data.dataset} if data is not None else {}, data=data,
+        versions=package_versions(PACKAGES))
     written = write_float_netx(network, output, source)
     manifest.neuron[NIR_KEY]["scales"] = {layer.name: layer.scale for layer in written}
     manifest.hops = read_netx(output).hops
