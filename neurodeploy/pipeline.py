@@ -6,7 +6,7 @@ Each stage reads the same config format and writes into one run folder: ``model.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from neurodeploy.atomic import write_json
 from neurodeploy.config import ExperimentConfig, load_config, parse_config
-from neurodeploy.data import Split, load_split
+from neurodeploy.data import ImageSet, Split, load_split
 from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.inputs import ImageInput, Inputs
@@ -41,47 +41,61 @@ class TrainedRun:
     history: list[dict[str, float]]
     train_s: float
     export_s: float
+    validation: Optional[ImageSet] = None  # carved from the training images, not trained on
+    _network: Optional["NetxNetwork"] = field(default=None, repr=False)
 
     @property
     def network_file(self) -> Path:
         return self.run_dir / NETWORK_NAME
 
-    def read_network(self):
-        """The exported ``.net`` read back, its input fed the manifest's port (WHC for conv)."""
-        from neurodeploy.netxfile import read_netx
+    def read_network(self) -> "NetxNetwork":
+        """The exported ``.net``, its input fed the manifest's port (WHC for conv); read
+        once, then every stage of the run takes this object."""
+        if self._network is None:
+            from neurodeploy.netxfile import read_netx
 
-        port = tuple(self.manifest.port_shape)
-        return read_netx(self.network_file, port if len(port) == 3 else None)
+            port = tuple(self.manifest.port_shape)
+            self._network = read_netx(self.network_file, port if len(port) == 3 else None)
+        return self._network
 
 
 def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = None,
-                     output: Optional[str] = None) -> TrainedRun:
-    """Train from the config, export ``model.net`` + ``manifest.json`` + ``train_curve.png``."""
+                     output: Optional[str] = None, validation_fraction: float = 0.0) -> Optional[TrainedRun]:
+    """Train from the config, export ``model.net`` + ``manifest.json`` + ``train_curve.png``.
+
+    ``validation_fraction > 0`` holds that share of the training images out of training
+    (``TrainedRun.validation``), for choices that must not look at the test split."""
     from neurodeploy.model.network import SpikingNetwork
-    from neurodeploy.model.train import evaluate, seed_everything, train
+    from neurodeploy.distributed.ddp import process_group
+    from neurodeploy.model.train import evaluate, resolve_device, seed_everything, train
     from neurodeploy.report.plots import train_curve
 
     config = load_config(config_path, overrides)
     run_dir = Path(output or config.output)
     seed_everything(config.seed)
-    split = load_split(config.data, config.seed)
+    split, validation = load_split(config.data, config.seed), None
+    if validation_fraction:
+        split, validation = split.hold_out(validation_fraction, config.seed)
     network = SpikingNetwork(config.model, split.input_shape, split.num_classes)
     schedule = _schedule(config, network)
     plugin = _plasticity_plugin(config, network, schedule)
     _say(f"training {config.name}: {len(split.train)} train / {len(split.test)} test samples, "
          f"{schedule.frame_steps} steps per sample ({schedule.encoding})")
-    result = train(network, split.train, split.test, schedule, config, run_dir, plugin)
+    with process_group(resolve_device(config.train.device)) as world:  # torchrun: one DDP rank per process
+        result = train(network, split.train, split.test, schedule, config, run_dir, plugin)
+    if world is not None and not world.is_main:
+        return None  # the other ranks train; rank 0 alone exports and reports
     for row in result.history[-1:]:
         _say(f"epoch {row['epoch']}: loss {row['train_loss']:.4f}, "
              f"test accuracy {100 * row['test_accuracy']:.2f} %")
     began = time.perf_counter()
-    manifest = _export(network, schedule, split, config, run_dir)
+    manifest, description = _export(network, schedule, split, config, run_dir)
     export_s = time.perf_counter() - began
     train_curve(result.history, run_dir / "train_curve.png")
     test = evaluate(network, split.test, schedule, seed=config.seed)
     return TrainedRun(run_dir, config, split, manifest, test.accuracy(split.test.labels),
                       test.predictions, test.output_steps, test.spikes_per_layer, result.history,
-                      result.wall_s, export_s)
+                      result.wall_s, export_s, validation, _network=description)
 
 
 def _schedule(config: ExperimentConfig, network) -> FrameSchedule:
@@ -100,21 +114,24 @@ def _plasticity_plugin(config: ExperimentConfig, network, schedule: FrameSchedul
 
 
 def _export(network, schedule: FrameSchedule, split: Split, config: ExperimentConfig,
-            run_dir: Path, network_name: str = NETWORK_NAME, manifest_name: str = MANIFEST_NAME) -> Manifest:
+            run_dir: Path, network_name: str = NETWORK_NAME,
+            manifest_name: str = MANIFEST_NAME) -> tuple[Manifest, "NetxNetwork"]:
     """Write ``network_name`` and the manifest that describes it into ``run_dir``; other
     files there (a run's own ``model.net`` and manifest) are left as they are."""
     from neurodeploy.model.export import export_netx, port_shape
     from neurodeploy.netxfile import read_netx
 
     export_netx(network, run_dir / network_name)
+    port = port_shape(network)
+    description = read_netx(run_dir / network_name, port if len(port) == 3 else None)
     manifest = Manifest(
-        network_file=network_name, input_shape=split.input_shape, port_shape=port_shape(network),
+        network_file=network_name, input_shape=split.input_shape, port_shape=port,
         layers=network.layer_info(), schedule=schedule, neuron=config.model.neuron.model_dump(),
         dataset=split.description, seed=config.seed, versions=package_versions(PACKAGES),
         dassdp=config.dassdp.model_dump() if config.dassdp.enabled else None,
-        data=config.data, hops=read_netx(run_dir / network_name).hops)
+        data=config.data, hops=description.hops)
     manifest.save(run_dir / manifest_name)
-    return manifest
+    return manifest, description
 
 
 def export_checkpoint(checkpoint: str, output: str) -> Manifest:
@@ -137,7 +154,7 @@ def export_checkpoint(checkpoint: str, output: str) -> Manifest:
     schedule = _schedule(config, network)
     out = Path(output)
     manifest_name = MANIFEST_NAME if out.name == NETWORK_NAME else f"{out.stem}.manifest.json"
-    manifest = _export(network, schedule, split, config, out.parent, out.name, manifest_name)
+    manifest, _ = _export(network, schedule, split, config, out.parent, out.name, manifest_name)
     _say(f"exported {out} and {out.parent / manifest_name}")
     return manifest
 
@@ -252,6 +269,8 @@ def run_all(config_path: str, overrides: Optional[dict[str, Any]] = None,
     from neurodeploy.sim.runner import simulate
 
     trained = train_and_export(config_path, overrides, output)
+    if trained is None:  # a torchrun rank other than 0: it trained, rank 0 goes on alone
+        return {}
     config, test = trained.config, trained.split.test
     network = trained.read_network()
     reports = _validate(network, config.hardware)
