@@ -18,14 +18,15 @@ EXIT_USAGE = 2
 
 def _overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
     """Parse ``--set train.epochs=3`` pairs; values are read as YAML scalars."""
-    import yaml
+    from neurodeploy.errors import shown
+    from neurodeploy.yamlfile import parse_yaml
 
     result: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise NeurodeployError(f"--set {pair!r}: expected KEY=VALUE, e.g. train.epochs=3")
-        result[key] = yaml.safe_load(value)
+            raise NeurodeployError(f"--set {shown(pair)}: expected KEY=VALUE, e.g. train.epochs=3")
+        result[key] = parse_yaml(value, f"--set {shown(key)}", "value")
     return result
 
 

@@ -1,22 +1,32 @@
 """The experiment config: one YAML file shared by train, export, simulate and run.
 
-Pydantic models with ``extra="forbid"`` and strict types, so an unknown key or a wrong
-type is an error that names the file, the key path, the value and what was expected.
+Pydantic models with ``extra="forbid"``, strict types and finite numbers, so an unknown
+key, a wrong type or a value out of range is an error that names the file (or the
+``--set`` that brought it), the key path, the value (cut short) and what was expected,
+with the key it probably misspells. Sizes are bounded so that a config cannot ask for
+more steps, neurons or seeds than anything downstream can run.
 """
 from __future__ import annotations
 
+import typing
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from neurodeploy.encoding.schedule import MAX_BITS, FrameSchedule
-from neurodeploy.errors import ConfigError
+from neurodeploy.errors import ConfigError, shown
+
+#: Most steps one encoded sample may take (training unrolls them all in memory).
+MAX_FRAME_STEPS = 4096
+#: Widest layer and largest kernel a config may ask for.
+MAX_WIDTH = 1 << 16
+MAX_KERNEL = 64
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class DataConfig(_Section):
@@ -32,13 +42,21 @@ class EncodingConfig(_Section):
     """The frame schedule's fields; ``gap: null`` means the network's hop count."""
 
     encoding: Literal["rate", "ttfs", "rate_bit", "temporal_bit"] = "temporal_bit"
-    temporal_steps: int = Field(8, ge=1)
+    temporal_steps: int = Field(8, ge=1, le=MAX_FRAME_STEPS)
     n_bits: int = Field(8, ge=1, le=MAX_BITS, description="bits per pixel: uint8 images up to 8, uint16 up to 16")
-    steps_per_plane: int = Field(1, ge=1)
-    gap: Optional[int] = Field(None, ge=0)
+    steps_per_plane: int = Field(1, ge=1, le=MAX_FRAME_STEPS)
+    gap: Optional[int] = Field(None, ge=0, le=MAX_FRAME_STEPS)
     order: Literal["msb_first", "lsb_first"] = "msb_first"
     plane_fill: Literal["first", "full"] = "first"
-    drop_lsb: int = Field(0, ge=0)
+    drop_lsb: int = Field(0, ge=0, le=MAX_BITS)
+
+    @model_validator(mode="after")
+    def _frame_fits(self) -> "EncodingConfig":
+        schedule = self.schedule(hops=0)
+        if schedule.frame_steps > MAX_FRAME_STEPS:
+            raise ValueError(f"a frame of {schedule.frame_steps} steps (temporal_steps + planes x "
+                             f"steps_per_plane + gap) is more than {MAX_FRAME_STEPS}")
+        return self
 
     def schedule(self, hops: int) -> FrameSchedule:
         fields = self.model_dump()
@@ -58,10 +76,10 @@ class NeuronConfig(_Section):
 
 
 class ConvLayerConfig(_Section):
-    channels: int = Field(gt=0)
-    kernel: int = Field(3, gt=0)
-    stride: int = Field(2, gt=0)
-    padding: int = Field(1, ge=0)
+    channels: int = Field(gt=0, le=MAX_WIDTH)
+    kernel: int = Field(3, gt=0, le=MAX_KERNEL)
+    stride: int = Field(2, gt=0, le=MAX_KERNEL)
+    padding: int = Field(1, ge=0, le=MAX_KERNEL)
 
 
 class ModelConfig(_Section):
@@ -74,14 +92,14 @@ class ModelConfig(_Section):
 
     @model_validator(mode="after")
     def _positive_widths(self) -> "ModelConfig":
-        if any(width <= 0 for width in self.hidden):
-            raise ValueError(f"hidden widths must be positive, got {self.hidden}")
+        if any(not 0 < width <= MAX_WIDTH for width in self.hidden):
+            raise ValueError(f"hidden widths must be positive and at most {MAX_WIDTH}")
         return self
 
 
 class TrainConfig(_Section):
-    epochs: int = Field(15, gt=0)
-    batch_size: int = Field(32, gt=0)
+    epochs: int = Field(15, gt=0, le=100_000)
+    batch_size: int = Field(32, gt=0, le=MAX_WIDTH)
     lr: float = Field(3e-3, gt=0)
     true_rate: float = Field(0.5, gt=0, le=1)
     false_rate: float = Field(0.05, ge=0, le=1)
@@ -117,12 +135,13 @@ class DassdpConfig(_Section):
 
 class SimulateConfig(_Section):
     samples: Optional[int] = Field(None, gt=0, description="test samples run on Lava; default all")
-    timeout_s: float = Field(600.0, gt=0, description="watchdog for one Lava run")
+    timeout_s: Optional[float] = Field(None, gt=0, le=1e6,
+                                       description="watchdog for one Lava run; default grows with the work")
 
 
 class ExperimentConfig(_Section):
     name: str = "experiment"
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2 ** 32, description="numpy's seed range")
     output: str = "runs/experiment"
     data: DataConfig = DataConfig()
     encoding: EncodingConfig = EncodingConfig()
@@ -150,43 +169,74 @@ class ExperimentConfig(_Section):
 
 def load_config(path: str | Path, overrides: Optional[dict[str, Any]] = None) -> ExperimentConfig:
     """Read and validate a YAML config; ``overrides`` are dotted keys, e.g. ``{"train.epochs": 1}``."""
+    from neurodeploy.yamlfile import read_yaml
+
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"{path}: cannot read YAML ({_first_line(error)})") from None
+    raw = read_yaml(path, "config file")
+    raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: top level is {type(raw).__name__}; expected a mapping")
     for dotted, value in (overrides or {}).items():
         _set_dotted(raw, dotted, value)
-    return parse_config(raw, source=str(path))
+    return parse_config(raw, source=str(path), overrides=overrides)
 
 
-def parse_config(raw: dict[str, Any], source: str = "config") -> ExperimentConfig:
+def parse_config(raw: dict[str, Any], source: str = "config",
+                 overrides: Optional[dict[str, Any]] = None) -> ExperimentConfig:
+    """Validate a config mapping; an error names ``source``, or the ``--set`` it came from."""
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(f"{source}: {_describe(error)}") from None
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        origin = next((f"--set {key}={shown(value)}" for key, value in (overrides or {}).items()
+                       if _related(key, where)), source)
+        raise ConfigError(f"{origin}: {_describe(first)}") from None
 
 
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
+def _related(override: str, where: str) -> bool:
+    """Whether the dotted key ``override`` set the value at ``where`` (or a part of it)."""
+    return bool(where) and (override == where or override.startswith(where + ".") or where.startswith(override + "."))
+
+
+def _describe(first: dict[str, Any]) -> str:
     where = ".".join(str(part) for part in first["loc"]) or "(top level)"
     if first["type"] == "extra_forbidden":
-        return f"unknown key '{where}'"
+        known = _keys_at(first["loc"][:-1])
+        guess = get_close_matches(str(first["loc"][-1]), known, n=1)
+        prefix = "".join(f"{part}." for part in first["loc"][:-1] if not isinstance(part, int))
+        hint = f" (did you mean '{prefix}{guess[0]}'?)" if guess else f"; expected one of {known}"
+        return f"unknown key '{where}'{hint}"
     message = first["msg"].removeprefix("Value error, ")
-    return f"{where}: {message} (got {first.get('input')!r})"
+    return f"{where}: {message} (got {shown(first.get('input'))})"
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys a config section at ``loc`` (``("train",)``, ``("model", "conv", 0)``) takes."""
+    model: Any = ExperimentConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part)) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return []
+        model = field.annotation
+        for argument in typing.get_args(model) or ():
+            if isinstance(argument, type) and issubclass(argument, BaseModel):
+                model = argument
+    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
 
 
 def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    """Put ``value`` at ``a.b.c``; a part that is already a value, not a section, is an error."""
+    parts = dotted.split(".")
+    if not all(parts):
+        raise ConfigError(f"--set {shown(dotted)}: expected a dotted key such as train.epochs")
     node = raw
-    *parents, leaf = dotted.split(".")
-    for key in parents:
+    for depth, key in enumerate(parts[:-1]):
         node = node.setdefault(key, {})
-    node[leaf] = value
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if not isinstance(node, dict):
+            section = ".".join(parts[:depth + 1])
+            raise ConfigError(f"--set {shown(dotted)}: '{section}' is the value {shown(node)}, "
+                              f"not a section with keys")
+    node[parts[-1]] = value

@@ -7,6 +7,11 @@ keeps its traceback.
 """
 from __future__ import annotations
 
+from typing import Any
+
+#: Most characters of a bad value a message shows (a value can be megabytes long).
+SHOWN_CHARACTERS = 80
+
 
 class NeurodeployError(Exception):
     """Base class of all user-facing errors; the CLI maps it to exit code 2."""
@@ -30,3 +35,13 @@ class SimulationError(NeurodeployError):
 
 class InputError(NeurodeployError):
     """An input array (spikes, biases, labels) has the wrong rank, shape, dtype or values."""
+
+
+class OutputError(NeurodeployError):
+    """An output file or folder cannot be written (no permission, read-only, disk full)."""
+
+
+def shown(value: Any, limit: int = SHOWN_CHARACTERS) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages that quote what they got."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."

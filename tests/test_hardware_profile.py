@@ -94,7 +94,7 @@ def test_schema_errors_name_the_file_and_the_key(tmp_path, edit, expected):
 
 @pytest.mark.parametrize("text, expected", [
     ("- just\n- a list\n", "top level is list"),
-    ("timing: {step: [\n", "cannot read the profile at line"),
+    ("timing: {step: [\n", "cannot read YAML profile at line"),
 ])
 def test_unreadable_profiles_are_config_errors(tmp_path, text, expected):
     path = tmp_path / "bad.yaml"

@@ -115,6 +115,7 @@ def _text_weights(path):
     with h5py.File(path, "w") as handle:
         handle.create_group("layer/0").create_dataset("type", (1,), "S10", [b"dense"])
         handle["layer/0"].create_dataset("weight", data=np.array([b"a", b"b"]))
+        handle["layer/0"].create_dataset("shape", data=np.array([2]))
 
 
 @pytest.mark.parametrize("make, message", [

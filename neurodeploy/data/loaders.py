@@ -15,7 +15,7 @@ import numpy as np
 
 from neurodeploy.config import DataConfig
 from neurodeploy.data.sets import ImageSet
-from neurodeploy.errors import DataError
+from neurodeploy.errors import DataError, shown
 
 DIGITS_MAX = 16  # scikit-learn's digits hold 4-bit counts 0..16
 MNIST_SIDE = 28
@@ -44,9 +44,29 @@ def _stratified(images: np.ndarray, labels: np.ndarray, config: DataConfig, seed
     """A seeded stratified split, so every class keeps its share in train and test."""
     from sklearn.model_selection import train_test_split
 
+    _check_stratifiable(labels, config.test_fraction, source)
     train_x, test_x, train_y, test_y = train_test_split(
         images, labels, test_size=config.test_fraction, random_state=seed, stratify=labels)
     return ImageSet(train_x, train_y, f"{source} (train)"), ImageSet(test_x, test_y, f"{source} (test)")
+
+
+def _check_stratifiable(labels: np.ndarray, test_fraction: float, source: str) -> None:
+    """A stratified split needs two images a class and at least one image a class on each
+    side (scikit-learn's own errors name neither the data set nor the key)."""
+    classes, counts = np.unique(labels, return_counts=True)
+    if len(classes) < 2:
+        raise DataError(f"{source}: {len(labels)} images of {len(classes)} class; expected at least 2 classes")
+    if counts.min() < 2:
+        rare = int(classes[counts.argmin()])
+        raise DataError(f"{source}: class {rare} has {counts.min()} image; a stratified train/test "
+                        f"split needs at least 2 images a class")
+    test = int(np.ceil(test_fraction * len(labels)))
+    train = len(labels) - test
+    if min(test, train) < len(classes):
+        raise DataError(f"{source}: data.test_fraction={test_fraction} puts {test} of {len(labels)} "
+                        f"images in the test split and {train} in the train split; each needs at least "
+                        f"one per class ({len(classes)}), so expected "
+                        f"{len(classes) / len(labels):.3g} <= test_fraction <= {1 - len(classes) / len(labels):.3g}")
 
 
 def cifar(config: DataConfig, seed: int) -> tuple[ImageSet, ImageSet]:
@@ -73,8 +93,9 @@ def _cifar_batches(files: list[Path], label_key: bytes, source: str) -> ImageSet
                 batch = pickle.load(handle, encoding="bytes")
             images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
             labels.append(np.asarray(batch[label_key], dtype=np.int64))
-        except (OSError, pickle.UnpicklingError, KeyError, ValueError, EOFError) as error:
-            raise DataError(f"{path}: not a CIFAR python batch ({error!r})") from None
+        except (OSError, pickle.UnpicklingError, KeyError, ValueError, EOFError, TypeError,
+                AttributeError, IndexError, ImportError) as error:
+            raise DataError(f"{path}: not a CIFAR python batch ({shown(error)})") from None
     return ImageSet(np.concatenate(images), np.concatenate(labels), source)
 
 
@@ -135,10 +156,16 @@ def image_folder(config: DataConfig, seed: int) -> tuple[ImageSet, ImageSet]:
             try:
                 with Image.open(path) as image:
                     array = _pixels(image)
-            except OSError:
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
                 continue  # not an image: READMEs and thumbnails stay out of the data set
             images.append(array[None] if array.ndim == 2 else array.transpose(2, 0, 1))
             labels.append(label)
+    if not images:
+        raise DataError(f"{folder}: no readable images in its class folders "
+                        f"{[path.name for path in classes][:10]}")
+    empty = [path.name for label, path in enumerate(classes) if label not in set(labels)]
+    if empty:
+        raise DataError(f"{folder}: class folder {shown(empty[0])} holds no readable images")
     shapes = {image.shape for image in images}
     if len(shapes) != 1:
         raise DataError(f"{folder}: images differ in shape {sorted(shapes)}; expected one size")

@@ -52,6 +52,39 @@ class Split:
     def input_shape(self) -> tuple[int, int, int]:
         return tuple(self.train.images.shape[1:])  # type: ignore[return-value]
 
+    def hold_out(self, fraction: float, seed: int) -> tuple["Split", ImageSet]:
+        """Carve a seeded validation set from the training images (stratified when every
+        class has two or more), so a choice such as an exit threshold never sees the test
+        split; returns the split that trains on the rest, and the validation set."""
+        from sklearn.model_selection import train_test_split
+
+        if not 0 < fraction < 1:
+            raise DataError(f"{self.train.source}: validation fraction {fraction}; expected 0 < fraction < 1")
+        _, counts = np.unique(self.train.labels, return_counts=True)
+        train_x, valid_x, train_y, valid_y = train_test_split(
+            self.train.images, self.train.labels, test_size=fraction, random_state=seed,
+            stratify=self.train.labels if counts.min() >= 2 else None)
+        description = {**self.description, "train_samples": len(train_x), "validation_samples": len(valid_x),
+                       "validation_fraction": fraction}
+        train = ImageSet(train_x, train_y, self.train.source)
+        return Split(train, self.test, self.num_classes, description), ImageSet(valid_x, valid_y, "validation")
+
+
+def check_splits(train: ImageSet, test: ImageSet) -> None:
+    """Train and test images that one network can take: both non-empty, one image shape
+    and dtype, labels that are class indices; checked before anything is trained."""
+    for split in (train, test):
+        if len(split) == 0:
+            raise DataError(f"{split.source}: no images; expected at least one")
+        if split.labels.min() < 0:
+            raise DataError(f"{split.source}: label {int(split.labels.min())} is negative; expected class indices 0..")
+    if train.images.shape[1:] != test.images.shape[1:] or train.images.dtype != test.images.dtype:
+        raise DataError(f"{test.source}: images of shape {test.images.shape[1:]} ({test.images.dtype}) "
+                        f"but {train.source} holds {train.images.shape[1:]} ({train.images.dtype}); "
+                        f"expected one shape (C, H, W) and dtype for both")
+    if min(train.images.shape[2:]) < 1:
+        raise DataError(f"{train.source}: images of shape {train.images.shape[1:]}; expected positive sizes")
+
 
 def load_split(config: DataConfig, seed: int) -> Split:
     """Load the configured data set and its train/test split."""
@@ -62,6 +95,7 @@ def load_split(config: DataConfig, seed: int) -> Split:
     if config.limit is not None:
         train = train.head(config.limit)
         test = test.head(max(1, round(config.limit * config.test_fraction)))
+    check_splits(train, test)
     num_classes = int(max(train.labels.max(), test.labels.max())) + 1
     description = {"dataset": config.dataset, "path": config.path, "seed": seed,
                    "train_samples": len(train), "test_samples": len(test),

@@ -16,20 +16,25 @@ from __future__ import annotations
 import os
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Generic, Iterator, Literal, Optional, TypeVar, Union
+from typing import Annotated, Any, Generic, Iterator, Literal, Optional, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from neurodeploy.errors import ConfigError
+from neurodeploy.errors import ConfigError, shown
 
 ENV_VAR = "NEURODEPLOY_HW_CONFIGS"
 Confidence = Literal["code", "doc", "secondary", "uncertain"]
 T = TypeVar("T")
 N = TypeVar("N", int, float)
+#: A count the checks divide by (cores, neurons, memory, group sizes, chips).
+Count = Annotated[int, Field(gt=0, le=1 << 48)]
+#: A field width in bits (``2 ** bits`` must stay a number a check can use).
+Bits = Annotated[int, Field(ge=0, le=64)]
+Width = Annotated[int, Field(gt=0, le=64)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class _Cited(_Strict):
@@ -83,13 +88,13 @@ class Timing(_Section):
 
     step: Fact[Literal["barrier", "timer", "event"]]
     step_time_s: Span[float]
-    hop_latency_steps: Fact[int]
+    hop_latency_steps: Fact[Annotated[int, Field(ge=0, le=1 << 16)]]
     delay_steps: Span[int]
     delay_guaranteed_steps: Optional[Span[int]] = None
     refractory_steps: Span[int]
     t_epoch_steps: Span[int]
     t_epoch_typical_steps: Span[int]
-    epoch_time_bits: Fact[int]
+    epoch_time_bits: Fact[Width]
 
 
 class WeightRanges(_Section):
@@ -101,34 +106,34 @@ class WeightRanges(_Section):
 
 
 class Precision(_Section):
-    weight_bits: Fact[int]
+    weight_bits: Fact[Width]
     weight_range: WeightRanges
     mixed_sign_drops_lsb: Fact[bool]
     weight_exponent: Span[int]
-    accumulator_bits: Fact[int]
-    state_bits: Fact[int]
+    accumulator_bits: Fact[Width]
+    state_bits: Fact[Width]
     state_overflow: Fact[Literal["wrap", "saturate"]]
-    input_shift_bits: Fact[int]
+    input_shift_bits: Fact[Bits]
     decay: Span[int]
-    decay_scale: Fact[int]
-    current_decay_offset: Fact[int]
+    decay_scale: Fact[Count]
+    current_decay_offset: Fact[Bits]
     threshold_mantissa: Span[int]
-    threshold_shift_bits: Fact[int]
+    threshold_shift_bits: Fact[Bits]
     bias_mantissa: Span[int]
     bias_exponent: Span[int]
-    graded_spike_bits: Fact[int]
+    graded_spike_bits: Fact[Bits]
 
 
 class Learning(_Section):
     """The learning engine, as the DA-SSDP Lava process needs it."""
 
     on_chip: Fact[bool]
-    trace_bits: Fact[int]
-    trace_impulse_fraction_bits: Fact[int]
+    trace_bits: Fact[Width]
+    trace_impulse_fraction_bits: Fact[Bits]
     scale_mantissa: Span[int]
     scale_exponent: Span[int]
-    accumulator_bits: Fact[int]
-    weight_update_fraction_bits: Fact[int]
+    accumulator_bits: Fact[Width]
+    weight_update_fraction_bits: Fact[Bits]
     stochastic_rounding: Fact[bool]
     third_factor: Fact[bool]
 
@@ -139,7 +144,7 @@ class System(_Section):
 
     name: str = Field(min_length=1)
     kind: Literal["board", "system"]
-    chips: Fact[int]
+    chips: Fact[Count]
 
 
 class Resources(_Section):
@@ -148,16 +153,16 @@ class Resources(_Section):
     synapse_group_overhead_bits`` rounded up to ``synapse_word_bits``), whether a core
     stores a conv kernel once for all positions, and the systems built from the chip."""
 
-    cores_per_chip: Fact[int]
-    neurons_per_core: Fact[int]
-    synapse_memory_bits: Fact[int]
-    synapse_group_size: Fact[int]
-    synapse_group_overhead_bits: Fact[int]
-    synapse_word_bits: Fact[int]
-    synapse_delay_bits: Fact[int]
-    synapse_tag_bits: Fact[int]
-    input_axons_per_core: Fact[int]
-    output_axons_per_core: Fact[int]
+    cores_per_chip: Fact[Count]
+    neurons_per_core: Fact[Count]
+    synapse_memory_bits: Fact[Count]
+    synapse_group_size: Fact[Count]
+    synapse_group_overhead_bits: Fact[Bits]
+    synapse_word_bits: Fact[Width]
+    synapse_delay_bits: Fact[Bits]
+    synapse_tag_bits: Fact[Bits]
+    input_axons_per_core: Fact[Count]
+    output_axons_per_core: Fact[Count]
     conv_weight_sharing: Fact[bool]
     systems: list[System] = Field(default_factory=list)
 
@@ -221,16 +226,10 @@ def list_profiles() -> list[Path]:
 
 def load_profile(name_or_path: str | Path) -> Profile:
     """Load a profile by name (``loihi2``) or by the path of a YAML file."""
-    path = _resolve(str(name_or_path))
-    import yaml
+    from neurodeploy.yamlfile import read_yaml
 
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}: cannot read the profile{where} "
-                          f"({str(error).strip().splitlines()[0]})") from None
+    path = _resolve(str(name_or_path))
+    raw = read_yaml(path, "profile")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: top level is {type(raw).__name__}; expected a mapping")
     try:
@@ -248,7 +247,9 @@ def _resolve(name_or_path: str) -> Path:
     named = profiles_dir() / f"{name_or_path}.yaml"
     if not named.is_file():
         known = [path.stem for path in list_profiles()]
-        raise ConfigError(f"unknown hardware profile {name_or_path!r}; known: {known} "
+        guess = get_close_matches(name_or_path, known, n=1)
+        hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+        raise ConfigError(f"unknown hardware profile {shown(name_or_path)}{hint}; known: {known} "
                           f"(in {profiles_dir()}), or give a path to a YAML file")
     return named
 
@@ -267,7 +268,7 @@ def _describe(error: ValidationError) -> str:
         return f"unknown key '{where}'" + (f" (did you mean '{guess[0]}'?)" if guess else "")
     if first["type"] == "missing":
         return f"missing key '{where}'"
-    return f"{where}: {first['msg'].removeprefix('Value error, ')} (got {first.get('input')!r})"
+    return f"{where}: {first['msg'].removeprefix('Value error, ')} (got {shown(first.get('input'))})"
 
 
 def _walk(node: Any, prefix: str) -> Iterator[tuple[str, Union[Fact, Span]]]:

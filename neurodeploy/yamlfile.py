@@ -1,0 +1,78 @@
+"""Read the YAML files users write (configs, hardware profiles) without trusting them.
+
+PyYAML's safe loader still expands aliases (a 400-byte "billion laughs" file becomes a
+structure whose text is hundreds of megabytes), recurses once per nesting level and
+reads any bytes. Here a file is at most :data:`MAX_BYTES`, UTF-8, nested at most
+:data:`MAX_DEPTH` levels and alias-free; anything else is one
+:class:`~neurodeploy.errors.ConfigError` line naming the file and, where known, the line.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from neurodeploy.errors import ConfigError
+
+MAX_BYTES = 1 << 20
+MAX_DEPTH = 32
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe loading without aliases and with bounded nesting."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not supported",
+                                              event.start_mark)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
+                                              self.peek_event().start_mark)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def read_yaml(path: str | Path, what: str) -> Any:
+    """The parsed YAML document at ``path`` (``None`` when empty); ``what`` names it in errors."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ConfigError(f"{path}: {what} is {size} bytes; at most {MAX_BYTES} are read")
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} not found") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: {what} is not UTF-8 text (byte {error.start})") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the {what} ({error.strerror or error})") from None
+    return parse_yaml(text, str(path), what)
+
+
+def parse_yaml(text: str, source: str, what: str) -> Any:
+    """Parse YAML ``text`` (a file's, or a ``--set`` value) by the rules above."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source}: cannot read YAML {what}{_where(error)} ({_problem(error)})") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: cannot read YAML {what} (nested too deeply)") from None
+
+
+def _where(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    return f" at line {mark.line + 1}" if mark is not None else ""
+
+
+def _problem(error: yaml.YAMLError) -> str:
+    problem = getattr(error, "problem", None) or str(error).strip().splitlines()[0]
+    return str(problem)[:120]
