@@ -10,17 +10,19 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from neurodeploy.atomic import write_json
-from neurodeploy.decision import accuracy_per_step, cumulative_counts, early_exit, threshold_sweep
+from neurodeploy.decision import accuracy_per_step, choose_threshold, cumulative_counts, early_exit, threshold_sweep
 from neurodeploy.netxfile import NetxNetwork
 from neurodeploy.pipeline import TrainedRun, train_and_export
 
 DEFAULT_THRESHOLDS = (0, 1, 2, 3, 4, 5, 6, 8, 10, 10**9)
 EXIT_TOLERANCE = 0.01  # the exit threshold is the earliest within 1 point of full-frame accuracy
+VALIDATION_FRACTION = 0.1  # of the training images, held out of training to choose that threshold
+CONFIDENCE = 0.95  # paired differences across seeds carry this two-sided t-interval
 
 
 @dataclass
@@ -34,6 +36,8 @@ class RunMeasurement:
     torch_accuracy_per_step: list[float]
     faithful_accuracy_per_step: list[float]
     exit_sweep: list[dict[str, float]]
+    validation_samples: int
+    validation_sweep: list[dict[str, float]]
     exit_threshold: float
     exit_accuracy: float
     mean_exit_step: float
@@ -56,10 +60,13 @@ def compare(config_path: str, encodings: list[str], seeds: int, output: str,
     for encoding in encodings:
         for seed in range(seeds):
             trained = train_and_export(config_path, {"encoding.encoding": encoding, "seed": seed},
-                                       output=str(folder / "runs" / f"{encoding}-seed{seed}"))
+                                       output=str(folder / "runs" / f"{encoding}-seed{seed}"),
+                                       validation_fraction=VALIDATION_FRACTION)
             measurements.append(measure(trained, thresholds, profiles or trained.config.hardware))
     summary = {"config": config_path, "encodings": encodings, "seeds": seeds,
-               "thresholds": list(thresholds), "by_encoding": summarise(measurements),
+               "thresholds": list(thresholds), "validation_fraction": VALIDATION_FRACTION,
+               "exit_tolerance": EXIT_TOLERANCE,
+               "by_encoding": summarise(measurements), "claims": claim_differences(measurements),
                "runs": [asdict(run) for run in measurements]}
     write_json(folder / "compare.json", summary)
     write_report(summary, measurements, folder, config_path)
@@ -67,7 +74,8 @@ def compare(config_path: str, encodings: list[str], seeds: int, output: str,
 
 
 def measure(trained: TrainedRun, thresholds: tuple[float, ...], profiles: list[str]) -> RunMeasurement:
-    """Everything the study reports about one trained run."""
+    """Everything the study reports about one trained run. The exit threshold is chosen on
+    the run's validation images (held out of training); the test split only measures it."""
     import torch
 
     from neurodeploy.encoding import encode
@@ -76,28 +84,32 @@ def measure(trained: TrainedRun, thresholds: tuple[float, ...], profiles: list[s
 
     test, schedule, seed = trained.split.test, trained.manifest.schedule, trained.config.seed
     frame = schedule.frame_steps
+    if trained.validation is None:
+        raise ValueError(f"{trained.run_dir}: trained without a validation split to choose the exit threshold on")
+    output = trained.manifest.layers[-1].name
     faithful = emulate(trained.network_file, test.images, schedule, record=True, seed=seed)
-    output_steps = _frame_axis(faithful.recording[trained.manifest.layers[-1].name], frame)
-    cumulative = cumulative_counts(output_steps)
-    sweep = threshold_sweep(cumulative, test.labels, list(thresholds))
-    full = early_exit(cumulative, float("inf"))
-    chosen = min((row for row in sweep if row["accuracy"] >= full.accuracy(test.labels) - EXIT_TOLERANCE),
-                 key=lambda row: row["mean_exit_step"])
-    exit_steps = early_exit(cumulative, chosen["threshold"]).exit_steps
+    cumulative = cumulative_counts(_frame_axis(faithful.recording[output], frame))
+    held_out = emulate(trained.network_file, trained.validation.images, schedule, record=True, seed=seed)
+    held_out_cumulative = cumulative_counts(_frame_axis(held_out.recording[output], frame))
+    chosen = choose_threshold(held_out_cumulative, trained.validation.labels, list(thresholds), EXIT_TOLERANCE)
+    test_exit = early_exit(cumulative, chosen["threshold"])
     input_steps = encode(test.images, schedule, torch.Generator().manual_seed(seed)).flatten(1, -2).sum(1).numpy()
     layer_steps = {name: _frame_axis(trace, frame).reshape(len(test), frame, -1).sum(-1)
                    for name, trace in faithful.recording.items()}
     network = trained.read_network()
     activity = _activity(network, input_steps, layer_steps, np.full(len(test), frame))
-    at_exit = _activity(network, input_steps, layer_steps, exit_steps)
+    at_exit = _activity(network, input_steps, layer_steps, test_exit.exit_steps)
     reports = validate_profiles(trained.network_file, profiles)
     return RunMeasurement(
         encoding=schedule.encoding, seed=seed, schedule=schedule.to_dict(), frame_steps=frame,
         torch_accuracy=trained.torch_accuracy, faithful_accuracy=faithful.accuracy(test.labels),
         torch_accuracy_per_step=accuracy_per_step(cumulative_counts(trained.torch_output_steps), test.labels).tolist(),
         faithful_accuracy_per_step=accuracy_per_step(cumulative, test.labels).tolist(),
-        exit_sweep=sweep, exit_threshold=chosen["threshold"], exit_accuracy=chosen["accuracy"],
-        mean_exit_step=chosen["mean_exit_step"], input_spikes=float(input_steps.sum(1).mean()),
+        exit_sweep=threshold_sweep(cumulative, test.labels, list(thresholds)),
+        validation_samples=len(trained.validation),
+        validation_sweep=threshold_sweep(held_out_cumulative, trained.validation.labels, list(thresholds)),
+        exit_threshold=chosen["threshold"], exit_accuracy=test_exit.accuracy(test.labels),
+        mean_exit_step=test_exit.mean_exit_step, input_spikes=float(input_steps.sum(1).mean()),
         layer_spikes=faithful.spikes_per_layer, activity=activity, activity_at_exit=at_exit,
         hardware={name: deployment_summary(report, activity) for name, report in reports.items()},
         hardware_at_exit={name: deployment_summary(report, at_exit) for name, report in reports.items()})
@@ -122,6 +134,42 @@ def _activity(network: NetxNetwork, input_steps: np.ndarray, layer_steps: dict[s
     counts = activity_counts(network, float((input_steps * before).sum(1).mean()), layers, 1)
     counts["neuron_updates_per_sample"] = float(network.n_neurons * exit_steps.mean())
     return counts
+
+
+def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> dict[str, Any]:
+    """Mean of per-seed paired differences with its Student-t interval.
+
+    Runs with the same seed share the data split and the initial weights, so a difference
+    between two variants of one seed is paired; the interval is ``mean +- t(n-1) * sd /
+    sqrt(n)`` (``sd`` with ``n - 1``), ``None`` for fewer than two seeds."""
+    from scipy.stats import t
+
+    values = np.asarray(values, dtype=float)
+    n, mean = len(values), float(values.mean())
+    low = high = None
+    if n >= 2:
+        half = float(t.ppf(0.5 + confidence / 2, n - 1) * values.std(ddof=1) / np.sqrt(n))
+        low, high = mean - half, mean + half
+    return {"mean": mean, "low": low, "high": high, "confidence": confidence, "n": n,
+            "values": values.tolist()}
+
+
+def claim_differences(runs: list[RunMeasurement], ours: str = "temporal_bit",
+                      prior: str = "rate_bit") -> Optional[dict[str, dict[str, Any]]]:
+    """Per seed, ``ours`` against ``prior`` on each seed claim, with t-intervals over seeds:
+    accuracy in points, spikes, exit step and energy to exit as relative changes in %."""
+    pairs = [(a, b) for a in runs for b in runs if a.encoding == ours and b.encoding == prior and a.seed == b.seed]
+    if not pairs:
+        return None
+    picks = {"spikes": lambda run: run.activity["spikes_per_sample"], "mean_exit_step": lambda run: run.mean_exit_step,
+             "energy_at_exit": _energy("hardware_at_exit", "loihi1")}
+    result = {"accuracy_points": t_interval([100 * (a.faithful_accuracy - b.faithful_accuracy) for a, b in pairs])}
+    for key, pick in picks.items():
+        if all(pick(a) is not None and pick(b) for a, b in pairs):
+            result[f"{key}_change_pct"] = t_interval([100 * (pick(a) / pick(b) - 1) for a, b in pairs])
+    for row in result.values():
+        row["seeds"] = [a.seed for a, _ in pairs]
+    return result
 
 
 def summarise(runs: list[RunMeasurement]) -> dict[str, dict[str, Any]]:

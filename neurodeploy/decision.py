@@ -78,3 +78,16 @@ def threshold_sweep(cumulative: np.ndarray, labels: np.ndarray,
         rows.append({"threshold": float(threshold), "accuracy": result.accuracy(labels),
                      "mean_exit_step": result.mean_exit_step})
     return rows
+
+
+def choose_threshold(cumulative: np.ndarray, labels: np.ndarray, thresholds: list[float],
+                     tolerance: float) -> dict[str, float]:
+    """The sweep row with the earliest mean exit whose accuracy is within ``tolerance`` of
+    the full frame's. Give it held-out data: chosen on the test split, the exit's test
+    accuracy would be an optimistic estimate. ``thresholds`` should hold one the margin
+    never reaches (the full frame), so some row always qualifies."""
+    full = early_exit(cumulative, float("inf")).accuracy(labels)
+    rows = [row for row in threshold_sweep(cumulative, labels, thresholds) if row["accuracy"] >= full - tolerance]
+    if not rows:
+        raise ValueError(f"no threshold of {thresholds} keeps accuracy within {tolerance} of the full frame")
+    return min(rows, key=lambda row: row["mean_exit_step"])

@@ -1,7 +1,8 @@
 """The early-exit rule: threshold 0 exits at once, an impossible threshold never does."""
 import numpy as np
+import pytest
 
-from neurodeploy.decision import (accuracy_per_step, cumulative_counts, early_exit, margin,
+from neurodeploy.decision import (accuracy_per_step, choose_threshold, cumulative_counts, early_exit, margin,
                                   threshold_sweep)
 
 # 3 samples, 4 steps, 3 classes
@@ -39,3 +40,18 @@ def test_accuracy_per_step_and_sweep():
     assert accuracy_per_step(counts, LABELS).tolist() == [2 / 3] * 4  # silent sample 0 reads as class 0
     rows = threshold_sweep(counts, LABELS, [0, 2, 10**9])
     assert [row["mean_exit_step"] for row in rows] == [1.0, 3.0, 4.0]
+
+
+def test_choose_threshold_takes_the_earliest_exit_within_the_tolerance():
+    counts = cumulative_counts(STEPS)
+    # full frame 2/3; threshold 0 (exit at step 1) keeps 2/3, so it wins at any tolerance
+    assert choose_threshold(counts, LABELS, [10**9, 2, 0], tolerance=0.0)["threshold"] == 0
+    # with labels where the early read is wrong for sample 1, only waiting keeps the accuracy
+    late = np.array([0, 2, 0])
+    late_steps = STEPS.copy()
+    late_steps[1] = [[0, 1, 0], [0, 0, 1], [0, 0, 1], [0, 0, 0]]
+    late_counts = cumulative_counts(late_steps)
+    assert choose_threshold(late_counts, late, [0, 1, 10**9], tolerance=0.0)["threshold"] == 10**9
+    assert choose_threshold(late_counts, late, [0, 1, 10**9], tolerance=0.5)["threshold"] == 0
+    with pytest.raises(ValueError, match="no threshold"):
+        choose_threshold(late_counts, late, [0], tolerance=0.0)
