@@ -52,7 +52,8 @@ def simulate(network: NetworkLike, inputs: Union[Inputs, np.ndarray], *, backend
     images with their ``schedule``. ``reset=False`` lets state carry across samples;
     ``reset_interval`` resets every that many steps instead of once per sample.
     ``exit_threshold`` (Lava, images) stops each sample once the top-two output margin
-    reaches it. ``timeout_s`` defaults to a deadline that grows with the work."""
+    reaches it. ``timeout_s`` defaults to a deadline that grows with the work
+    (:func:`neurodeploy.sim.runner.deadline_s`)."""
     if backend not in BACKENDS:
         raise NeurodeployError(f"backend {backend!r}: expected one of {BACKENDS}")
     inputs = as_inputs(inputs, schedule, seed)
@@ -66,8 +67,8 @@ def simulate(network: NetworkLike, inputs: Union[Inputs, np.ndarray], *, backend
                        keep_output=keep_output)
     from neurodeploy.sim.runner import simulate as run_lava
 
-    return run_lava(description, inputs, timeout_s=timeout_s or _deadline(description, inputs),
-                    record_layers=record, reset=reset, reset_interval=reset_interval,
+    return run_lava(description, inputs, timeout_s=timeout_s, record_layers=record, reset=reset,
+                    reset_interval=reset_interval,
                     keep_output=keep_output)
 
 
@@ -83,20 +84,11 @@ def _early_exit(network: NetxNetwork, inputs: Inputs, backend: str, threshold: f
     from neurodeploy.blocks import NetworkTiming
     from neurodeploy.sim.early_exit import simulate_early_exit
 
-    run = simulate_early_exit(network, inputs.images, inputs.schedule, threshold,
-                              timeout_s=timeout_s or _deadline(network, inputs))
+    run = simulate_early_exit(network, inputs.images, inputs.schedule, threshold, timeout_s=timeout_s)
     timing = NetworkTiming.of(network, inputs.frame_steps)
     return SimulationResult("lava", run.output_counts, {}, {b.name: b.layer.n_neurons for b in timing.blocks},
                             inputs.frame_steps, run.steps_run, run.wall_s,
                             extra={"exit_threshold": float(threshold), "mean_exit_step": run.mean_exit_step})
-
-
-def _deadline(network: NetxNetwork, inputs: Inputs) -> float:
-    """A watchdog that grows with the work: 60 s to start, plus 20 ms per step and block."""
-    from neurodeploy.blocks import NetworkTiming
-
-    timing = NetworkTiming.of(network, inputs.frame_steps)
-    return 60.0 + 0.02 * timing.total_steps(inputs.samples) * max(len(timing.blocks), 1)
 
 
 def validate(network: NetworkLike, profile: Union[str, Path] = "loihi2",
@@ -118,7 +110,7 @@ def parity(network: NetworkLike, inputs: Union[Inputs, np.ndarray], *,
 
     inputs = as_inputs(inputs, schedule)
     description = network if isinstance(network, NetxNetwork) else read_netx(network)
-    return parity_report(description, inputs, timeout_s or _deadline(description, inputs))
+    return parity_report(description, inputs, timeout_s)
 
 
 def train(config: Union[str, Path], overrides: Optional[dict[str, Any]] = None,

@@ -6,6 +6,7 @@ and exits with code 2, never a traceback.
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, Optional
 
@@ -30,6 +31,13 @@ def _overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
     return result
 
 
+def _finite(ctx: click.Context, param: click.Parameter, value: Optional[float]) -> Optional[float]:
+    """Reject NaN, which passes click's FloatRange (every comparison with it is false)."""
+    if value is not None and value != value:
+        raise click.BadParameter(f"{value} is not a number")
+    return value
+
+
 set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                           help="Override a config value, e.g. --set train.epochs=3.")
 
@@ -50,6 +58,18 @@ def train(config: str, output: Optional[str], overrides: tuple[str, ...]) -> Non
     from neurodeploy.pipeline import train_and_export
 
     train_and_export(config, _overrides(overrides), output)
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", type=click.Path(file_okay=False), help="Run folder (default: config's output).")
+@set_option
+def check(config: str, output: Optional[str], overrides: tuple[str, ...]) -> None:
+    """Check CONFIG, its profiles, data set and run folder, as train and run do first;
+    trains nothing. Exit code 0: usable; 2: the first problem, in one line."""
+    from neurodeploy.preflight import preflight
+
+    click.echo(f"ok: {preflight(config, _overrides(overrides), output).summary}")
 
 
 @cli.command()
@@ -101,13 +121,13 @@ def input_options(command):
 @input_options
 @click.option("--samples", "-n", type=click.IntRange(min=1), help="Number of samples (default: all).")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True, max=1e6),
-              default=None, help="Watchdog in seconds for the Lava run (default: grows with the work).")
+              default=None, callback=_finite, help="Watchdog in seconds for the Lava run (default: grows with the work).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write metrics JSON here.")
 @click.option("--save-output", type=click.Path(dir_okay=False),
               help="Write every output spike (N, steps, outputs) and the counts to this .npz.")
 @click.option("--backend", type=click.Choice(["lava", "emulator"]), default="lava", show_default=True,
               help="Lava's simulator, or the batched emulator that is bit-exact with it.")
-@click.option("--exit-threshold", type=click.FloatRange(min=0, max=1e9), default=None,
+@click.option("--exit-threshold", type=click.FloatRange(min=0, max=1e9), default=None, callback=_finite,
               help="Early exit on Lava: stop a sample once the top-two output count margin reaches this.")
 def simulate(network: str, config: Optional[str], spikes: Optional[str], bias: Optional[str],
              labels: Optional[str], layout: str, steps: Optional[int], reset_interval: Optional[str],
@@ -144,7 +164,7 @@ cli.add_command(validate)
 @input_options
 @click.option("--samples", "-n", type=click.IntRange(min=1), default=20, show_default=True, help="Number of samples.")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True, max=1e6), default=None,
-              help="Watchdog in seconds for the Lava run (default: grows with the work).")
+              callback=_finite, help="Watchdog in seconds for the Lava run (default: grows with the work).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON here.")
 def parity(network: str, config: Optional[str], spikes: Optional[str], bias: Optional[str],
            labels: Optional[str], layout: str, steps: Optional[int], reset_interval: Optional[str],
@@ -194,8 +214,25 @@ def compare(config: str, encodings: str, seeds: int, output: str) -> None:
     click.echo(f"wrote {output}/compare.md, compare.json and plots")
 
 
+class Interrupted(BaseException):
+    """Ctrl-C, raised by :func:`main`'s SIGINT handler instead of KeyboardInterrupt (which
+    click would turn into an Abort after printing a blank line)."""
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise Interrupted()
+
+
 def main(argv: Optional[list[str]] = None) -> None:
-    """Console entry point: user errors become one line on stderr and exit code 2."""
+    """Console entry point: user errors become one line on stderr and exit code 2; Ctrl-C
+    one line and exit code 130. Called as the console script (no ``argv``), an interrupted
+    process ends at once: Lava is already stopped, outputs are atomic, and the interpreter's
+    own teardown of torch and Lava takes seconds."""
+    import signal
+    import threading
+
+    handler = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _interrupt) if handler else None
     try:
         cli.main(args=argv, standalone_mode=False)
     except NeurodeployError as error:
@@ -207,9 +244,16 @@ def main(argv: Optional[list[str]] = None) -> None:
     except click.ClickException as error:
         error.show()
         sys.exit(EXIT_USAGE)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         click.echo("interrupted", err=True)
+        if argv is None:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         sys.exit(130)
+    finally:
+        if handler:
+            signal.signal(signal.SIGINT, previous)
 
 
 from neurodeploy.interop.commands import export_nir, import_nir, parity_nir  # noqa: E402  (light: click only)

@@ -232,11 +232,15 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
     parts = dotted.split(".")
     if not all(parts):
         raise ConfigError(f"--set {shown(dotted)}: expected a dotted key such as train.epochs")
-    node = raw
-    for depth, key in enumerate(parts[:-1]):
-        node = node.setdefault(key, {})
-        if not isinstance(node, dict):
-            section = ".".join(parts[:depth + 1])
+    node: Any = raw
+    for depth, key in enumerate(parts):
+        section = ".".join(parts[:depth])
+        if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            key = int(key)  # model.conv.0.kernel: the first conv layer's kernel
+        elif not isinstance(node, dict):
             raise ConfigError(f"--set {shown(dotted)}: '{section}' is the value {shown(node)}, "
                               f"not a section with keys")
-    node[parts[-1]] = value
+        if depth == len(parts) - 1:
+            node[key] = value
+        else:
+            node = node.setdefault(key, {}) if isinstance(node, dict) else node[key]

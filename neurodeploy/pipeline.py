@@ -65,15 +65,17 @@ def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = Non
 
     ``validation_fraction > 0`` holds that share of the training images out of training
     (``TrainedRun.validation``), for choices that must not look at the test split."""
+    from neurodeploy.preflight import preflight
+
+    checked = preflight(config_path, overrides, output)  # before torch: a mistake costs a second
     from neurodeploy.model.network import SpikingNetwork
     from neurodeploy.distributed.ddp import process_group
     from neurodeploy.model.train import evaluate, resolve_device, seed_everything, train
     from neurodeploy.report.plots import train_curve
 
-    config = load_config(config_path, overrides)
-    run_dir = Path(output or config.output)
+    config, run_dir = checked.config, checked.run_dir
     seed_everything(config.seed)
-    split, validation = load_split(config.data, config.seed), None
+    split, validation = checked.split, None
     if validation_fraction:
         split, validation = split.hold_out(validation_fraction, config.seed)
     network = SpikingNetwork(config.model, split.input_shape, split.num_classes)
@@ -136,11 +138,18 @@ def _export(network, schedule: FrameSchedule, split: Split, config: ExperimentCo
 
 def export_checkpoint(checkpoint: str, output: str) -> Manifest:
     """Rebuild the network of a training checkpoint and export it beside ``output``."""
+    import pickle
+
+    from neurodeploy.atomic import check_writable
+
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise NeurodeployError(f"{path}: checkpoint not found")
+    check_writable(Path(output).parent, "export folder")
     import torch
 
     from neurodeploy.model.network import SpikingNetwork
 
-    path = Path(checkpoint)
     try:
         state = torch.load(path, map_location="cpu")
         config = parse_config(state["config"], source=str(path))
@@ -148,8 +157,9 @@ def export_checkpoint(checkpoint: str, output: str) -> Manifest:
         network.load_state_dict(state["model"])
     except FileNotFoundError:
         raise NeurodeployError(f"{path}: checkpoint not found") from None
-    except (RuntimeError, KeyError, EOFError, ValueError) as error:
-        raise NeurodeployError(f"{path}: not a neurodeploy checkpoint ({error})") from None
+    except (RuntimeError, KeyError, EOFError, ValueError, TypeError, AttributeError, IndexError,
+            pickle.UnpicklingError) as error:
+        raise NeurodeployError(f"{path}: not a neurodeploy checkpoint ({str(error)[:120]})") from None
     split = load_split(config.data, config.seed)
     schedule = _schedule(config, network)
     out = Path(output)
@@ -226,6 +236,7 @@ def simulate_network(network_file: str, request: InputRequest, timeout_s: Option
 
     from neurodeploy.inputs import check_drive
 
+    _check_outputs(json_path, save_output)
     network = read_netx(network_file)
     inputs, config = simulation_inputs(network, request)
     check_drive(network, inputs)
@@ -247,13 +258,22 @@ def simulate_network(network_file: str, request: InputRequest, timeout_s: Option
     return result
 
 
+def _check_outputs(json_path: Optional[str], save_output: Optional[str]) -> None:
+    """The files ``simulate`` will write can be written, checked before it runs."""
+    from neurodeploy.atomic import check_writable
+
+    if save_output and Path(save_output).suffix != ".npz":
+        raise NeurodeployError(f"--save-output {save_output}: expected a .npz file name")
+    for target in (json_path, save_output):
+        if target:
+            check_writable(Path(target).parent)
+
+
 def _save_output(path: str, result: SimulationResult) -> None:
     """Every output spike of the decode window and the counts, as ``.npz``."""
     from neurodeploy.atomic import atomic_path
 
     target = Path(path)
-    if target.suffix != ".npz":
-        raise NeurodeployError(f"--save-output {path}: expected a .npz file name")
     with atomic_path(target) as temporary:
         with open(temporary, "wb") as stream:
             np.savez_compressed(stream, output_spikes=result.output_spikes, output_counts=result.output_counts)

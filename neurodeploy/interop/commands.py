@@ -68,7 +68,8 @@ def export_nir(network: str, output: str, dt: Optional[float]) -> None:
 @click.argument("network", type=click.Path(dir_okay=False))
 @click.option("--samples", "-n", type=click.IntRange(min=1), help="Test samples (default: all).")
 @click.option("--lava/--no-lava", default=False, show_default=True, help="Also run Lava fixed_pt.")
-@click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True)
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True, max=1e6), default=None,
+              help="Watchdog in seconds for the Lava run (default: grows with the work).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report here.")
 def parity_nir(graph: str, network: str, samples: Optional[int], lava: bool, timeout_s: float,
                json_path: Optional[str]) -> None:

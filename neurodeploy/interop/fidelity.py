@@ -57,7 +57,7 @@ def float_predictions(network: FloatNetwork, spikes: np.ndarray, decode_steps: i
 
 
 def fidelity(network: FloatNetwork, network_file: str | Path, spikes: np.ndarray,
-             labels: Optional[np.ndarray] = None, lava: bool = False, timeout_s: float = 600.0) -> FidelityReport:
+             labels: Optional[np.ndarray] = None, lava: bool = False, timeout_s: Optional[float] = None) -> FidelityReport:
     """Compare ``network`` (float, from the NIR graph) with ``network_file`` (its netx
     quantisation) on ``spikes`` ``(N, T, *input_shape)`` bool."""
     from neurodeploy.blocks import NetworkTiming

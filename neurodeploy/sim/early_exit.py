@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Optional, Protocol
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from neurodeploy.decision import predict_from_counts, should_exit
 from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import NetworkFileError
 from neurodeploy.netxfile import NetxNetwork, read_netx
-from neurodeploy.sim.runner import arrange_for_port, build_network, run_with_watchdog, stop_runtime
+from neurodeploy.sim.runner import abort_runtime, arrange_for_port, build_network, run_with_watchdog, stop_runtime
 
 if TYPE_CHECKING:
     from lava.magma.core.process.process import AbstractProcess
@@ -78,11 +78,12 @@ class Stepper(Protocol):
 
 
 def simulate_early_exit(network: NetxNetwork | str | Path, images: np.ndarray, schedule: FrameSchedule,
-                        threshold: float, timeout_s: float = 600.0) -> EarlyExitRun:
+                        threshold: float, timeout_s: Optional[float] = None) -> EarlyExitRun:
     """Run ``images`` (``uint8 (N, C, H, W)``) on Lava ``fixed_pt``, each until it exits.
 
-    One Lava run object serves every sample; the runtime is stopped in ``finally`` and a
-    hang past ``timeout_s`` becomes :class:`~neurodeploy.errors.SimulationError`."""
+    One Lava run object serves every sample; the runtime is stopped after it (aborted on a
+    fault or Ctrl-C) and a dead child or a hang past ``timeout_s`` (default: the runner's
+    deadline) becomes :class:`~neurodeploy.errors.SimulationError`."""
     description = network if isinstance(network, NetxNetwork) else read_netx(network)
     lava = LavaStepper(description, images, schedule)
     samples, frame_steps = len(images), schedule.frame_steps
@@ -90,10 +91,12 @@ def simulate_early_exit(network: NetxNetwork | str | Path, images: np.ndarray, s
     began = time.perf_counter()
     try:
         run_with_watchdog(lambda: outcome.append(run_samples(lava, samples, frame_steps, threshold)),
-                          timeout_s, samples * frame_steps)
+                          timeout_s, samples * frame_steps, len(NetworkTiming.of(description, frame_steps).blocks))
         wall_s = time.perf_counter() - began
-    finally:
-        stop_runtime(lava.generator)
+    except BaseException:
+        abort_runtime(lava.generator)
+        raise
+    stop_runtime(lava.generator)
     exit_steps, counts, steps_run = outcome[0]
     return EarlyExitRun(exit_steps, predict_from_counts(counts), counts, float(threshold),
                         steps_run, wall_s)
@@ -183,7 +186,7 @@ def state_vars(network: AbstractProcess) -> list[Var]:
 
 def exit_sweep_lava(network: NetxNetwork | str | Path, images: np.ndarray, labels: np.ndarray,
                     schedule: FrameSchedule, thresholds: list[float],
-                    timeout_s: float = 600.0) -> list[dict[str, float]]:
+                    timeout_s: Optional[float] = None) -> list[dict[str, float]]:
     """Accuracy, mean exit step, Lava steps and wall time for each threshold (one run each)."""
     network = network if isinstance(network, NetxNetwork) else read_netx(network)
     rows = []

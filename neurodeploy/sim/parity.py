@@ -90,7 +90,7 @@ def compare(reference: dict[str, LayerTrace], other: dict[str, LayerTrace]) -> l
     return [_divergence(name, trace, other[name]) for name, trace in reference.items() if name in other]
 
 
-def parity_report(network: NetxNetwork | str | Path, inputs: Inputs, timeout_s: float = 600.0,
+def parity_report(network: NetxNetwork | str | Path, inputs: Inputs, timeout_s: Optional[float] = None,
                   labels: Optional[np.ndarray] = None) -> ParityReport:
     """Record ``inputs`` on every backend and compare each pair; torch (SLAYER, from the
     ``checkpoint.pt`` beside the file) joins when the inputs are images and it exists.

@@ -2,12 +2,23 @@
 
 It builds the netx network once with a state reset at every frame boundary, feeds it
 from the generator process, counts spikes per sample per layer, runs all samples in one
-Lava run (rebuilding per sample leaks and slows), stops the runtime in ``finally`` and
-turns a hang (Lava waits forever when a child process dies) into a clear error.
+Lava run (rebuilding per sample leaks and slows), stops the runtime when done and
+turns faults into one clear error:
+
+- Lava waits forever when a child process dies; the watchdog polls the children it
+  started and reports a dead one within :data:`POLL_S` seconds;
+- a run past its deadline (:func:`deadline_s`, proportional to steps x blocks, unless the
+  caller gives one) is a hang;
+- after a fault or Ctrl-C the runtime is not stopped politely (that waits on the dead
+  child) but aborted: every Lava process killed, its shared memory unlinked;
+- Lava's children ignore SIGINT (Ctrl-C reaches the whole process group; the parent
+  alone answers it) and exit on their own when the parent dies, even by ``kill -9``.
 """
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -25,7 +36,15 @@ from neurodeploy.results import SimulationResult
 if TYPE_CHECKING:
     from neurodeploy.sim.trace import LayerTrace
 
-STOP_GRACE_S = 30.0
+STOP_GRACE_S = 10.0
+#: How often the watchdog looks at Lava's child processes.
+POLL_S = 0.25
+#: The deadline of a run: time to start, plus time per step and block (a step of one
+#: block takes about 1 ms on a loaded 2-core machine, so this allows 20 times that).
+DEADLINE_START_S = 60.0
+DEADLINE_STEP_S = 0.02
+#: Set while the watchdog's run may fork Lava's processes (read by the fork hook).
+_forking_lava = False
 
 
 def arrange_for_port(array: np.ndarray, port_shape: tuple[int, ...], leading: int = 1) -> np.ndarray:
@@ -45,7 +64,7 @@ def arrange_for_port(array: np.ndarray, port_shape: tuple[int, ...], leading: in
 
 
 def simulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.ndarray],
-             schedule: Optional[FrameSchedule] = None, timeout_s: float = 600.0,
+             schedule: Optional[FrameSchedule] = None, timeout_s: Optional[float] = None,
              select_tag: str = "fixed_pt", record_layers: bool = False, reset: bool = True,
              reset_interval: Optional[int] = None, keep_output: bool = False) -> SimulationResult:
     """Run ``inputs`` through ``network`` on Lava's CPU simulator (``Loihi2SimCfg``).
@@ -56,7 +75,8 @@ def simulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.nd
     every block's spikes and voltages at every step (slow; for parity) and returns them
     per window in ``recording``; ``keep_output`` keeps every output spike of the decode
     window. ``reset=False`` builds netx without its periodic reset; ``reset_interval``
-    resets every that many steps instead of once per frame."""
+    resets every that many steps instead of once per frame. ``timeout_s`` defaults to
+    :func:`deadline_s`."""
     from lava.magma.core.run_configs import Loihi2SimCfg
 
     from neurodeploy.procs.counter import SpikeCounter
@@ -82,7 +102,8 @@ def simulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.nd
     run_cfg = Loihi2SimCfg(select_tag=select_tag)
     began = time.perf_counter()
     try:
-        run_with_watchdog(lambda: _run(root, built, inputs, timing, run_cfg), timeout_s, steps)
+        run_with_watchdog(lambda: _run(root, built, inputs, timing, run_cfg), timeout_s, steps,
+                          len(timing.blocks))
         wall_s = time.perf_counter() - began
         output_counts = counters[-1][1].window.get().reshape(samples, -1).astype(np.int64)
         per_layer = {block.name: float(counter.total.get().mean()) if samples else 0.0
@@ -97,8 +118,10 @@ def simulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.nd
                 np.moveaxis(output.data.get(), -1, 0) != 0, timing.hops, samples, frame)
             output_spikes = timeline[:, :timing.decode_steps].reshape(
                 samples, timing.decode_steps, int(np.prod(built.layers[-1].out.shape)))
-    finally:
-        stop_runtime(root)
+    except BaseException:
+        abort_runtime(root)
+        raise
+    stop_runtime(root)
     return SimulationResult("lava", output_counts, per_layer,
                             {block.name: block.layer.n_neurons for block in timing.blocks}, frame, steps,
                             wall_s, recording=recording, output_spikes=output_spikes)
@@ -212,8 +235,20 @@ def _trace(recorder, hops: int, samples: int, frame_steps: int) -> "LayerTrace":
                       windows(voltage_timeline, hops, samples, frame_steps))
 
 
-def run_with_watchdog(run: Callable[[], None], timeout_s: float, steps: int) -> None:
-    """Run ``run`` in a thread; a hang past ``timeout_s`` or a failure becomes SimulationError."""
+def deadline_s(steps: int, blocks: int) -> float:
+    """The watchdog of a run of ``steps`` steps through ``blocks`` blocks: it grows with the work."""
+    return DEADLINE_START_S + DEADLINE_STEP_S * steps * max(blocks, 1)
+
+
+def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps: int, blocks: int = 1) -> None:
+    """Run ``run`` in a thread while watching Lava's child processes: a child that dies, a
+    run past ``timeout_s`` (default :func:`deadline_s`) or a failure is a SimulationError.
+
+    The caller aborts the runtime (:func:`abort_runtime`) on any exception, Ctrl-C included."""
+    global _forking_lava
+    limit = timeout_s if timeout_s is not None else deadline_s(steps, blocks)
+    if not 0 < limit < float("inf"):
+        raise SimulationError(f"timeout {limit!r} s: expected a positive, finite number of seconds")
     failure: list[BaseException] = []
 
     def target() -> None:
@@ -222,26 +257,96 @@ def run_with_watchdog(run: Callable[[], None], timeout_s: float, steps: int) -> 
         except BaseException as error:  # re-raised in the caller's thread below
             failure.append(error)
 
+    before = set(multiprocessing.active_children())
+    started: dict[int, multiprocessing.Process] = {}
     worker = threading.Thread(target=target, name="lava-run", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    if worker.is_alive():
-        raise SimulationError(f"Lava did not finish {steps} steps within {timeout_s:g} s "
-                              f"(a child process may have died); the runtime was stopped")
+    ends = time.monotonic() + limit
+    _forking_lava = True
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(POLL_S)
+            started.update((child.pid, child) for child in multiprocessing.active_children()
+                           if child not in before)
+            dead = [child for child in started.values() if child.exitcode is not None]
+            if dead and worker.is_alive():
+                raise SimulationError(f"Lava process {dead[0].name} (pid {dead[0].pid}) "
+                                      f"{_exit_text(dead[0].exitcode)} during the run of {steps} steps; "
+                                      f"every Lava process was stopped")
+            if time.monotonic() > ends and worker.is_alive():
+                raise SimulationError(f"Lava did not finish {steps} steps within {limit:g} s; "
+                                      f"every Lava process was stopped (--timeout sets the limit)")
+    finally:
+        _forking_lava = False
     if failure:
-        raise SimulationError(f"Lava run failed: {_first_line(failure[0])}") from failure[0]
+        raise SimulationError(f"Lava run failed: {_first_line(failure[0])[:200]}") from failure[0]
 
 
 def stop_runtime(process) -> None:
-    """Stop the runtime; if stopping hangs too, terminate Lava's child processes."""
+    """Stop the runtime politely after a good run; if that hangs too, abort it."""
     if getattr(process, "runtime", None) is None:
         return
     stopper = threading.Thread(target=process.stop, name="lava-stop", daemon=True)
     stopper.start()
     stopper.join(STOP_GRACE_S)
     if stopper.is_alive():
-        for child in multiprocessing.active_children():
-            child.terminate()
+        abort_runtime(process)
+
+
+def abort_runtime(process) -> None:
+    """Kill every process of ``process``'s Lava runtime and unlink its shared memory, at
+    once: after a fault or Ctrl-C a polite stop would wait forever on a dead child."""
+    runtime = getattr(process, "runtime", None)
+    if runtime is None:
+        return
+    infrastructure = getattr(runtime, "_messaging_infrastructure", None)
+    memory = getattr(infrastructure, "smm", None)
+    manager = getattr(memory, "_manager", None)
+    children = list(getattr(infrastructure, "actors", ()))
+    children += [child for child in (getattr(manager, "_process", None),) if child is not None]
+    for child in children:
+        if child.exitcode is None:
+            child.kill()
+    for child in children:
+        multiprocessing.Process.join(child, 1.0)  # Lava's SystemProcess.join takes no timeout
+    for handle in getattr(memory, "_shared_memory_handles", ()):
+        try:
+            handle.close()
+            handle.unlink()
+        except (OSError, BufferError):
+            pass  # already unlinked (the manager got there first) or still mapped by a thread
+    # Lava's __del__ stops a started runtime again, which would wait on the processes just
+    # killed; this runtime is finished.
+    runtime._is_started = False
+    runtime.stop = lambda: None
+
+
+def _exit_text(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def _in_lava_child() -> None:
+    """In a process Lava forks: ignore Ctrl-C (the parent answers it) and exit when the
+    parent is gone, so a killed run leaves no process (nor, once they exit, shared memory)."""
+    if not _forking_lava:
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def exit_with_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=exit_with_parent, name="exit-with-parent", daemon=True).start()
+
+
+os.register_at_fork(after_in_child=_in_lava_child)
 
 
 def _first_line(error: BaseException) -> str:

@@ -1,0 +1,68 @@
+"""Everything ``train`` and ``run`` need, checked in one pass before any work starts.
+
+The config (and its ``--set`` overrides), the hardware profiles it names, the run folder
+(created and written to once) and the data set (both splits, one image shape, a split
+every class survives, convolutions that fit the images) are checked here, before torch
+or Lava is imported: a mistake costs a second, not an epoch of training.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from neurodeploy.atomic import check_writable
+from neurodeploy.config import ExperimentConfig, ModelConfig, load_config
+from neurodeploy.data import Split, load_split
+from neurodeploy.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A config whose inputs and outputs were all found usable."""
+
+    config: ExperimentConfig
+    run_dir: Path
+    split: Split
+
+    @property
+    def summary(self) -> str:
+        split, config = self.split, self.config
+        return (f"{config.name}: {config.data.dataset} {len(split.train)} train / {len(split.test)} test "
+                f"images of shape {split.input_shape}, {split.num_classes} classes; run folder "
+                f"{self.run_dir} is writable; profiles {', '.join(config.hardware) or 'none'} load")
+
+
+def preflight(config_path: str, overrides: Optional[dict[str, Any]] = None,
+              output: Optional[str] = None) -> Checked:
+    """Check the config, profiles, run folder and data; raise the first problem found."""
+    config = load_config(config_path, overrides)
+    check_profiles(config.hardware)
+    run_dir = check_writable(Path(output or config.output), "run folder")
+    split = load_split(config.data, config.seed)
+    check_model_fits(config.model, split.input_shape)
+    return Checked(config, run_dir, split)
+
+
+def check_profiles(names: list[str]) -> None:
+    """Every profile named under ``hardware:`` loads (a misspelt name says what it meant)."""
+    from neurodeploy.hardware.profile import load_profile
+
+    for name in names:
+        try:
+            load_profile(name)
+        except ConfigError as error:
+            raise ConfigError(f"hardware: {error}") from None
+
+
+def check_model_fits(model: ModelConfig, input_shape: tuple[int, ...]) -> None:
+    """Each convolution's kernel fits the (padded) image it slides over."""
+    height, width = input_shape[1:]
+    for index, conv in enumerate(model.conv):
+        padded = min(height, width) + 2 * conv.padding
+        if conv.kernel > padded:
+            raise ConfigError(f"model.conv[{index}].kernel={conv.kernel} is larger than its "
+                              f"{height}x{width} input plus padding {conv.padding} "
+                              f"(at most {padded})")
+        height = (height + 2 * conv.padding - conv.kernel) // conv.stride + 1
+        width = (width + 2 * conv.padding - conv.kernel) // conv.stride + 1
