@@ -114,8 +114,9 @@ def parity(network: NetworkLike, inputs: Union[Inputs, np.ndarray], *,
 
 
 def train(config: Union[str, Path], overrides: Optional[dict[str, Any]] = None,
-          output: Optional[Union[str, Path]] = None) -> "TrainedRun":
-    """Train a SLAYER network from a YAML config and export ``model.net`` + manifest."""
+          output: Optional[Union[str, Path]] = None) -> Optional["TrainedRun"]:
+    """Train a SLAYER network from a YAML config and export ``model.net`` + manifest
+    (``None`` on a torchrun rank other than 0, which trains and writes nothing)."""
     from neurodeploy.pipeline import train_and_export
 
     return train_and_export(str(config), overrides, None if output is None else str(output))

@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, NamedTuple, Optional
+from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
 
 from neurodeploy.config import DassdpConfig
+from neurodeploy.distributed.ddp import all_gather, all_sum, in_group
 from neurodeploy.errors import ConfigError
 
 SIGN_GATE_DEADBAND = 0.1
@@ -137,18 +138,21 @@ def plasticity_table(window: int, sigma: float, a_plus: float, a_base: float, *,
 
 
 def weight_update(t_pre: torch.Tensor, t_post: torch.Tensor, gate: torch.Tensor,
-                  table: torch.Tensor, batch: Optional[int] = None) -> torch.Tensor:
+                  table: torch.Tensor, batch: Optional[int] = None,
+                  reduce: Callable[[torch.Tensor], torch.Tensor] = lambda total: total) -> torch.Tensor:
     """``dW = clamp(sum over b of gate[b] * pd[b] / batch, -1, 1)``, shape ``(Cout, Cin)``.
 
     ``batch`` defaults to the number of samples (the batch mean of training); a Lava
-    window of one sample passes the training batch size instead. ``pd[b, o, i] =
+    window of one sample passes the training batch size instead. ``reduce`` turns this
+    batch's sum into the global batch's (the sum over DDP ranks) before the mean and the
+    clamp, so every replica applies the same dW. ``pd[b, o, i] =
     table[t_post[b, o], t_pre[b, i]]``. The batch sum is one matrix product of one-hot
     post latencies with table columns, so the ``(N, Cout, Cin)`` pair tensor is never
     formed (it cost 70 % of a digits training step; this costs a few).
     """
     columns = table.T[t_pre]
     post = F.one_hot(t_post, table.shape[0]).to(table.dtype) * gate[:, None, None]
-    total = torch.einsum("bou,biu->oi", post, columns)
+    total = reduce(torch.einsum("bou,biu->oi", post, columns))
     return (total / (batch or len(gate))).clamp(-1.0, 1.0)
 
 
@@ -209,7 +213,8 @@ class SyncLossRecord:
 
     Means and the 2x2 co-moment matrix merge batch by batch (Chan, Golub and LeVeque's
     pairwise update) in float64, which gives ``k``, ``mu_S`` and the population ``sd_S``
-    exactly as the full series would, in constant memory.
+    exactly as the full series would, in constant memory. Under torch.distributed every
+    rank merges every rank's batch, in rank order, so all replicas fit the same gate.
     """
 
     def __init__(self) -> None:
@@ -219,13 +224,20 @@ class SyncLossRecord:
 
     def update(self, synchrony: torch.Tensor, loss: torch.Tensor) -> None:
         batch = torch.stack([synchrony, loss], 1).to("cpu", torch.float64)
-        size = len(batch)
         batch_mean = batch.mean(0)
         centred = batch - batch_mean
+        moments = torch.cat([torch.tensor([float(len(batch))], dtype=torch.float64), batch_mean,
+                             (centred.T @ centred).flatten()])
+        for part in all_gather(moments):
+            self._merge(int(part[0]), part[1:3], part[3:].reshape(2, 2))
+
+    def _merge(self, size: int, batch_mean: torch.Tensor, batch_comoment: torch.Tensor) -> None:
+        if size == 0:
+            return
         delta = batch_mean - self.mean
         total = self.count + size
         merged = torch.outer(delta, delta) * (self.count * size / total)
-        self.comoment += centred.T @ centred + merged
+        self.comoment += batch_comoment + merged
         self.mean += delta * (size / total)
         self.count = total
 
@@ -331,8 +343,8 @@ class DASSDP:
         windows = self._take_windows(len(loss_per_sample))
         if epoch < self.config.warmup_epochs:
             loss = loss_per_sample.detach()
-            if self.config.warmup_loss == "batch_mean":  # the spec's: one loss per batch
-                loss = loss.mean().expand(len(loss))
+            if self.config.warmup_loss == "batch_mean":  # the spec's: one loss per (global) batch
+                loss = _global_mean(loss).expand(len(loss))
             for name, window in windows.items():
                 self._records[name].update(window.synchrony, loss)
             return
@@ -340,10 +352,11 @@ class DASSDP:
             self._gates = {name: fit_gate(record.k, record.sync_mean, record.sync_std,
                                           self.config.gate, self.config.gate_clamp)
                            for name, record in self._records.items()}
+        batch = int(all_sum(torch.tensor(len(loss_per_sample))))  # the global batch under DDP
         for name, window in windows.items():
             gate = self._gates[name](window.synchrony)
             delta = weight_update(window.t_pre, window.t_post, gate,
-                                  self._table(name, window.steps, gate.device, gate.dtype))
+                                  self._table(name, window.steps, gate.device, gate.dtype), batch, all_sum)
             _add_to_weight(self._synapses[name], delta)
 
     def kept_bytes(self) -> int:
@@ -383,6 +396,13 @@ class DASSDP:
                                                  co_silent=self.config.co_silent, dtype=dtype,
                                                  device=device)
         return self._tables[key]
+
+
+def _global_mean(values: torch.Tensor) -> torch.Tensor:
+    """The mean over this batch, or over the global batch of all DDP ranks."""
+    if not in_group():
+        return values.mean()
+    return all_sum(values.sum()) / all_sum(torch.tensor(len(values), dtype=values.dtype, device=values.device))
 
 
 def check_window_alignment(t_epoch: int, frame_steps: int) -> None:

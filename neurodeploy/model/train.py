@@ -20,6 +20,7 @@ from neurodeploy.atomic import atomic_path
 from neurodeploy.config import ExperimentConfig
 from neurodeploy.data import ImageSet
 from neurodeploy.decision import predict_from_counts
+from neurodeploy.distributed.ddp import World, all_sum
 from neurodeploy.encoding import FrameSchedule, encode
 from neurodeploy.errors import ConfigError
 from neurodeploy.model.network import SpikingNetwork
@@ -82,35 +83,50 @@ def seed_everything(seed: int) -> None:
 def train(network: SpikingNetwork, train_set: ImageSet, test_set: ImageSet,
           schedule: FrameSchedule, config: ExperimentConfig, run_dir: Path,
           plugin: Optional[PlasticityPlugin] = None) -> TrainResult:
-    """Train for ``config.train.epochs``, checkpointing each epoch and resuming from one."""
+    """Train for ``config.train.epochs``, checkpointing each epoch and resuming from one.
+
+    Inside a torch.distributed group (torchrun) each rank trains a DDP replica on its part
+    of every global batch and only rank 0 writes the checkpoint (:mod:`neurodeploy.distributed.ddp`)."""
     device = resolve_device(config.train.device)
+    world = World.current(device)
+    ranks, rank = (world.size, world.rank) if world is not None else (1, 0)
+    device = world.device if world is not None else device
     network.to(device)
     optimizer = torch.optim.Adam(network.parameters(), lr=config.train.lr)
     loss_fn = slayer.loss.SpikeRate(true_rate=config.train.true_rate,
                                     false_rate=config.train.false_rate, reduction="none")
     result, start_epoch = TrainResult(), 0
     checkpoint = run_dir / CHECKPOINT_NAME
-    if checkpoint.exists():
-        start_epoch = _resume(checkpoint, network, optimizer, result, config, plugin)
+    state = torch.load(checkpoint, map_location="cpu") if rank == 0 and checkpoint.exists() else None
+    if world is not None:  # rank 0's checkpoint, so every rank resumes from the same state
+        state = world.broadcast(state)
+    if state is not None:
+        start_epoch = _resume(state, checkpoint, network, optimizer, result, config, plugin)
+    model, batch_size = network, config.train.batch_size
+    if world is not None:
+        batch_size = world.local_batch_size(batch_size)
+        model = world.wrap(network, encode(train_set.images[:1], schedule))
     shuffle = torch.Generator().manual_seed(config.seed)
     for _ in range(start_epoch):  # replay the shuffles of finished epochs
         torch.randperm(len(train_set), generator=shuffle)
     began = time.perf_counter() - result.wall_s
     for epoch in range(start_epoch, config.train.epochs):
         order = torch.randperm(len(train_set), generator=shuffle).numpy()
-        encoder_rng = torch.Generator().manual_seed(config.seed * 1000 + epoch)
+        if world is not None:
+            order = world.local_order(order)
+        encoder_rng = torch.Generator().manual_seed((config.seed * 1000 + epoch) * ranks + rank)
         network.train()
         total_loss, correct = 0.0, 0
-        batches = range(0, len(order), config.train.batch_size)
+        batches = range(0, len(order), batch_size)
         with progress_bar(f"epoch {epoch + 1}/{config.train.epochs}", len(batches)) as advance:
             for start in batches:
-                index = order[start:start + config.train.batch_size]
+                index = order[start:start + batch_size]
                 spikes = encode(train_set.images[index], schedule, encoder_rng).to(device)
                 labels = torch.as_tensor(train_set.labels[index], device=device)
-                forward = network(spikes)
+                forward = model(spikes)
                 per_sample = loss_fn(forward.output, labels).reshape(len(index), -1).sum(1)
                 optimizer.zero_grad()
-                per_sample.sum().backward()
+                (per_sample.sum() * ranks).backward()  # DDP averages over ranks: x ranks is the global sum
                 optimizer.step()
                 if plugin is not None:
                     _feed_plugin(plugin, network, spikes, forward.layer_spikes)
@@ -119,11 +135,13 @@ def train(network: SpikingNetwork, train_set: ImageSet, test_set: ImageSet,
                 correct += int((predict_from_counts(forward.output.detach().sum(-1)) == train_set.labels[index]).sum())
                 advance()
         test = evaluate(network, test_set, schedule, config.train.batch_size * 4, config.seed)
-        result.history.append({"epoch": epoch + 1, "train_loss": total_loss / len(order),
-                               "train_accuracy": correct / len(order),
+        loss_sum, correct_sum, seen = all_sum(torch.tensor([total_loss, correct, len(order)], dtype=torch.float64)).tolist()
+        result.history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen,
+                               "train_accuracy": correct_sum / seen,
                                "test_accuracy": test.accuracy(test_set.labels)})
         result.wall_s = time.perf_counter() - began
-        _save_checkpoint(checkpoint, network, optimizer, result, config, plugin, epoch + 1)
+        if rank == 0:
+            _save_checkpoint(checkpoint, network, optimizer, result, config, plugin, epoch + 1)
     return result
 
 
@@ -172,10 +190,9 @@ def _save_checkpoint(path: Path, network: SpikingNetwork, optimizer: torch.optim
         torch.save(state, temporary)
 
 
-def _resume(path: Path, network: SpikingNetwork, optimizer: torch.optim.Optimizer,
+def _resume(state: dict[str, Any], path: Path, network: SpikingNetwork, optimizer: torch.optim.Optimizer,
             result: TrainResult, config: ExperimentConfig,
             plugin: Optional[PlasticityPlugin]) -> int:
-    state = torch.load(path, map_location="cpu")
     if state.get("identity") != _checkpoint_identity(config):
         raise ConfigError(f"{path}: checkpoint was made with a different config; "
                           f"remove it or choose another output folder")
