@@ -23,7 +23,7 @@ PACKAGE = REPO / "neurodeploy"
 # import the pipeline or the CLI. Command modules (neurodeploy/hardware/commands.py,
 # neurodeploy/interop/commands.py) register CLI commands but import neither, so they are
 # held to the same rule as the library.
-APP_LEVEL = {"neurodeploy", "neurodeploy.cli", "neurodeploy.api", "neurodeploy.pipeline", "neurodeploy.compare"}
+APP_LEVEL = {"neurodeploy", "neurodeploy.__main__", "neurodeploy.cli", "neurodeploy.api", "neurodeploy.pipeline", "neurodeploy.compare"}
 APP_ONLY_TARGETS = ("neurodeploy.pipeline", "neurodeploy.cli")
 
 
