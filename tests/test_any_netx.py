@@ -20,6 +20,7 @@ import neurodeploy as nd
 from neurodeploy.blocks import NetworkTiming
 from neurodeploy.errors import InputError
 from tests import netx_factory
+from tests.emulator_paths import PATHS
 
 LAVA_TIMEOUT_S = 120
 CLI = [sys.executable, "-m", "neurodeploy.cli"]
@@ -64,15 +65,17 @@ def random_bias(samples: int, shape: tuple[int, ...], seed: int = 0) -> np.ndarr
 def assert_backends_equal(network, inputs, **plan) -> nd.SimulationResult:
     """Every block's spikes and voltages on every step, and the output counts, are equal."""
     lava = nd.simulate(network, inputs, backend="lava", record=True, timeout_s=LAVA_TIMEOUT_S, **plan)
-    emulated = nd.simulate(network, inputs, backend="emulator", record=True, **plan)
-    assert list(emulated.recording) == list(lava.recording)
-    for name, trace in lava.recording.items():
-        mine = emulated.recording[name]
-        np.testing.assert_array_equal(mine.spikes, trace.spikes, err_msg=f"{name} spikes")
-        np.testing.assert_array_equal(mine.voltage, trace.voltage, err_msg=f"{name} voltages")
-    np.testing.assert_array_equal(emulated.output_counts, lava.output_counts)
-    assert emulated.spikes_per_layer == lava.spikes_per_layer
-    assert emulated.steps == lava.steps
+    for arithmetic, context in PATHS.items():  # the CPU's compiled kernel and the GPU's torch path
+        with context():
+            emulated = nd.simulate(network, inputs, backend="emulator", record=True, **plan)
+        assert list(emulated.recording) == list(lava.recording)
+        for name, trace in lava.recording.items():
+            mine = emulated.recording[name]
+            np.testing.assert_array_equal(mine.spikes, trace.spikes, err_msg=f"{arithmetic}: {name} spikes")
+            np.testing.assert_array_equal(mine.voltage, trace.voltage, err_msg=f"{arithmetic}: {name} voltages")
+        np.testing.assert_array_equal(emulated.output_counts, lava.output_counts, err_msg=arithmetic)
+        assert emulated.spikes_per_layer == lava.spikes_per_layer, arithmetic
+        assert emulated.steps == lava.steps
     return lava
 
 

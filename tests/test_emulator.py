@@ -12,6 +12,7 @@ from neurodeploy.encoding import FrameSchedule
 from neurodeploy.sim import runner
 from neurodeploy.sim.emulator import emulate
 from tests import netx_factory
+from tests.emulator_paths import PATHS
 from tests.random_nets import random_case
 
 LAVA_TIMEOUT_S = 120
@@ -20,16 +21,18 @@ LAVA_TIMEOUT_S = 120
 def assert_exact(path: Path, images: np.ndarray, schedule: FrameSchedule, batch_size: int = 256) -> None:
     """Lava and the emulator agree on everything the runner returns, and on every step."""
     lava = runner.simulate(path, images, schedule, timeout_s=LAVA_TIMEOUT_S, record_layers=True)
-    emulated = emulate(path, images, schedule, batch_size=batch_size, record=True)
-    assert emulated.steps == lava.steps
-    assert emulated.spikes_per_layer == lava.spikes_per_layer
-    np.testing.assert_array_equal(emulated.output_counts, lava.output_counts)
-    np.testing.assert_array_equal(emulated.predictions, lava.predictions)
-    assert list(emulated.recording) == list(lava.recording)
-    for name, trace in lava.recording.items():
-        mine = emulated.recording[name]
-        np.testing.assert_array_equal(mine.spikes, trace.spikes, err_msg=f"{name} spikes")
-        np.testing.assert_array_equal(mine.voltage, trace.voltage, err_msg=f"{name} voltages")
+    for arithmetic, context in PATHS.items():  # the CPU's compiled kernel and the GPU's torch path
+        with context():
+            emulated = emulate(path, images, schedule, batch_size=batch_size, record=True)
+        assert emulated.steps == lava.steps
+        assert emulated.spikes_per_layer == lava.spikes_per_layer, arithmetic
+        np.testing.assert_array_equal(emulated.output_counts, lava.output_counts, err_msg=arithmetic)
+        np.testing.assert_array_equal(emulated.predictions, lava.predictions)
+        assert list(emulated.recording) == list(lava.recording)
+        for name, trace in lava.recording.items():
+            mine = emulated.recording[name]
+            np.testing.assert_array_equal(mine.spikes, trace.spikes, err_msg=f"{arithmetic}: {name} spikes")
+            np.testing.assert_array_equal(mine.voltage, trace.voltage, err_msg=f"{arithmetic}: {name} voltages")
 
 
 def images(seed: int, shape: tuple[int, ...], samples: int = 6) -> np.ndarray:

@@ -6,6 +6,7 @@ the positions of the temporal part and of every bit-plane window come from one p
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Optional
 
 import numpy as np
@@ -134,10 +135,26 @@ def encode(images: np.ndarray | torch.Tensor, schedule: FrameSchedule,
 
 
 def encode_steps(images: np.ndarray | torch.Tensor, schedule: FrameSchedule,
-                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """``encode`` with time second, as backends step it: ``(N, frame_steps, C, H, W)`` bool.
+                 generator: Optional[torch.Generator] = None, dtype: torch.dtype = torch.bool) -> torch.Tensor:
+    """``encode`` with time second, as backends step it: ``(N, frame_steps, C, H, W)``,
+    contiguous, of ``dtype`` (0/1 values; float32 is what a synapse's matrix product takes).
 
     The rate codes draw from ``generator`` in sample order, so encoding a set in batches
-    gives the same spikes as encoding it at once (the emulator and the Lava runner rely on it)."""
-    return encode(images, schedule, generator).movedim(-1, 1).bool()
+    gives the same spikes as encoding it at once (the emulator and the Lava runner rely on it).
+    The deterministic codes map each pixel on its own, so they are read from a table of
+    ``encode`` over every intensity: one gather instead of a pass per bit-plane."""
+    if schedule.temporal_kind == "rate":
+        return encode(images, schedule, generator).movedim(-1, 1).to(dtype).contiguous()
+    pixels = check_images(images, schedule.n_bits)
+    table = _step_table(schedule, dtype)                      # (frame_steps, levels)
+    flat = pixels.reshape(len(pixels), -1)
+    steps = table[:, flat.reshape(-1)].reshape(len(table), *flat.shape)
+    return steps.transpose(0, 1).contiguous().reshape(len(pixels), len(table), *pixels.shape[1:])
+
+
+@lru_cache(maxsize=8)
+def _step_table(schedule: FrameSchedule, dtype: torch.dtype) -> torch.Tensor:
+    """``encode``'s spikes of every intensity, ``(frame_steps, 2**n_bits)``."""
+    levels = torch.arange(2 ** schedule.n_bits, dtype=torch.int64).reshape(-1, 1, 1, 1)
+    return encode(levels, schedule)[:, 0, 0, 0].T.to(dtype).contiguous()
 

@@ -25,10 +25,11 @@ its step of latency): exact, and slower. Windows and hops come from
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+import weakref
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -39,15 +40,17 @@ from neurodeploy.errors import NetworkFileError
 from neurodeploy.inputs import BiasInput, ImageInput, Inputs, SpikeInput, as_inputs, check_drive, check_fits
 from neurodeploy.netxfile import NetxNetwork, read_netx
 from neurodeploy.results import SimulationResult
+from neurodeploy.runtime import exact_cuda, resolve_device
+from neurodeploy.runtime import threads as runtime_threads
 from neurodeploy.sim.emulator_layers import INT32_LIMIT, NEURON_TYPES, DelayLine, EmulatedLayer, build_layers
-from neurodeploy.sim.fixed_point import EXACT, STATE_SHIFT, CubaState, wrap
+from neurodeploy.sim.fixed_point import EXACT, STATE_SHIFT, CubaState, integrate, wrap
 from neurodeploy.sim.trace import LayerTrace
 
 #: Fixed-point passes that re-run every unsettled sample at once before settling them in order.
 BATCHED_PASSES = 3
-
-Bias = Callable[[int], Optional[torch.Tensor]]
-
+#: Elements of the widest layer's input plus drive per batch (measured: benchmarks/emulator_batch.py).
+BATCH_ELEMENTS = 1 << 20
+MAX_BATCH = 256
 
 @dataclass
 class _Carry:
@@ -59,14 +62,16 @@ class _Carry:
 
 @dataclass
 class _Activity:
-    spikes: torch.Tensor                     # (B, T, *shape) bool
+    spikes: Optional[torch.Tensor]           # (B, T, *shape) bool; None once counted (inner layers)
     voltage: Optional[torch.Tensor] = None   # (B, T, *shape) int64
+    count: int = 0                           # spikes in all
 
 
 def emulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.ndarray],
-            schedule: Optional[FrameSchedule] = None, batch_size: int = 256, record: bool = False,
-            seed: int = 0, threads: int = 1, reset: bool = True, reset_interval: Optional[int] = None,
-            keep_output: bool = False) -> SimulationResult:
+            schedule: Optional[FrameSchedule] = None, batch_size: Optional[int] = None, record: bool = False,
+            seed: int = 0, threads: Optional[int] = None, reset: bool = True,
+            reset_interval: Optional[int] = None, keep_output: bool = False,
+            device: Union[str, torch.device] = "cpu") -> SimulationResult:
     """Run ``inputs`` through ``network`` as Lava fixed_pt would, bit for bit.
 
     ``inputs`` is an :class:`~neurodeploy.inputs.ImageInput`, a ``SpikeInput``, a
@@ -76,24 +81,27 @@ def emulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.nda
     torch layout), with ``keep_output`` every output spike of the decode window.
     ``reset=False`` runs without the per-frame reset (state carries across samples);
     ``reset_interval`` resets every that many steps instead of once per frame.
-    ``threads`` is torch's intra-op thread count during the run: one by default, because
-    OpenMP threads spin-wait on a loaded machine and small per-step tensors then crawl.
+    ``batch_size`` samples run side by side (default: as many as keep a layer's drive
+    near :data:`BATCH_ELEMENTS`). ``threads``: torch's CPU threads during the run
+    (default :func:`neurodeploy.runtime.thread_count`, one). ``device``: ``cpu``,
+    ``cuda`` (bit-exact too: see :mod:`neurodeploy.sim.emulator_layers`) or ``auto``.
     """
     inputs = as_inputs(inputs, schedule, seed)
-    description = network if isinstance(network, NetxNetwork) else read_netx(network)
+    description = _network(network)
     timing = NetworkTiming.of(description, inputs.frame_steps, reset, reset_interval)
-    layers = emulated_layers(description, inputs, timing)
+    device = resolve_device(device)
+    layers = emulated_layers(description, inputs, timing, device)
+    batch_size = batch_size or _batch_size(layers, timing.frame_steps)
     began = time.perf_counter()
-    with torch.inference_mode(), _threads(threads):
+    with torch.inference_mode(), runtime_threads(threads), exact_cuda():
         run = _run_batched if timing.resets_per_frame else _run_timeline
-        windows = run(layers, timing, inputs, batch_size, record)
+        windows = run(layers, timing, inputs, batch_size, record, device)
     wall_s = time.perf_counter() - began
     output = windows[-1].spikes
     decoded = output[:, :timing.decode_steps].reshape(len(output), timing.decode_steps,
                                                       int(np.prod(layers[-1].shape)))
     samples = inputs.samples
-    per_layer = {layer.name: float(torch.count_nonzero(activity.spikes)) / max(samples, 1)
-                 for layer, activity in zip(layers, windows)}
+    per_layer = {layer.name: activity.count / max(samples, 1) for layer, activity in zip(layers, windows)}
     return SimulationResult(
         "emulator", torch.count_nonzero(decoded, dim=1).numpy().astype(np.int64), per_layer,
         {layer.name: int(np.prod(layer.shape)) for layer in layers}, timing.frame_steps,
@@ -103,18 +111,27 @@ def emulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.nda
         output_spikes=decoded.numpy() if keep_output else None)
 
 
-def emulated_layers(network: NetxNetwork, inputs: Inputs, timing: NetworkTiming) -> list[EmulatedLayer]:
-    """The emulator's layers for ``network`` fed ``inputs``; refuses a mismatch of the two."""
+def _batch_size(layers: Sequence[EmulatedLayer], frame_steps: int) -> int:
+    """Samples per batch: the widest layer's drive for a batch (``B * T * neurons``) near
+    :data:`BATCH_ELEMENTS`, between 1 and :data:`MAX_BATCH`."""
+    widest = max(int(np.prod(layer.shape)) + int(np.prod(layer.input_shape)) for layer in layers)
+    return max(1, min(MAX_BATCH, BATCH_ELEMENTS // max(widest * frame_steps, 1)))
+
+
+def emulated_layers(network: NetxNetwork, inputs: Inputs, timing: NetworkTiming,
+                    device: torch.device = torch.device("cpu")) -> list[EmulatedLayer]:
+    """The emulator's layers for ``network`` fed ``inputs``, on ``device``; refuses a
+    mismatch of the two."""
     first = timing.blocks[0] if timing.blocks else None
     if first is not None and first.is_input and first.layer.neuron_type not in NEURON_TYPES:
         build_layers(network, inputs.sample_shape)  # refuses the neuron by name
     check_drive(network, inputs)
-    layers = build_layers(network, inputs.sample_shape)
+    layers = list(_built(network, inputs.sample_shape, device))
     if inputs.kind != "images":  # images are flattened for a dense input, as on Lava
         check_fits(inputs, layers[0].input_shape, str(network.path))
     if isinstance(inputs, BiasInput) and inputs.samples:
         # the overflow proofs of the Input block's neurons bound |bias| over every sample
-        bound = torch.from_numpy(np.abs(inputs.bias.astype(np.int64)).max(axis=0) << STATE_SHIFT).to(EXACT)
+        bound = torch.from_numpy(np.abs(inputs.bias.astype(np.int64)).max(axis=0) << STATE_SHIFT).to(device, EXACT)
         layers[0] = replace(layers[0], neurons=replace(layers[0].neurons, bias=bound))
     if [layer.name for layer in layers] != [block.name for block in timing.blocks]:
         raise NetworkFileError(f"{network.path}: the emulator's layers "
@@ -123,92 +140,121 @@ def emulated_layers(network: NetxNetwork, inputs: Inputs, timing: NetworkTiming)
     return layers
 
 
-def _input_steps(inputs: Inputs, start: int, stop: int, generator: torch.Generator) -> torch.Tensor:
-    """Input spikes ``(B, T, *shape)`` of samples ``start .. stop - 1``."""
+#: Layers built per network read (weights quantised as netx and Lava do), per input shape and device.
+_LAYERS: "weakref.WeakKeyDictionary[NetxNetwork, dict[tuple, tuple[EmulatedLayer, ...]]]" = weakref.WeakKeyDictionary()
+
+
+def _built(network: NetxNetwork, sample_shape: tuple[int, ...], device: torch.device) -> tuple[EmulatedLayer, ...]:
+    """``build_layers`` once per network object, input shape and device: a network read
+    once and simulated many times pays for the quantisation once."""
+    per_network = _LAYERS.setdefault(network, {})
+    key = (tuple(sample_shape), str(device))
+    if key not in per_network:
+        per_network[key] = tuple(layer.to(device) for layer in build_layers(network, sample_shape))
+    return per_network[key]
+
+
+@lru_cache(maxsize=8)
+def _read(path: Path, stamp: tuple[int, int, int]) -> NetxNetwork:
+    """A file read once per ``(inode, size, mtime)``: calls with the same unchanged path share it."""
+    return read_netx(path)
+
+
+def _network(network: Union[NetxNetwork, str, Path]) -> NetxNetwork:
+    if isinstance(network, NetxNetwork):
+        return network
+    path = Path(network).resolve()
+    try:
+        status = path.stat()
+    except OSError:
+        return read_netx(path)  # names the missing file
+    return _read(path, (status.st_ino, status.st_size, status.st_mtime_ns))
+
+
+def _input_steps(inputs: Inputs, start: int, stop: int, generator: torch.Generator,
+                 device: torch.device) -> torch.Tensor:
+    """Input spikes ``(B, T, *shape)`` of samples ``start .. stop - 1``; images are encoded
+    straight to float32 0/1 in the (B, T, ...) layout the first synapse multiplies."""
     if isinstance(inputs, ImageInput):
-        return encode_steps(inputs.images[start:stop], inputs.schedule, generator)
+        return encode_steps(inputs.images[start:stop], inputs.schedule, generator, torch.float32).to(device)
     if isinstance(inputs, SpikeInput):
-        return torch.from_numpy(inputs.spikes[start:stop])
-    return torch.zeros((stop - start, inputs.frame_steps, *inputs.sample_shape), dtype=torch.bool)
+        return torch.from_numpy(inputs.spikes[start:stop]).to(device)
+    return torch.zeros((stop - start, inputs.frame_steps, *inputs.sample_shape), dtype=torch.bool, device=device)
 
 
-def _bias_of(inputs: Inputs, start: int, stop: int) -> Optional[torch.Tensor]:
+def _bias_of(inputs: Inputs, start: int, stop: int, device: torch.device) -> Optional[torch.Tensor]:
     """The input block's effective bias ``bias_mant << 6`` per sample, ``(B, *shape)``."""
     if not isinstance(inputs, BiasInput):
         return None
-    return torch.from_numpy(inputs.bias[start:stop].astype(np.int64) << STATE_SHIFT).to(EXACT)
+    return torch.from_numpy(inputs.bias[start:stop].astype(np.int64) << STATE_SHIFT).to(device, EXACT)
 
 
 def _run_batched(layers: Sequence[EmulatedLayer], timing: NetworkTiming, inputs: Inputs,
-                 batch_size: int, record: bool) -> list[_Activity]:
-    """Samples side by side: every block's window of a sample opens with its reset."""
+                 batch_size: int, record: bool, device: torch.device) -> list[_Activity]:
+    """Samples side by side: every block's window of a sample opens with its reset. Inner
+    layers' spikes are counted and dropped unless ``record``."""
     frame = timing.frame_steps
     generator = torch.Generator().manual_seed(getattr(inputs, "seed", 0))
-    carries = _warm_up(layers, timing)
+    carries = _warm_up(layers, timing, device)
     parts: list[list[_Activity]] = [[] for _ in layers]
+    counts = [0] * len(layers)
     resets = [step == 0 for step in range(frame)]
     for start in range(0, inputs.samples, batch_size):
         stop = min(start + batch_size, inputs.samples)
-        spikes = _input_steps(inputs, start, stop, generator)
-        bias = _bias_of(inputs, start, stop)
+        spikes = _input_steps(inputs, start, stop, generator, device)
+        bias = _bias_of(inputs, start, stop, device)
         for index, layer in enumerate(layers):
-            constant = (lambda step, b=bias: b) if layer.bias_driven else None  # noqa: E731
+            constant = bias[:, None] if layer.bias_driven and bias is not None else None
             activity, carries[index] = _run_layer(layer, spikes, resets, carries[index], record, constant)
             spikes = activity.spikes
-            parts[index].append(activity if record else _Activity(spikes))
-    return [_joined(part, layer, frame) for part, layer in zip(parts, layers)]
+            counts[index] += int(torch.count_nonzero(spikes))
+            if record or index == len(layers) - 1:
+                parts[index].append(activity)
+    return [_joined(part, layer, frame, count) for part, layer, count in zip(parts, layers, counts)]
 
 
 def _run_timeline(layers: Sequence[EmulatedLayer], timing: NetworkTiming, inputs: Inputs,
-                  batch_size: int, record: bool) -> list[_Activity]:
+                  batch_size: int, record: bool, device: torch.device) -> list[_Activity]:
     """All samples as one timeline from Lava step 1, each block's input one step late;
     each block's windows are then cut from its timeline."""
     frame, samples = timing.frame_steps, inputs.samples
     length = timing.total_steps(samples)
     generator = torch.Generator().manual_seed(getattr(inputs, "seed", 0))
-    external = torch.zeros((1, length, *inputs.sample_shape), dtype=torch.bool)
+    external = torch.zeros((1, length, *inputs.sample_shape), dtype=torch.bool, device=device)
     if samples:
-        external[0, :samples * frame] = _input_steps(inputs, 0, samples, generator).reshape(
+        external[0, :samples * frame] = _input_steps(inputs, 0, samples, generator, device).reshape(
             samples * frame, *inputs.sample_shape)
-    per_sample = _bias_of(inputs, 0, samples)
+    per_sample = _bias_of(inputs, 0, samples, device)
     spikes = external
     windows = []
     for layer, block in zip(layers, timing.blocks):
         resets = timing.resets(block, length)
         bias = None
-        if layer.bias_driven:
-            drained = torch.zeros((1, *layer.shape), dtype=EXACT)
-            bias = lambda step: (per_sample[step // frame][None]  # noqa: E731
-                                 if step < samples * frame else drained)
-        else:
+        if layer.bias_driven and per_sample is not None:  # each sample's bias for its frame, then none
+            bias = torch.zeros((1, length, *layer.shape), dtype=EXACT, device=device)
+            bias[0, :samples * frame] = per_sample.repeat_interleave(frame, dim=0)
+        elif not layer.bias_driven:
             spikes = torch.cat([torch.zeros_like(spikes[:, :1]), spikes[:, :-1]], dim=1)
-        activity, _ = _run_layer(layer, spikes, resets, _empty_carry(layer), record, bias)
+        activity, _ = _run_layer(layer, spikes, resets, _empty_carry(layer, device), record, bias)
         spikes = activity.spikes
         cut = slice(block.hops, block.hops + samples * frame)
-        windows.append(_Activity(*(None if part is None else part[0, cut].reshape(samples, frame, *layer.shape)
-                                   for part in (activity.spikes, activity.voltage))))
+        window = _Activity(*(None if part is None else part[0, cut].reshape(samples, frame, *layer.shape).cpu()
+                             for part in (activity.spikes, activity.voltage)))
+        window.count = int(torch.count_nonzero(window.spikes))
+        windows.append(window)
     return windows
 
 
-def _joined(parts: list[_Activity], layer: EmulatedLayer, frame: int) -> _Activity:
+def _joined(parts: list[_Activity], layer: EmulatedLayer, frame: int, count: int) -> _Activity:
+    """One layer's batches as one activity on the CPU (no spikes kept for an inner layer)."""
     if not parts:
         return _Activity(torch.zeros((0, frame, *layer.shape), dtype=torch.bool),
-                         torch.zeros((0, frame, *layer.shape), dtype=torch.int64))
-    voltage = torch.cat([part.voltage for part in parts]) if parts[0].voltage is not None else None
-    return _Activity(torch.cat([part.spikes for part in parts]), voltage)
+                         torch.zeros((0, frame, *layer.shape), dtype=torch.int64), count)
+    voltage = torch.cat([part.voltage for part in parts]).cpu() if parts[0].voltage is not None else None
+    return _Activity(torch.cat([part.spikes for part in parts]).cpu(), voltage, count)
 
 
-@contextmanager
-def _threads(count: int) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _warm_up(layers: Sequence[EmulatedLayer], timing: NetworkTiming) -> list[Optional[_Carry]]:
+def _warm_up(layers: Sequence[EmulatedLayer], timing: NetworkTiming, device: torch.device) -> list[Optional[_Carry]]:
     """The steps before each block's first window: a block ``hops`` deep runs ``hops`` of
     them (Lava time 1 .. hops) on the previous block's warm-up spikes, resetting where its
     phase says. Only layers that carry state past a reset need the result."""
@@ -216,39 +262,39 @@ def _warm_up(layers: Sequence[EmulatedLayer], timing: NetworkTiming) -> list[Opt
         return [None] * len(layers)
     frame = timing.frame_steps
     carries: list[Optional[_Carry]] = []
-    previous = torch.zeros((1, 0, *layers[0].input_shape), dtype=torch.bool)
+    previous = torch.zeros((1, 0, *layers[0].input_shape), dtype=torch.bool, device=device)
     for layer, block in zip(layers, timing.blocks):
         steps = block.hops
         if layer.bias_driven:
             inputs = previous
         else:
-            inputs = torch.cat([torch.zeros((1, 1, *layer.input_shape), dtype=torch.bool),
+            inputs = torch.cat([torch.zeros((1, 1, *layer.input_shape), dtype=torch.bool, device=device),
                                 previous.reshape(1, steps - 1, *layer.input_shape)], dim=1)
         resets = [(step - steps) % frame == 0 for step in range(steps)]
-        activity, carry = _run_layer(layer, inputs, resets, _empty_carry(layer), record=False)
+        activity, carry = _run_layer(layer, inputs, resets, _empty_carry(layer, device), record=False)
         carries.append(carry if layer.carries_state else None)
         previous = activity.spikes
     return carries
 
 
-def _empty_carry(layer: EmulatedLayer) -> _Carry:
+def _empty_carry(layer: EmulatedLayer, device: torch.device) -> _Carry:
     """A layer's carry before Lava's first step: nothing in flight."""
-    return _Carry(_empty_history(layer), torch.zeros((1, *layer.shape), dtype=torch.bool)
+    return _Carry(_empty_history(layer, device), torch.zeros((1, *layer.shape), dtype=torch.bool, device=device)
                   if layer.recurrent is not None else None)
 
 
 def _run_layer(layer: EmulatedLayer, inputs: torch.Tensor, resets: Sequence[bool],
                carry: Optional[_Carry], record: bool,
-               bias: Optional[Bias] = None) -> tuple[_Activity, Optional[_Carry]]:
+               bias: Optional[torch.Tensor] = None) -> tuple[_Activity, Optional[_Carry]]:
     """Run ``inputs`` ``(B, T, ...)`` (B stretches of T steps, back to back) through
-    ``layer``; ``bias(step)`` is an Input block's bias at each step."""
+    ``layer``; ``bias`` ``(1 or B, 1 or T, *shape)`` is an Input block's bias."""
     batch, steps = inputs.shape[:2]
     inputs = inputs.reshape(batch, steps, *layer.input_shape)
-    currents = _delayed(layer, inputs, carry)
+    drive = _drive(layer, inputs, carry)
     if layer.recurrent is None:
-        activity = _integrate(layer, inputs, currents, slice(None), resets, None, record, bias)
+        activity = _Activity(*integrate(layer.neurons, drive, resets, bias, record))
     else:
-        activity = _settle(layer, inputs, currents, resets, carry.last, record)
+        activity = _settle(layer, drive, resets, carry.last, record)
     if carry is None:
         return activity, None
     history = carry.history
@@ -259,53 +305,50 @@ def _run_layer(layer: EmulatedLayer, inputs: torch.Tensor, resets: Sequence[bool
     return activity, _Carry(history, last)
 
 
-def _delayed(layer: EmulatedLayer, inputs: torch.Tensor, carry: Optional[_Carry]) -> Optional[torch.Tensor]:
-    """A delay line's activations for every step, ``(B, T, n)``, read off the samples'
-    back-to-back timeline after the carried history; ``None`` for other synapses, which
-    are computed step by step (small tensors stay in cache)."""
-    if not isinstance(layer.synapse, DelayLine):
-        return None
+def _drive(layer: EmulatedLayer, inputs: torch.Tensor, carry: Optional[_Carry]) -> torch.Tensor:
+    """The synaptic activations of every step at once, ``(B, T, *shape)``: a feed-forward
+    synapse is linear and has no state but a delay line's history, so one matrix product
+    over all ``B * T`` steps does it (a delay line reads the samples' back-to-back timeline
+    after the carried history). An Input block has no synapse: zeros."""
     batch, steps = inputs.shape[:2]
-    timeline = torch.cat([carry.history, inputs.reshape(batch * steps, -1)])
+    if layer.bias_driven:
+        return torch.zeros((batch, steps, *layer.shape), dtype=torch.float32, device=inputs.device)
+    timeline = inputs.reshape(batch * steps, *layer.input_shape)
+    if isinstance(layer.synapse, DelayLine):
+        timeline = torch.cat([carry.history, timeline.reshape(batch * steps, -1)])
     return layer.synapse(timeline).reshape(batch, steps, *layer.shape)
 
 
-def _integrate(layer: EmulatedLayer, inputs: torch.Tensor, currents: Optional[torch.Tensor],
-               rows: slice | torch.Tensor, resets: Sequence[bool], carried: Optional[torch.Tensor],
-               record: bool, bias: Optional[Bias] = None) -> _Activity:
-    """The neuron loop over the steps of the selected samples (``rows``)."""
-    selected = inputs[rows]
-    batch, steps = selected.shape[:2]
-    state = CubaState(layer.neurons, (batch, *layer.shape))
-    spikes = torch.empty((batch, steps, *layer.shape), dtype=torch.bool)
-    voltage = torch.empty((batch, steps, *layer.shape), dtype=torch.int64) if record else None
+def _recurrent(layer: EmulatedLayer, drive: torch.Tensor, resets: Sequence[bool], carried: torch.Tensor,
+               record: bool) -> _Activity:
+    """The neuron loop of a recurrent layer, step by step: each step's input includes the
+    layer's own spikes of the step before (``carried`` before the first)."""
+    batch, steps = drive.shape[:2]
+    state = CubaState(layer.neurons, (batch, *layer.shape), drive.device)
+    spikes = torch.empty((batch, steps, *layer.shape), dtype=torch.bool, device=drive.device)
+    voltage = torch.empty((batch, steps, *layer.shape), dtype=torch.int64, device=drive.device) if record else None
     previous = carried
     wraps = layer.input_bound >= INT32_LIMIT
     for step in range(steps):
         if resets[step]:
             state.reset()
-        if layer.bias_driven:
-            drive = torch.zeros((batch, *layer.shape), dtype=EXACT)
-        else:
-            drive = currents[rows, step] if currents is not None else layer.synapse(selected[:, step])
-        if layer.recurrent is not None:
-            drive = drive.to(EXACT).add_(layer.recurrent(previous.reshape(batch, -1)))
+        a_in = drive[:, step].to(EXACT).add_(layer.recurrent(previous.reshape(batch, -1)))
         if wraps:
-            drive = wrap(drive, 32)
-        previous = spikes[:, step] = state.step(drive, None if bias is None else bias(step))
+            a_in = wrap(a_in, 32)
+        previous = spikes[:, step] = state.step(a_in)
         if voltage is not None:
             voltage[:, step] = state.v
     return _Activity(spikes, voltage)
 
 
-def _settle(layer: EmulatedLayer, inputs: torch.Tensor, currents: Optional[torch.Tensor],
-            resets: Sequence[bool], first: torch.Tensor, record: bool) -> _Activity:
+def _settle(layer: EmulatedLayer, drive: torch.Tensor, resets: Sequence[bool], first: torch.Tensor,
+            record: bool) -> _Activity:
     """A recurrent layer over B back-to-back samples: iterate until every sample started
     from the spikes its predecessor really ended with (the fixed point is Lava's run)."""
-    batch = len(inputs)
-    assumed = torch.zeros((batch, *layer.shape), dtype=torch.bool)
+    batch = len(drive)
+    assumed = torch.zeros((batch, *layer.shape), dtype=torch.bool, device=drive.device)
     assumed[0] = first[0]
-    activity = _integrate(layer, inputs, currents, slice(None), resets, assumed, record)
+    activity = _recurrent(layer, drive, resets, assumed, record)
     for passes in range(1, batch + BATCHED_PASSES + 1):
         actual = torch.cat([first, activity.spikes[:-1, -1]])
         stale = (actual != assumed).reshape(batch, -1).any(dim=1).nonzero().flatten()
@@ -314,15 +357,15 @@ def _settle(layer: EmulatedLayer, inputs: torch.Tensor, currents: Optional[torch
         if passes > BATCHED_PASSES:
             stale = stale[:1]
         assumed[stale] = actual[stale]
-        again = _integrate(layer, inputs, currents, stale, resets, assumed[stale], record)
+        again = _recurrent(layer, drive[stale], resets, assumed[stale], record)
         activity.spikes[stale] = again.spikes
         if record:
             activity.voltage[stale] = again.voltage
     raise AssertionError("recurrent carries did not settle")  # unreachable: pass p settles sample p
 
 
-def _empty_history(layer: EmulatedLayer) -> Optional[torch.Tensor]:
+def _empty_history(layer: EmulatedLayer, device: torch.device) -> Optional[torch.Tensor]:
     """A delay line's buffer before Lava's first step: no spikes."""
     if not isinstance(layer.synapse, DelayLine):
         return None
-    return torch.zeros((layer.synapse.depth, *layer.input_shape), dtype=torch.bool)
+    return torch.zeros((layer.synapse.depth, *layer.input_shape), dtype=torch.bool, device=device)

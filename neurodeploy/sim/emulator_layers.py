@@ -9,15 +9,26 @@ spikes and the weights integers, so every partial sum, in whatever order BLAS ad
 integer no larger than the layer's ``sum(|w|)`` over one neuron's fan-in. Below 2**24
 float32 holds all such integers exactly, below 2**53 float64 does; each synapse picks the
 narrowest exact type and a file whose sums could exceed 2**53 is refused; sums of several
-synapses are taken in float64. Convolution is unfold + matrix product for the same reason
-(a backend's Winograd or FFT convolution would round).
+synapses are taken in float64. A product runs over every step of a batch at once (the
+synapse is linear and feed-forward); which operand is transposed only changes the order
+of the additions, never their result.
+
+Convolution on the CPU is ``conv2d`` only where the backend torch selects adds plain
+products: oneDNN's direct convolution (``Mkldnn``; PyTorch asks ideep for
+``convolution_direct``, never ``convolution_auto`` or Winograd) or im2col + GEMM
+(``Slow2d``; float64 always goes there). Both multiply 0/1 by integer weights and add
+integers whose every partial sum is bounded by ``sum(|w|)`` below 2**24 (float32) or
+2**53 (float64), so every intermediate is exact. NNPACK (Winograd and FFT transforms with
+fractional coefficients, which round) is refused: conv2d runs with it disabled, and any
+backend outside those two falls back to unfold + matrix product, which is also the GPU's
+path (cuDNN may pick Winograd or FFT, and TF32 is turned off for cuBLAS).
 """
 from __future__ import annotations
 
 import importlib.util
 import io
 from contextlib import redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
@@ -41,7 +52,10 @@ NETX_MAX_DELAY = 62
 FLOAT32_EXACT = 1 << 24
 FLOAT64_EXACT = 1 << 53
 INT32_LIMIT = 1 << 31
+NARROW = 32             # outputs below which a dense product runs transposed (benchmarks/emulator_batch.py)
 CONV_BITS = 24          # PyConvModelFixed clamps its output to signed 24 bits
+_EXACT_CONV_BACKENDS = (torch._C._ConvBackend.Mkldnn, torch._C._ConvBackend.Slow2d,
+                        torch._C._ConvBackend.SlowDilated2d)
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,14 +69,21 @@ class DenseSynapse:
     def __call__(self, spikes: torch.Tensor) -> torch.Tensor:
         """``(M, in)`` bool spikes -> ``(M, out)`` activations (integers, exact in the
         weights' float type; add them up in float64)."""
-        return shift_(spikes.to(self.weight_t.dtype) @ self.weight_t, self.exponent)
+        values = spikes.to(self.weight_t.dtype)
+        if self.weight_t.shape[1] < NARROW:  # BLAS is several times faster on (out, in) @ (in, M) then
+            return shift_((self.weight_t.T @ values.T).T, self.exponent)
+        return shift_(values @ self.weight_t, self.exponent)
+
+    def to(self, device: torch.device) -> "DenseSynapse":
+        return replace(self, weight_t=self.weight_t.to(device))
 
 
 @dataclass(frozen=True, eq=False)
 class ConvSynapse:
     """Lava's ``PyConvModelFixed``: a correlation with the slayer kernel, clamped to 24 bits."""
 
-    weight: torch.Tensor        # (groups, out / groups, in / groups * kH * kW), exact float type
+    weight: torch.Tensor        # (out, in / groups, kH, kW), exact float type
+    groups: int
     kernel: tuple[int, int]     # torch order (h, w), as are the fields below
     stride: tuple[int, int]
     padding: tuple[int, int]
@@ -73,12 +94,29 @@ class ConvSynapse:
     def __call__(self, spikes: torch.Tensor) -> torch.Tensor:
         """``(M, C, H, W)`` bool spikes -> ``(M, C', H', W')`` activations (integers, exact in
         the weights' float type, or float64 once wrapped)."""
-        groups, _, width = self.weight.shape
-        columns = functional.unfold(spikes.to(self.weight.dtype), self.kernel, self.dilation,
-                                    self.padding, self.stride)         # (M, g * width, L)
-        total = torch.matmul(self.weight, columns.reshape(len(spikes), groups, width, -1))
-        total = total.reshape(len(spikes), *self.output_shape)  # (M, g, out/g, L) is NCHW
+        values = spikes.to(self.weight.dtype)
+        if values.device.type == "cpu" and self._direct(values):
+            with torch.backends.nnpack.flags(enabled=False):
+                total = functional.conv2d(values, self.weight, None, self.stride, self.padding,
+                                          self.dilation, self.groups)
+        else:
+            groups, width = self.groups, self.weight[0].numel()
+            columns = functional.unfold(values, self.kernel, self.dilation, self.padding, self.stride)
+            grouped = self.weight.reshape(groups, -1, width)     # (g, out/g, in/g * kH * kW)
+            total = torch.matmul(grouped, columns.reshape(len(values), groups, width, -1))
+            total = total.reshape(len(values), *self.output_shape)  # (M, g, out/g, L) is NCHW
         return wrap(total, CONV_BITS) if self.bound >= 1 << (CONV_BITS - 1) else total
+
+    def _direct(self, values: torch.Tensor) -> bool:
+        """Whether torch's conv2d for these operands, NNPACK off, adds plain products (see
+        the module docstring)."""
+        with torch.backends.nnpack.flags(enabled=False):
+            backend = torch._C._select_conv_backend(values, self.weight, None, self.stride, self.padding,
+                                                    self.dilation, False, (0, 0), self.groups, None)
+        return backend in _EXACT_CONV_BACKENDS
+
+    def to(self, device: torch.device) -> "ConvSynapse":
+        return replace(self, weight=self.weight.to(device))
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,6 +143,9 @@ class DelayLine:
             total = part.to(EXACT) if total is None else total.add_(part)
         return total
 
+    def to(self, device: torch.device) -> "DelayLine":
+        return DelayLine(tuple((delay, tap.to(device)) for delay, tap in self.taps))
+
 
 Synapse = Union[DenseSynapse, ConvSynapse, DelayLine]
 
@@ -115,6 +156,9 @@ class BiasDrive:
     neurons are driven by a bias mantissa per sample that the caller sets."""
 
     bound: int = 0
+
+    def to(self, device: torch.device) -> "BiasDrive":
+        return self
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,6 +191,14 @@ class EmulatedLayer:
     @property
     def input_bound(self) -> int:
         return self.synapse.bound + (self.recurrent.bound if self.recurrent is not None else 0)
+
+    def to(self, device: torch.device) -> "EmulatedLayer":
+        """The layer with its weights and biases on ``device``."""
+        neurons = self.neurons
+        if neurons.bias is not None:
+            neurons = replace(neurons, bias=neurons.bias.to(device))
+        return replace(self, synapse=self.synapse.to(device), neurons=neurons,
+                       recurrent=None if self.recurrent is None else self.recurrent.to(device))
 
 
 def build_layers(network: NetxNetwork, image_shape: tuple[int, int, int]) -> list[EmulatedLayer]:
@@ -268,8 +320,7 @@ def _conv(layer: NetxLayer, input_shape: tuple[int, ...]) -> EmulatedLayer:
     if bound >= INT32_LIMIT:
         raise NetworkFileError(f"conv sums reach {bound}; Lava casts them from float64 to int32, "
                                f"which is undefined beyond 2**31")
-    grouped = weight.reshape(groups, out_channels // groups, -1)
-    synapse = ConvSynapse(torch.as_tensor(grouped, dtype=_exact_dtype(bound)), kernel, stride,
+    synapse = ConvSynapse(torch.as_tensor(weight, dtype=_exact_dtype(bound)), groups, kernel, stride,
                           padding, dilation, shape, bound)
     bias = None if layer.bias is None else _bias(layer.bias, (layer.shape[0], layer.shape[1], layer.shape[2]))
     return EmulatedLayer(layer.name, tuple(input_shape), shape, synapse, None,

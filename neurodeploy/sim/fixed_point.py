@@ -19,11 +19,17 @@ int32 overflow (numpy wraps silently) is reproduced with :func:`wrap` wherever t
 layer's largest possible input could reach it. :class:`CubaParams` proves per layer which
 overflow rules can act at all (from the weights, decays and biases), and the step skips
 the others: trained networks need neither the 24-bit wrap nor the voltage clip.
+
+:func:`integrate` runs a whole feed-forward drive ``(B, T, ...)`` through the loop at once:
+on the CPU as one compiled kernel (:mod:`neurodeploy.sim.kernels`, the same operations),
+elsewhere (a GPU) step by step with :class:`CubaState`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from functools import lru_cache
+from types import ModuleType
+from typing import Optional, Sequence
 
 import torch
 
@@ -92,10 +98,10 @@ class CubaParams:
 class CubaState:
     """Current and voltage of a batch of neurons, advanced one Lava step at a time."""
 
-    def __init__(self, params: CubaParams, shape: tuple[int, ...]) -> None:
+    def __init__(self, params: CubaParams, shape: tuple[int, ...], device: Optional[torch.device] = None) -> None:
         self.params = params
-        self.u = torch.zeros(shape, dtype=EXACT)
-        self.v = torch.zeros(shape, dtype=EXACT)
+        self.u = torch.zeros(shape, dtype=EXACT, device=device)
+        self.v = torch.zeros(shape, dtype=EXACT, device=device)
         self._current = params.current_factor / DECAY_UNITY
         self._voltage = params.voltage_factor / DECAY_UNITY
         self._int32_safe = params.int32_safe
@@ -136,3 +142,59 @@ class CubaState:
         spikes = v > p.threshold
         v.masked_fill_(spikes, 0.0)
         return spikes
+
+
+def integrate(params: CubaParams, drive: torch.Tensor, resets: Sequence[bool],
+              bias: Optional[torch.Tensor] = None, record: bool = False,
+              kernel: Optional[bool] = None) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Spikes ``(B, T, *shape)`` (bool) and, with ``record``, voltages (int64) of neurons
+    that start at rest and take ``drive`` (``a_in`` per step, int32 values in an exact
+    float type, not yet wrapped when ``|a_in|`` may pass 2**31), reset where ``resets``
+    says. ``bias`` ``(1 or B, 1 or T, *shape)`` replaces the layer's bias (an Input
+    block's, per sample). ``kernel`` forces the compiled loop on or off (default: on for
+    CPU tensors)."""
+    batch, steps, shape = drive.shape[0], drive.shape[1], tuple(drive.shape[2:])
+    if bias is None and params.bias is not None:
+        bias = params.bias.reshape(1, 1, *shape)
+    wrap_input = params.input_bound >= 1 << 31
+    if kernel is None:
+        kernel = drive.device.type == "cpu"
+    if kernel:
+        return _compiled(params, drive, resets, bias, record, wrap_input)
+    state = CubaState(params, (batch, *shape), drive.device)
+    spikes = torch.empty((batch, steps, *shape), dtype=torch.bool, device=drive.device)
+    voltage = torch.empty((batch, steps, *shape), dtype=torch.int64, device=drive.device) if record else None
+    for step in range(steps):
+        if resets[step]:
+            state.reset()
+        a_in = wrap(drive[:, step], 32) if wrap_input else drive[:, step]
+        spikes[:, step] = state.step(a_in, None if bias is None else bias[:, step if bias.shape[1] > 1 else 0])
+        if voltage is not None:
+            voltage[:, step] = state.v
+    return spikes, voltage
+
+
+def _compiled(params: CubaParams, drive: torch.Tensor, resets: Sequence[bool], bias: Optional[torch.Tensor],
+              record: bool, wrap_input: bool) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    batch, steps = drive.shape[:2]
+    flat = drive.reshape(batch, steps, -1).contiguous()
+    size = flat.shape[2]
+    spikes = torch.empty((batch, steps, size), dtype=torch.bool)
+    voltage = torch.empty((batch, steps, size) if record else (0, 0, 0), dtype=torch.int64)
+    offsets = (torch.zeros((1, 1, size), dtype=EXACT) if bias is None
+               else bias.reshape(bias.shape[0], bias.shape[1], -1).to(EXACT).contiguous())
+    _kernels().cuba_loop(flat.numpy(), torch.as_tensor(list(resets), dtype=torch.bool).numpy(),
+                         offsets.numpy(), params.current_factor / DECAY_UNITY,
+                         params.voltage_factor / DECAY_UNITY, float(params.threshold), wrap_input,
+                         params.int32_safe, not params.current_never_wraps,
+                         not params.voltage_never_saturates, spikes.numpy(), voltage.numpy())
+    shape = drive.shape
+    return spikes.reshape(shape), voltage.reshape(shape) if record else None
+
+
+@lru_cache(maxsize=1)
+def _kernels() -> ModuleType:
+    """The compiled kernels, imported (and compiled, or loaded from numba's cache) on first use."""
+    from neurodeploy.sim import kernels
+
+    return kernels

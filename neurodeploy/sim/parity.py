@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -135,7 +135,7 @@ def torch_traces(network_file: str | Path, images: np.ndarray,
     from neurodeploy.decision import predict_from_counts
     from neurodeploy.encoding import encode
 
-    network = _checkpoint_network(Path(network_file).parent / CHECKPOINT_NAME)
+    network = checkpoint_network(Path(network_file).parent / CHECKPOINT_NAME)
     with torch.no_grad():
         forward = network(encode(images, schedule))
     traces, hops = {}, 0
@@ -148,7 +148,7 @@ def torch_traces(network_file: str | Path, images: np.ndarray,
     return traces, predict_from_counts(forward.output.sum(-1))
 
 
-def _checkpoint_network(path: Path):
+def checkpoint_network(path: Path):
     """The trained SpikingNetwork a checkpoint holds (as ``export_checkpoint`` rebuilds it)."""
     import torch
 
@@ -190,3 +190,43 @@ def _first(per_step: np.ndarray, hops: int) -> tuple[Optional[int], Optional[int
     if not len(steps):
         return None, None
     return int(steps[0]) + hops, int(np.flatnonzero(per_step[:, steps[0]])[0])
+
+
+def concatenate_reports(parts: Sequence[ParityReport]) -> ParityReport:
+    """One report from reports on consecutive sample ranges of the same inputs (Ray shards),
+    equal to the report on all of them when samples are independent: counts add up, the
+    first divergence is the earliest step (lowest sample there, numbered across parts), and
+    agreement and accuracy, fractions of whole samples, are recounted exactly."""
+    if not parts:
+        raise ValueError("nothing to concatenate")
+    first, samples = parts[0], sum(part.samples for part in parts)
+    starts = np.cumsum([0] + [part.samples for part in parts[:-1]]).tolist()
+
+    def fraction(values: Sequence[float]) -> float:
+        hits = sum(round(value * part.samples) for value, part in zip(values, parts) if part.samples)
+        return hits / samples if samples else float("nan")
+
+    comparisons = []
+    for index, comparison in enumerate(first.comparisons):
+        pairs = [part.comparisons[index] for part in parts]
+        layers = tuple(_concatenate_divergences([pair.layers[at] for pair in pairs], starts)
+                       for at in range(len(comparison.layers)))
+        comparisons.append(Comparison(comparison.reference, comparison.other, layers,
+                                      fraction([pair.prediction_agreement for pair in pairs])))
+    accuracy = {name: fraction([part.accuracy[name] for part in parts]) for name in first.accuracy}
+    return ParityReport(first.network, samples, first.frame_steps, accuracy, tuple(comparisons),
+                        first.torch_unavailable)
+
+
+def _concatenate_divergences(layers: Sequence[Divergence], starts: Sequence[int]) -> Divergence:
+    found = [(layer.first_step, start + layer.first_sample) for layer, start in zip(layers, starts)
+             if layer.first_step is not None]
+    first_step, first_sample = min(found) if found else (None, None)
+    voltages = layers[0].voltage_differing is not None
+    voltage_steps = [layer.voltage_first_step for layer in layers if layer.voltage_first_step is not None]
+    return Divergence(layers[0].layer, sum(layer.compared for layer in layers),
+                      sum(layer.differing for layer in layers), sum(layer.samples for layer in layers),
+                      first_step, first_sample,
+                      sum(layer.voltage_differing for layer in layers) if voltages else None,
+                      max(layer.voltage_max_abs for layer in layers) if voltages else None,
+                      min(voltage_steps) if voltage_steps else None)

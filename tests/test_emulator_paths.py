@@ -1,0 +1,117 @@
+"""The emulator's fast paths and device plumbing, without Lava (seconds).
+
+Exactness against Lava of both arithmetic paths is in tests/test_emulator.py and
+tests/test_any_netx.py; here: the two paths agree with each other where Lava would take
+long (overflow rules, records), the step table of the encoder equals the encoder, the
+layer cache, and what ``device`` accepts and refuses.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import neurodeploy as nd
+from neurodeploy.encoding import FrameSchedule, encode, encode_steps
+from neurodeploy.errors import ConfigError
+from neurodeploy.runtime import resolve_device, thread_count
+from neurodeploy.sim import emulator
+from neurodeploy.sim.fixed_point import CubaParams, integrate
+from tests import netx_factory
+from tests.emulator_paths import device_path
+
+
+@pytest.mark.parametrize("bound, factors", [(100, (3072, 4000)), (1 << 18, (4095, 4096)), (1 << 31, (0, 4096))])
+def test_kernel_equals_the_torch_loop_on_every_overflow_rule(bound, factors):
+    """Small bounds take the kernel's branch-free loop; large ones the 24-bit wrap, the
+    voltage clip and the int32 wraps; all must give the torch loop's spikes and voltages."""
+    generator = torch.Generator().manual_seed(bound)
+    drive = torch.randint(-bound, bound, (5, 9, 7), generator=generator).double()
+    bias = torch.randint(-500, 500, (7,), generator=generator).double() * 64
+    params = CubaParams(current_factor=factors[0], voltage_factor=factors[1], threshold=min(bound * 16, 1 << 22),
+                        bias=bias, input_bound=bound)
+    assert (params.int32_safe, params.current_never_wraps) == {100: (True, True), 1 << 18: (True, False),
+                                                               1 << 31: (False, False)}[bound]
+    resets = [step % 4 == 0 for step in range(9)]
+    per_sample = torch.randint(-99, 99, (5, 1, 7), generator=generator).double() * 64
+    for given in (None, per_sample):
+        compiled = integrate(params, drive, resets, given, record=True)
+        looped = integrate(params, drive, resets, given, record=True, kernel=False)
+        assert torch.equal(compiled[0], looped[0]) and torch.equal(compiled[1], looped[1])
+        assert compiled[0].any() and not compiled[0].all()
+
+
+@pytest.mark.parametrize("encoding", ["temporal_bit", "ttfs", "rate_bit"])
+def test_step_table_is_the_encoder(encoding):
+    schedule = FrameSchedule(encoding=encoding, temporal_steps=6, n_bits=8, gap=2)
+    images = np.random.default_rng(0).integers(0, 256, size=(4, 3, 5, 6), dtype=np.uint8)
+    expected = encode(images, schedule, torch.Generator().manual_seed(2)).movedim(-1, 1)
+    for dtype in (torch.bool, torch.float32):
+        got = encode_steps(images, schedule, torch.Generator().manual_seed(2), dtype)
+        assert got.dtype == dtype and got.is_contiguous()
+        assert torch.equal(got, expected.to(dtype))
+
+
+def _dense_net(tmp_path):
+    rng = np.random.default_rng(1)
+    return netx_factory.write_netx(tmp_path / "net.net", [
+        netx_factory.dense_layer(rng.integers(-80, 120, size=(12, 16)), netx_factory.cuba_neuron(vThMant=60)),
+        netx_factory.dense_layer(rng.integers(-80, 120, size=(5, 12)), netx_factory.cuba_neuron(vThMant=40))])
+
+
+def test_layers_are_built_once_per_network(tmp_path, monkeypatch):
+    network = nd.load_network(_dense_net(tmp_path))
+    spikes = nd.SpikeInput(np.random.default_rng(0).random((6, 10, 16)) < 0.3)
+    calls = []
+    real = emulator.build_layers
+    monkeypatch.setattr(emulator, "build_layers", lambda *args: calls.append(args) or real(*args))
+    first = emulator.emulate(network, spikes)
+    again = emulator.emulate(network, spikes, batch_size=2)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(first.output_counts, again.output_counts)
+    assert first.output_counts.sum() > 0
+
+
+def test_device_cpu_explicit_and_the_device_path_agree(tmp_path):
+    path = netx_factory.conv_net(tmp_path / "conv.net")
+    images = np.random.default_rng(3).integers(0, 256, size=(5, 2, 8, 10), dtype=np.uint8)
+    default = emulator.emulate(path, images, FrameSchedule(gap=2), record=True)
+    explicit = emulator.emulate(path, images, FrameSchedule(gap=2), record=True, device="cpu")
+    with device_path():
+        torch_path = emulator.emulate(path, images, FrameSchedule(gap=2), record=True, device=torch.device("cpu"))
+    for other in (explicit, torch_path):
+        np.testing.assert_array_equal(default.output_counts, other.output_counts)
+        for name, trace in default.recording.items():
+            np.testing.assert_array_equal(trace.spikes, other.recording[name].spikes)
+            np.testing.assert_array_equal(trace.voltage, other.recording[name].voltage)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_cuda_without_a_gpu_is_one_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="--device 'cuda': no CUDA device is available"):
+        emulator.emulate(_dense_net(tmp_path), nd.SpikeInput(np.zeros((1, 4, 16), bool)), device="cuda")
+    with pytest.raises(ConfigError, match="expected cpu, cuda, cuda:N or auto"):
+        resolve_device("tpu")
+    assert resolve_device("auto").type == "cpu"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_is_bit_exact_with_the_cpu(tmp_path):
+    path = netx_factory.conv_net(tmp_path / "conv.net")
+    images = np.random.default_rng(4).integers(0, 256, size=(9, 2, 8, 10), dtype=np.uint8)
+    cpu = emulator.emulate(path, images, FrameSchedule(gap=2), record=True)
+    gpu = emulator.emulate(path, images, FrameSchedule(gap=2), record=True, device="cuda")
+    np.testing.assert_array_equal(cpu.output_counts, gpu.output_counts)
+    for name, trace in cpu.recording.items():
+        np.testing.assert_array_equal(trace.spikes, gpu.recording[name].spikes)
+        np.testing.assert_array_equal(trace.voltage, gpu.recording[name].voltage)
+
+
+def test_thread_policy_reads_the_variable(monkeypatch):
+    monkeypatch.delenv("NEURODEPLOY_THREADS", raising=False)
+    assert thread_count() == 1
+    monkeypatch.setenv("NEURODEPLOY_THREADS", "3")
+    assert thread_count() == 3
+    monkeypatch.setenv("NEURODEPLOY_THREADS", "many")
+    with pytest.raises(ConfigError, match="NEURODEPLOY_THREADS='many'"):
+        thread_count()
