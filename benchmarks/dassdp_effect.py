@@ -9,7 +9,8 @@ warm-up loss, gate clamped to [0, 2]) on the classifier `dense1`. Torch test acc
 only, no Lava run.
 
     .venv/bin/python benchmarks/dassdp_effect.py --data digits --seeds 5
-    .venv/bin/python benchmarks/dassdp_effect.py --data mnist5k --seeds 5 --json runs/dassdp_mnist5k.json
+    .venv/bin/python benchmarks/dassdp_effect.py --data mnist5k --seeds 5 --epochs 5 \
+        --json runs/dassdp_mnist5k.json --runs runs/dassdp_mnist5k   # resumable, JSON after each seed
 """
 from __future__ import annotations
 
@@ -44,7 +45,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=None, help="default: the example's")
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=DEFAULT_VARIANTS)
-    parser.add_argument("--json", default=None, help="also write the summary here")
+    parser.add_argument("--json", default=None, help="also write the summary here, after every seed")
+    parser.add_argument("--runs", default=None,
+                        help="keep the run folders here (a rerun resumes from their checkpoints); default: a temporary folder")
     args = parser.parse_args()
     if args.variants[0] != "baseline":
         parser.error("--variants: the first must be baseline (the differences are taken against it)")
@@ -55,20 +58,25 @@ def main() -> None:
         for seed in range(args.seeds):
             for name in args.variants:
                 run = train_and_export(str(CONFIGS[args.data]), {**common, **VARIANTS[name], "seed": seed},
-                                       output=str(Path(scratch) / f"{name}-{seed}"))
+                                       output=str(Path(args.runs or scratch) / f"{name}-{seed}"))
                 accuracies[name].append(run.torch_accuracy)
-    summary = {
-        "data": args.data, "config": str(CONFIGS[args.data].relative_to(EXAMPLES.parent)),
-        "seeds": args.seeds, "overrides": common, "wall_s": time.perf_counter() - began,
-        "test_accuracy": {name: {"mean": statistics.mean(values), "std": statistics.pstdev(values),
-                                 "runs": values} for name, values in accuracies.items()},
-        "difference_vs_baseline": {name: t_interval(np.subtract(accuracies[name], accuracies["baseline"]))
-                                   for name in args.variants[1:]},
-    }
-    if args.json:
-        write_json(Path(args.json), summary)
+            summary = summarise(args.data, common, accuracies, time.perf_counter() - began)
+            if args.json:  # a long grid cut short still leaves the seeds it finished
+                write_json(Path(args.json), summary)
     print(json.dumps(summary, indent=2))
     print(markdown(summary))
+
+
+def summarise(data: str, overrides: dict, accuracies: dict[str, list[float]], wall_s: float) -> dict:
+    """Accuracy per variant and the paired difference of each variant against the baseline."""
+    return {
+        "data": data, "config": str(CONFIGS[data].relative_to(EXAMPLES.parent)),
+        "seeds": len(accuracies["baseline"]), "overrides": overrides, "wall_s": wall_s,
+        "test_accuracy": {name: {"mean": statistics.mean(values), "std": statistics.pstdev(values),
+                                 "runs": values} for name, values in accuracies.items()},
+        "difference_vs_baseline": {name: t_interval(np.subtract(values, accuracies["baseline"]))
+                                   for name, values in accuracies.items() if name != "baseline"},
+    }
 
 
 def markdown(summary: dict) -> str:

@@ -38,12 +38,15 @@ def test_activity_up_to_the_exit_step_matches_a_hand_count(tmp_path):
 @pytest.mark.timeout(300)
 def test_compare_writes_tables_claims_and_plots(tmp_path):
     config = _small_config(tmp_path)
-    summary = compare(str(config), ["rate_bit", "temporal_bit"], seeds=2, output=str(tmp_path / "out"))
+    summary = compare(str(config), ["rate_bit", "temporal_bit"], seeds=2, output=str(tmp_path / "out"),
+                      overrides={"train.epochs": 1, "encoding.temporal_steps": 4})
+    assert all(run["schedule"]["temporal_steps"] == 4 for run in summary["runs"])  # --set reaches every run
     out = tmp_path / "out"
     assert set(summary["by_encoding"]) == {"rate_bit", "temporal_bit"}
     assert summary["by_encoding"]["temporal_bit"]["torch_accuracy"]["std"] >= 0
     assert len(json.loads((out / "compare.json").read_text())["runs"]) == 4
     report = (out / "compare.md").read_text()
+    assert "`train.epochs=1`, `encoding.temporal_steps=4`, 2 seed(s)" in report.splitlines()[0]
     for claim in ("Accuracy equal or better", "12 % fewer spikes", "15 % lower latency", "10 % less energy"):
         line = next(line for line in report.splitlines() if claim in line)
         assert "secondary summary" in line and "95 % CI [" in line, line

@@ -28,7 +28,8 @@ SOURCE = "the figure comes from a secondary summary of arXiv 2512.03879, not fro
 
 def markdown(summary: dict[str, Any]) -> str:
     rows = summary["by_encoding"]
-    lines = [f"# Encoding comparison: `{summary['config']}`, {summary['seeds']} seed(s)", "",
+    settings = "".join(f", `{key}={value}`" for key, value in summary.get("overrides", {}).items())
+    lines = [f"# Encoding comparison: `{summary['config']}`{settings}, {summary['seeds']} seed(s)", "",
              "Loihi-faithful = the emulator, bit-exact with Lava `fixed_pt`. Spikes, synaptic ops "
              "and energy are per sample over the frame (the drain tail excluded); energy is Loihi 1's "
              "dynamic energy (midpoint of the profile's range; Loihi 2 has no public figure). Each run "
