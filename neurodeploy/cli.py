@@ -38,6 +38,8 @@ def _finite(ctx: click.Context, param: click.Parameter, value: Optional[float]) 
     return value
 
 
+ray_option = click.option("--ray", metavar="ADDRESS|local", default=None,
+                          help="Run as Ray tasks: on the Ray cluster at ADDRESS, or 'local' to start Ray here.")
 set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                           help="Override a config value, e.g. --set train.epochs=3.")
 
@@ -129,10 +131,11 @@ def input_options(command):
               help="Lava's simulator, or the batched emulator that is bit-exact with it.")
 @click.option("--exit-threshold", type=click.FloatRange(min=0, max=1e9), default=None, callback=_finite,
               help="Early exit on Lava: stop a sample once the top-two output count margin reaches this.")
+@ray_option
 def simulate(network: str, config: Optional[str], spikes: Optional[str], bias: Optional[str],
              labels: Optional[str], layout: str, steps: Optional[int], reset_interval: Optional[str],
              samples: Optional[int], timeout_s: Optional[float], json_path: Optional[str],
-             save_output: Optional[str], backend: str, exit_threshold: Optional[float]) -> None:
+             save_output: Optional[str], backend: str, exit_threshold: Optional[float], ray: Optional[str]) -> None:
     """Run NETWORK (.net) on Lava's Loihi2SimCfg fixed_pt simulator (or its emulator).
 
     Inputs: a data set (the manifest's or --config's) through the encoder, or --spikes /
@@ -140,7 +143,7 @@ def simulate(network: str, config: Optional[str], spikes: Optional[str], bias: O
     from neurodeploy.pipeline import InputRequest, simulate_network
 
     request = InputRequest(config, spikes, bias, labels, layout, steps, samples, _reset_interval(reset_interval))
-    simulate_network(network, request, timeout_s, json_path, backend, exit_threshold, save_output)
+    simulate_network(network, request, timeout_s, json_path, backend, exit_threshold, save_output, ray)
 
 
 @cli.command()
@@ -166,9 +169,10 @@ cli.add_command(validate)
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True, max=1e6), default=None,
               callback=_finite, help="Watchdog in seconds for the Lava run (default: grows with the work).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON here.")
+@ray_option
 def parity(network: str, config: Optional[str], spikes: Optional[str], bias: Optional[str],
            labels: Optional[str], layout: str, steps: Optional[int], reset_interval: Optional[str],
-           samples: int, timeout_s: Optional[float], json_path: Optional[str]) -> None:
+           samples: int, timeout_s: Optional[float], json_path: Optional[str], ray: Optional[str]) -> None:
     """Compare torch (SLAYER, from checkpoint.pt beside NETWORK), the emulator and Lava
     fixed_pt on the same samples: per layer, the first frame step where spikes differ,
     how many differ, voltage divergence, prediction agreement.
@@ -177,7 +181,7 @@ def parity(network: str, config: Optional[str], spikes: Optional[str], bias: Opt
     from neurodeploy.api import parity as parity_of
     from neurodeploy.atomic import write_json
     from neurodeploy.netxfile import read_netx
-    from neurodeploy.pipeline import InputRequest, simulation_inputs
+    from neurodeploy.pipeline import InputRequest, parity_on_ray, simulation_inputs
     from neurodeploy.report.parity_table import render
 
     description = read_netx(network)
@@ -185,7 +189,8 @@ def parity(network: str, config: Optional[str], spikes: Optional[str], bias: Opt
     if request.reset_interval is not None:
         raise click.UsageError("parity compares the per-sample reset plan only; drop --reset-interval")
     inputs, _ = simulation_inputs(description, request)
-    report = parity_of(description, inputs, timeout_s=timeout_s)
+    report = (parity_of(description, inputs, timeout_s=timeout_s) if ray is None
+              else parity_on_ray(ray, description, inputs, timeout_s))
     render(report)
     if json_path:
         write_json(json_path, report.to_dict())
@@ -201,7 +206,8 @@ def parity(network: str, config: Optional[str], spikes: Optional[str], bias: Opt
               help="Comma-separated encodings to train and compare.")
 @click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--output", "-o", type=click.Path(file_okay=False), default="runs/compare", show_default=True)
-def compare(config: str, encodings: str, seeds: int, output: str) -> None:
+@ray_option
+def compare(config: str, encodings: str, seeds: int, output: str, ray: Optional[str]) -> None:
     """Train CONFIG once per encoding and seed; report accuracy, spikes, early exit and energy."""
     from neurodeploy.compare import compare as run_compare
     from neurodeploy.encoding import ENCODINGS
@@ -210,7 +216,7 @@ def compare(config: str, encodings: str, seeds: int, output: str) -> None:
     unknown = [name for name in chosen if name not in ENCODINGS]
     if unknown or not chosen:
         raise NeurodeployError(f"--encodings: unknown {unknown or 'empty list'}; expected some of {list(ENCODINGS)}")
-    run_compare(config, chosen, seeds, output)
+    run_compare(config, chosen, seeds, output, ray=ray)
     click.echo(f"wrote {output}/compare.md, compare.json and plots")
 
 

@@ -51,18 +51,22 @@ class RunMeasurement:
 
 def compare(config_path: str, encodings: list[str], seeds: int, output: str,
             thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS,
-            profiles: Optional[list[str]] = None) -> dict[str, Any]:
-    """Train and measure every (encoding, seed); write compare.json, compare.md and plots."""
+            profiles: Optional[list[str]] = None, ray: Optional[str] = None) -> dict[str, Any]:
+    """Train and measure every (encoding, seed); write compare.json, compare.md and plots.
+    ``ray`` (an address or ``local``) runs each (encoding, seed) as a Ray task."""
     from neurodeploy.report.compare_report import write_report
 
     folder = Path(output)
-    measurements = []
-    for encoding in encodings:
-        for seed in range(seeds):
-            trained = train_and_export(config_path, {"encoding.encoding": encoding, "seed": seed},
-                                       output=str(folder / "runs" / f"{encoding}-seed{seed}"),
-                                       validation_fraction=VALIDATION_FRACTION)
-            measurements.append(measure(trained, thresholds, profiles or trained.config.hardware))
+    runs = [(config_path, {"encoding.encoding": encoding, "seed": seed},
+             str(folder / "runs" / f"{encoding}-seed{seed}"), thresholds, profiles)
+            for encoding in encodings for seed in range(seeds)]
+    if ray is None:
+        measurements = [train_and_measure(*run) for run in runs]
+    else:
+        from neurodeploy.distributed.ray_tasks import ray_session, run_tasks
+
+        with ray_session(ray):
+            measurements = run_tasks(train_and_measure, runs)
     summary = {"config": config_path, "encodings": encodings, "seeds": seeds,
                "thresholds": list(thresholds), "validation_fraction": VALIDATION_FRACTION,
                "exit_tolerance": EXIT_TOLERANCE,
@@ -71,6 +75,13 @@ def compare(config_path: str, encodings: list[str], seeds: int, output: str,
     write_json(folder / "compare.json", summary)
     write_report(summary, measurements, folder, config_path)
     return summary
+
+
+def train_and_measure(config_path: str, overrides: dict[str, Any], output: str, thresholds: tuple[float, ...],
+                      profiles: Optional[list[str]]) -> RunMeasurement:
+    """One run of the study: train and export into ``output``, then measure it."""
+    trained = train_and_export(config_path, overrides, output=output, validation_fraction=VALIDATION_FRACTION)
+    return measure(trained, thresholds, profiles or trained.config.hardware)
 
 
 def measure(trained: TrainedRun, thresholds: tuple[float, ...], profiles: list[str]) -> RunMeasurement:

@@ -45,3 +45,7 @@ def shown(value: Any, limit: int = SHOWN_CHARACTERS) -> str:
     """``repr(value)`` cut to ``limit`` characters, for messages that quote what they got."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit - 3]}..."
+
+
+class DistributedError(NeurodeployError):
+    """Ray could not be started or reached, or a task's worker died more often than retried."""

@@ -225,11 +225,12 @@ def simulation_inputs(network: "NetxNetwork", request: InputRequest) -> tuple[In
 def simulate_network(network_file: str, request: InputRequest, timeout_s: Optional[float] = None,
                      json_path: Optional[str] = None, backend: str = "lava",
                      exit_threshold: Optional[float] = None,
-                     save_output: Optional[str] = None) -> SimulationResult:
+                     save_output: Optional[str] = None, ray: Optional[str] = None) -> SimulationResult:
     """Run any ``.net`` on Lava or on the emulator (bit-exact with Lava fixed_pt, batched)
     over the inputs the request names; print the metrics (accuracy only with labels),
     write them as JSON, and every output spike to ``save_output`` (``.npz``). With
-    ``exit_threshold`` each sample stops on Lava as soon as the early-exit rule fires."""
+    ``exit_threshold`` each sample stops on Lava as soon as the early-exit rule fires.
+    ``ray`` (an address or ``local``) runs shards of the samples as Ray tasks."""
     from neurodeploy.api import simulate
     from neurodeploy.netxfile import read_netx
     from neurodeploy.report.summary import print_simulation
@@ -246,9 +247,14 @@ def simulate_network(network_file: str, request: InputRequest, timeout_s: Option
     _say(f"{'emulating' if backend == 'emulator' else 'simulating'} {inputs.samples} samples x "
          f"{inputs.frame_steps} steps ({inputs.kind}) on "
          f"{'the emulator (bit-exact with Lava fixed_pt)' if backend == 'emulator' else 'Lava (fixed_pt)'}")
-    result = simulate(network, inputs, backend=backend, timeout_s=timeout_s, reset=reset,
-                      reset_interval=request.reset_interval or None, exit_threshold=exit_threshold,
-                      keep_output=save_output is not None)
+    if ray is not None:
+        result = _simulate_on_ray(ray, network, inputs, exit_threshold, backend=backend, timeout_s=timeout_s,
+                                  reset=reset, reset_interval=request.reset_interval or None,
+                                  keep_output=save_output is not None)
+    else:
+        result = simulate(network, inputs, backend=backend, timeout_s=timeout_s, reset=reset,
+                          reset_interval=request.reset_interval or None, exit_threshold=exit_threshold,
+                          keep_output=save_output is not None)
     metrics = {"network": str(network.path), "input": inputs.kind, **result.metrics(inputs.labels)}
     print_simulation(metrics)
     if json_path:
@@ -256,6 +262,37 @@ def simulate_network(network_file: str, request: InputRequest, timeout_s: Option
     if save_output:
         _save_output(save_output, result)
     return result
+
+
+def _simulate_on_ray(address: str, network: "NetxNetwork", inputs: Inputs, exit_threshold: Optional[float],
+                     **options: Any) -> SimulationResult:
+    """``nd.simulate`` with ``options`` as Ray tasks over shards of the samples, merged in order."""
+    from functools import partial
+
+    from neurodeploy.api import simulate
+    from neurodeploy.distributed.ray_tasks import ray_session, simulate_sharded
+
+    if exit_threshold is not None:
+        raise NeurodeployError("--exit-threshold steps one Lava run sample by sample; drop --ray")
+    with ray_session(address):
+        result = simulate_sharded(partial(simulate, network, **options), network, inputs,
+                                  reset=options["reset"], reset_interval=options["reset_interval"])
+    _say(f"ran as {result.extra['ray_tasks']} Ray tasks ({address})")
+    return result
+
+
+def parity_on_ray(address: str, network: "NetxNetwork", inputs: Inputs, timeout_s: Optional[float]):
+    """``nd.parity`` as Ray tasks over shards of the samples, one report over all of them.
+    A rate code's spikes are drawn per shard (seeded alike on every backend of a shard)."""
+    from functools import partial
+
+    from neurodeploy.api import parity
+    from neurodeploy.distributed.ray_tasks import ray_session, run_tasks, shards_for
+    from neurodeploy.sim.parity import concatenate_reports
+
+    with ray_session(address):
+        parts = shards_for(network, inputs)
+        return concatenate_reports(run_tasks(partial(parity, network, timeout_s=timeout_s), [(p,) for p in parts]))
 
 
 def _check_outputs(json_path: Optional[str], save_output: Optional[str]) -> None:

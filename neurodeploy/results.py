@@ -8,7 +8,7 @@ is reported by its counts and rates alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
 
@@ -62,6 +62,34 @@ class SimulationResult:
     @property
     def steps_per_second(self) -> float:
         return self.steps / self.wall_s if self.wall_s else float("nan")
+
+    @classmethod
+    def concatenate(cls, parts: Sequence["SimulationResult"], steps: int, wall_s: float) -> "SimulationResult":
+        """One result from runs of consecutive sample ranges of the same inputs (Ray shards),
+        as one run over all of them gives when samples are independent.
+
+        Counts, output spikes and recordings are joined in order. ``spikes_per_layer`` is a
+        mean of whole spike counts per sample, so each part's total is recovered exactly
+        (``round(mean * samples)``) and divided by all samples, as one run divides.
+        ``steps`` and ``wall_s`` are the whole run's: each part drains its own hops."""
+        from neurodeploy.sim.trace import LayerTrace
+
+        if not parts:
+            raise ValueError("nothing to concatenate")
+        first, samples = parts[0], sum(part.samples for part in parts)
+        totals = {name: sum(round(part.spikes_per_layer[name] * part.samples) for part in parts)
+                  for name in first.spikes_per_layer}
+        recording = None
+        if first.recording is not None:
+            recording = {name: LayerTrace(trace.hops, np.concatenate([p.recording[name].spikes for p in parts]),
+                                          None if trace.voltage is None else
+                                          np.concatenate([p.recording[name].voltage for p in parts]))
+                         for name, trace in first.recording.items()}
+        output_spikes = None if first.output_spikes is None else np.concatenate([p.output_spikes for p in parts])
+        return cls(first.backend, np.concatenate([part.output_counts for part in parts]),
+                   {name: total / samples if samples else 0.0 for name, total in totals.items()},
+                   dict(first.neurons_per_layer), first.frame_steps, steps, wall_s, recording, output_spikes,
+                   dict(first.extra))
 
     def metrics(self, labels: Optional[np.ndarray] = None) -> dict[str, Any]:
         """The numbers ``neurodeploy simulate`` prints and writes; accuracy only with labels."""
