@@ -13,7 +13,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP): $(PY) setup.cfg pyproject.toml
-	$(PY) -m pip install --quiet -e '.[test,nir]'
+	$(PY) -m pip install --quiet -e '.[test,nir,scale]'
 	@touch $(STAMP)
 
 install: $(STAMP)
