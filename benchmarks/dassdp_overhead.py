@@ -31,6 +31,7 @@ from neurodeploy.data import load_split
 from neurodeploy.encoding import FrameSchedule, encode
 from neurodeploy.lavadl import slayer
 from neurodeploy.learning.dassdp import DASSDP
+from neurodeploy.runtime import thread_count
 
 SCHEDULE = FrameSchedule(encoding="temporal_bit", temporal_steps=8, n_bits=8, gap=2)
 BATCH, WIDTHS = 32, (64, 128, 10)
@@ -97,6 +98,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
+    torch.set_num_threads(thread_count())  # the project's policy: 1 unless NEURODEPLOY_THREADS says
     train = load_split(DataConfig(dataset="digits"), args.seed).train
     spikes = encode(train.images[:BATCH], SCHEDULE).flatten(1, -2)
     labels = torch.as_tensor(train.labels[:BATCH])

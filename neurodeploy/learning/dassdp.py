@@ -35,7 +35,6 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 import torch
-import torch.nn.functional as F
 
 from neurodeploy.config import DassdpConfig
 from neurodeploy.distributed.ddp import all_gather, all_sum, in_group
@@ -63,11 +62,12 @@ did not vary, so no correlation can be fitted and the gate stays 1."""
 def first_spike_latency(spikes: torch.Tensor) -> torch.Tensor:
     """Step of each neuron's first spike in a window ``(..., T)``; ``T`` when it is silent.
 
-    The scan runs in int32, 4 bytes a step like the float spikes themselves.
+    The scan runs in uint8 (one byte a step) for windows up to 255 steps, else in int32.
     """
     window = spikes.shape[-1]
-    countdown = torch.arange(window, 0, -1, dtype=torch.int32, device=spikes.device)
-    return window - (spikes.ne(0) * countdown).amax(-1).long()
+    dtype = torch.uint8 if window <= 255 else torch.int32
+    countdown = torch.arange(window, 0, -1, dtype=dtype, device=spikes.device)
+    return window - spikes.ne(0).to(dtype).mul_(countdown).amax(-1).long()
 
 
 def spike_flags(latency: Any, window: int) -> Any:
@@ -146,14 +146,18 @@ def weight_update(t_pre: torch.Tensor, t_post: torch.Tensor, gate: torch.Tensor,
     window of one sample passes the training batch size instead. ``reduce`` turns this
     batch's sum into the global batch's (the sum over DDP ranks) before the mean and the
     clamp, so every replica applies the same dW. ``pd[b, o, i] =
-    table[t_post[b, o], t_pre[b, i]]``. The batch sum is one matrix product of one-hot
-    post latencies with table columns, so the ``(N, Cout, Cin)`` pair tensor is never
-    formed (it cost 70 % of a digits training step; this costs a few).
+    table[t_post[b, o], t_pre[b, i]]``. The batch sum is one matrix product of gated
+    one-hot post latencies ``(Cout, U * N)`` with the table rows that the pre latencies
+    pick ``(U * N, Cin)``, both laid out so that no copy is needed, so the
+    ``(N, Cout, Cin)`` pair tensor is never formed (it cost 70 % of a digits training
+    step; this costs a few).
     """
-    columns = table.T[t_pre]
-    post = F.one_hot(t_post, table.shape[0]).to(table.dtype) * gate[:, None, None]
-    total = reduce(torch.einsum("bou,biu->oi", post, columns))
-    return (total / (batch or len(gate))).clamp(-1.0, 1.0)
+    levels, samples = table.shape[0], len(gate)
+    rows = table.index_select(1, t_pre.reshape(-1)).reshape(levels * samples, -1)   # [(u, b), i]
+    post = torch.zeros((t_post.shape[1], levels, samples), dtype=table.dtype, device=table.device)
+    post.scatter_(1, t_post.T[:, None, :], gate.to(table.dtype).expand(t_post.shape[1], 1, samples))
+    total = reduce(post.reshape(len(post), -1) @ rows)
+    return total.div_(batch or samples).clamp_(-1.0, 1.0)
 
 
 def epoch_updates(pre_spikes: torch.Tensor, post_spikes: torch.Tensor, t_epoch: int,
@@ -315,6 +319,7 @@ class DASSDP:
         self._gates: Optional[dict[str, Gate]] = None
         self._windows: dict[str, Window] = {}
         self._tables: dict[tuple[str, int, torch.device, torch.dtype], torch.Tensor] = {}
+        self._last_latency: Optional[tuple[tuple, torch.Tensor]] = None
 
     @property
     def gates(self) -> Optional[dict[str, Gate]]:
@@ -334,8 +339,15 @@ class DASSDP:
             raise ValueError(f"DASSDP.observe: layer {name!r} expects pre {expected[0]} and post "
                              f"{expected[1]} spikes (N, neurons, T), got "
                              f"{tuple(pre_spikes.shape)} and {tuple(post_spikes.shape)}")
-        self._windows[name] = Window(first_spike_latency(pre_spikes),
-                                     first_spike_latency(post_spikes), steps)
+        self._windows[name] = Window(self._latency(pre_spikes), self._latency(post_spikes), steps)
+
+    def _latency(self, spikes: torch.Tensor) -> torch.Tensor:
+        """:func:`first_spike_latency`, computed once for a tensor that is one layer's
+        post and the next layer's pre spikes (same memory, shape, strides and version)."""
+        key = (spikes.data_ptr(), tuple(spikes.shape), spikes.stride(), spikes._version, spikes.device)
+        if self._last_latency is None or self._last_latency[0] != key:
+            self._last_latency = (key, first_spike_latency(spikes))
+        return self._last_latency[1]
 
     @torch.no_grad()
     def after_step(self, epoch: int, loss_per_sample: torch.Tensor) -> None:
@@ -383,6 +395,7 @@ class DASSDP:
         if missing:
             raise RuntimeError(f"DASSDP.after_step: no observe() for {missing} in this step")
         windows, self._windows = self._windows, {}
+        self._last_latency = None
         sizes = {name: len(window.t_pre) for name, window in windows.items()}
         if any(size != batch for size in sizes.values()):
             raise ValueError(f"DASSDP.after_step: {batch} losses for batches of {sizes}")
