@@ -13,6 +13,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -155,12 +156,18 @@ def test_each_global_batch_is_the_single_process_batch(runs, variant):
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_accuracy_within_one_point_of_the_single_process_run(tmp_path):
-    """The example's network for its 15 epochs, on 2 ranks and in one process (minutes)."""
+    """The example's network for its 15 epochs, on 2 ranks and in one process (minutes).
+
+    Float rounding (sums in another order) grows through the spiking thresholds until the
+    two runs are as far apart as two seeds, and one epoch's test accuracy on 360 digits
+    moves by 1-2 points from epoch to epoch; the accuracy of a run is therefore its mean
+    over the last 5 epochs."""
     ranks, single = _ranks_and_single(LONG, tmp_path)
     for variant in VARIANTS:
-        ddp, alone = ranks[0][variant]["history"][-1], single[variant]["history"][-1]
-        assert alone["test_accuracy"] > 0.9
-        assert abs(ddp["test_accuracy"] - alone["test_accuracy"]) <= 0.01, (variant, ddp, alone)
+        ddp, alone = (np.mean([row["test_accuracy"] for row in history[-5:]])
+                      for history in (ranks[0][variant]["history"], single[variant]["history"]))
+        assert alone > 0.9
+        assert abs(ddp - alone) <= 0.01, (variant, ddp, alone)
 
 
 @pytest.mark.timeout(300)

@@ -11,7 +11,6 @@ import os
 import signal
 import threading
 import time
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -76,8 +75,6 @@ def test_lava_runs_in_ray_workers_and_parity_merges(local_ray, digits):
     few = images.head(6)
     daemonic = run_tasks(lambda: multiprocessing.current_process().daemon, [(), ()])
     assert daemonic == [False, False]  # so Lava may start its runtime's processes there
-    lava = simulate_sharded(partial(simulate, network, backend="lava", timeout_s=240), network, few, shards=2)
-    _same(simulate(network, few, backend="emulator"), replace(lava, backend="emulator"))
 
     from neurodeploy.pipeline import parity_on_ray
 
@@ -141,18 +138,19 @@ def test_a_task_failing_on_bad_input_fails_once_with_its_error(local_ray, tmp_pa
 
 
 @pytest.mark.timeout(300)
-def test_simulate_cli_with_ray_saves_what_the_plain_run_saves(local_ray, small_run, tmp_path, capsys):
+def test_simulate_cli_on_lava_via_ray_saves_what_the_emulator_saves(local_ray, small_run, tmp_path, capsys):
     from neurodeploy.cli import main
 
     trained, _ = small_run
     plain, sharded = tmp_path / "plain.npz", tmp_path / "ray.npz"
-    main(["simulate", str(trained.network_file), "--backend", "emulator", "--save-output", str(plain)])
-    main(["simulate", str(trained.network_file), "--backend", "emulator", "--save-output", str(sharded),
-          "--ray", "local"])
-    assert "Ray tasks" in capsys.readouterr().err
+    main(["simulate", str(trained.network_file), "-n", "6", "--backend", "emulator", "--save-output", str(plain)])
+    main(["simulate", str(trained.network_file), "-n", "6", "--backend", "lava", "--timeout", "240",
+          "--save-output", str(sharded), "--ray", "local"])
+    assert "ran as 2 Ray tasks" in capsys.readouterr().err
     with np.load(plain) as one, np.load(sharded) as other:
         assert np.array_equal(one["output_spikes"], other["output_spikes"])
         assert np.array_equal(one["output_counts"], other["output_counts"])
+        assert one["output_counts"].sum() > 0
 
 
 @pytest.mark.timeout(300)
@@ -163,7 +161,7 @@ def test_compare_grid_via_ray_equals_in_process(local_ray, tmp_path):
     from tests.conftest import write_config
 
     config = write_config(tmp_path, {"name": "grid", "seed": 0, "data": {"dataset": "digits", "limit": 300},
-                                     "model": {"hidden": [16]}, "train": {"epochs": 2, "device": "cpu"}})
+                                     "model": {"hidden": [16]}, "train": {"epochs": 1, "device": "cpu"}})
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in the Ray workers, so both sides compute the same floats
     try:

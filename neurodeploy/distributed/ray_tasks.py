@@ -85,7 +85,7 @@ def run_tasks(function: Callable[..., Result], calls: Sequence[tuple]) -> list[R
     (once, not retried), the other tasks are cancelled; a worker that died more than
     :data:`TASK_RETRIES` times is a :class:`DistributedError`."""
     import ray
-    from ray.exceptions import RayTaskError, TaskCancelledError
+    from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 
     refs = [_remote().remote(function, *args) for args in calls]
     pending = list(refs)
@@ -93,17 +93,14 @@ def run_tasks(function: Callable[..., Result], calls: Sequence[tuple]) -> list[R
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             ray.get(done)
-    except RayTaskError as error:
+    except BaseException as error:  # a failed task, a lost worker, Ctrl-C: stop the others first
         _cancel(pending)
-        if isinstance(error.cause, NeurodeployError):
+        if isinstance(error, RayTaskError) and isinstance(error.cause, NeurodeployError):
             raise error.cause from None
+        if isinstance(error, RayError) and not isinstance(error, (RayTaskError, TaskCancelledError)):
+            raise DistributedError(f"a Ray task could not finish ({_first_line(error)}); a lost worker "
+                                   f"is retried {TASK_RETRIES} times") from None
         raise
-    except TaskCancelledError:
-        _cancel(pending)
-        raise
-    except ray.exceptions.RayError as error:
-        _cancel(pending)
-        raise DistributedError(f"a Ray task failed {TASK_RETRIES + 1} times: {_first_line(error)}") from None
     return ray.get(refs)
 
 
