@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from neurodeploy.atomic import read_json, write_json
 from neurodeploy.config import DataConfig
 from neurodeploy.encoding.schedule import FrameSchedule
-from neurodeploy.errors import ConfigError, NeurodeployError
+from neurodeploy.errors import ConfigError, NeurodeployError, shown
 
 MANIFEST_FORMAT = "neurodeploy-manifest/1"
 MANIFEST_NAME = "manifest.json"
@@ -42,6 +44,34 @@ def manifest_path_for(network_path: str | Path) -> Path:
     network_path = Path(network_path)
     own = network_path.with_name(f"{network_path.stem}.manifest.json")
     return own if own.is_file() else network_path.with_name(MANIFEST_NAME)
+
+
+Size = Annotated[int, Field(gt=0, le=1 << 24)]
+
+
+class _Layer(BaseModel):
+    model_config = ConfigDict(strict=True)
+    name: str
+    type: str
+    shape: list[Size] = Field(max_length=3)
+
+
+class _ManifestFile(BaseModel):
+    """The types of a manifest's keys, checked before any is used (a manifest is user input)."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+    network_file: str = Field(min_length=1)
+    input_shape: list[Size] = Field(min_length=3, max_length=3)
+    port_shape: list[Size] = Field(min_length=1, max_length=3)
+    layers: list[_Layer]
+    schedule: dict[str, Any]
+    neuron: dict[str, Any] = {}
+    dataset: dict[str, Any] = {}
+    seed: int = Field(0, ge=0, lt=2 ** 32)
+    versions: dict[str, str] = {}
+    dassdp: Optional[dict[str, Any]] = None
+    data: Optional[dict[str, Any]] = None
+    hops: Optional[int] = Field(None, ge=0, le=1 << 16)
 
 
 @dataclass(frozen=True)
@@ -99,6 +129,12 @@ class Manifest:
         if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
             raise NeurodeployError(f"{path}: format is {data.get('format') if isinstance(data, dict) else None!r}; "
                                    f"expected {MANIFEST_FORMAT!r}")
+        try:
+            _ManifestFile.model_validate({key: value for key, value in data.items() if key != "format"})
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise NeurodeployError(f"{path}: {where}: {first['msg']} (got {shown(first.get('input'))})") from None
         try:
             return cls(
                 network_file=data["network_file"],

@@ -60,12 +60,34 @@ def read_yaml(path: str | Path, what: str) -> Any:
 
 def parse_yaml(text: str, source: str, what: str) -> Any:
     """Parse YAML ``text`` (a file's, or a ``--set`` value) by the rules above."""
+    if _flow_depth(text) > MAX_DEPTH:
+        # PyYAML's scanner is quadratic in flow nesting: refuse before it starts
+        raise ConfigError(f"{source}: cannot read YAML {what} (brackets nested deeper than {MAX_DEPTH} levels)")
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as error:
         raise ConfigError(f"{source}: cannot read YAML {what}{_where(error)} ({_problem(error)})") from None
     except RecursionError:
         raise ConfigError(f"{source}: cannot read YAML {what} (nested too deeply)") from None
+
+
+def _flow_depth(text: str) -> int:
+    """Deepest nesting of ``[`` and ``{`` outside quotes (a quote ends at the line's end)."""
+    depth = deepest = 0
+    quote = None
+    for character in text:
+        if character == "\n":
+            quote = None
+        elif quote:
+            quote = None if character == quote else quote
+        elif character in "\"'":
+            quote = character
+        elif character in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 def _where(error: yaml.YAMLError) -> str:

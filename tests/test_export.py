@@ -64,3 +64,24 @@ def test_conv_network_exports_and_roundtrips(tmp_path):
     assert [layer.type for layer in trained.manifest.layers] == ["conv", "flatten", "dense", "dense"]
     assert trained.manifest.port_shape == (8, 8, 1) and trained.manifest.hops == 3
     assert np.isfinite(trained.torch_accuracy)
+
+
+def test_export_to_another_file_leaves_the_runs_own_files_alone(small_run, tmp_path):
+    """``export ckpt -o other.net`` once moved the run's model.net and repointed its manifest."""
+    import shutil
+
+    from tests.fuzz_harness import assert_clean, run_cli
+
+    trained, _ = small_run
+    run = tmp_path / "run"
+    shutil.copytree(trained.run_dir, run)
+    before = {name: (run / name).read_bytes() for name in ("model.net", "manifest.json")}
+    outcome = run_cli(["export", run / "checkpoint.pt", "-o", run / "other.net"])
+    assert_clean(outcome, codes=(0,))
+    assert {name: (run / name).read_bytes() for name in before} == before
+    assert Manifest.load(run / "other.manifest.json").network_file == "other.net"
+    assert not [path.name for path in run.iterdir() if ".partial" in path.name]
+    spikes = tmp_path / "spikes.npy"
+    np.save(spikes, np.random.default_rng(0).random((3, trained.manifest.schedule.frame_steps, 64)) < 0.2)
+    for network in ("model.net", "other.net"):
+        assert_clean(run_cli(["simulate", run / network, "--spikes", spikes, "--backend", "emulator"]), codes=(0,))

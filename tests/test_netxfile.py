@@ -1,6 +1,8 @@
 """The netx reader on lava-dl's own exports and on broken files."""
 from __future__ import annotations
 
+import re
+
 import h5py
 import numpy as np
 import pytest
@@ -134,3 +136,36 @@ def test_broken_files_raise_one_line_naming_the_file(tmp_path, make, message):
         read_netx(path)
     text = str(caught.value)
     assert text.startswith(str(path)) and message in text and "\n" not in text
+
+
+def _conv_with_shape(shape):
+    return [{**nf.conv_layer(np.ones((2, 1, 3, 3)), (2, 4, 4)), "shape": np.array(shape)}]
+
+
+WEIGHTS = np.full((4, 3), 2.0)
+
+
+@pytest.mark.parametrize("layers, message", [
+    ([nf.dense_layer(np.full((4, 3), np.nan))], "weight holds NaN or infinite values"),
+    ([nf.dense_layer(np.full((4, 3), np.inf))], "weight holds NaN or infinite values"),
+    ([nf.dense_layer(WEIGHTS, nf.cuba_neuron(vThMant=np.nan))], "neuron/vThMant is nan"),
+    ([nf.dense_layer(WEIGHTS, nf.cuba_neuron(vDecay=np.inf))], "neuron/vDecay is inf"),
+    ([nf.dense_layer(WEIGHTS, nf.cuba_neuron(vThMant="abc"))], "neuron/vThMant is 'abc'; expected a number"),
+    ([{key: value for key, value in nf.dense_layer(WEIGHTS).items() if key != "weight"},
+      nf.dense_layer(np.ones((2, 4)))], "lacks 'weight'"),
+    (_conv_with_shape([2, 2 ** 62, 4]), "layer/0/shape is [2, 4611686018427387904, 4]"),
+    (_conv_with_shape([2, 2 ** 20, 2 ** 20]), "at most 4194304 neurons"),
+    ([{**nf.dense_layer(WEIGHTS), "shape": np.array([-4])}], "layer/0/shape is [-4]"),
+    ([{**nf.dense_layer(WEIGHTS), "weight": np.zeros((0, 3))}], "weight is empty"),
+    ([{**nf.dense_layer(WEIGHTS), "shape": np.array([7])}], "weight has shape (4, 3); expected (7, inputs)"),
+    ([{**nf.conv_layer(np.ones((2, 1, 3, 3)), (2, 4, 4)), "stride": np.array([0, 0])}], "stride (0, 0) is outside"),
+])
+def test_malformed_networks_are_unusable_input_never_deployable(tmp_path, layers, message):
+    from tests.fuzz_harness import assert_clean, run_cli
+
+    path = nf.write_netx(tmp_path / "bad.net", layers)
+    with pytest.raises(NetworkFileError, match=re.escape(message)):
+        read_netx(path)
+    outcome = run_cli(["validate", path, "--hw", "loihi2"])
+    assert_clean(outcome, codes=(2,))
+    assert message in outcome.stderr

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from neurodeploy.errors import ConfigError
+from neurodeploy.errors import ConfigError, shown
 
 ENCODINGS = ("rate", "ttfs", "rate_bit", "temporal_bit")
 HYBRID_ENCODINGS = ("rate_bit", "temporal_bit")
@@ -20,6 +20,8 @@ ORDERS = ("msb_first", "lsb_first")
 PLANE_FILLS = ("first", "full")
 MAX_BITS = 16
 """Widest pixel intensity: uint16 images, 16 bit-planes."""
+MAX_FRAME_STEPS = 1 << 16
+"""Most steps a frame may take, whatever file it comes from (bounds every run's memory)."""
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,12 @@ class FrameSchedule:
         for name, low in (("temporal_steps", 1), ("n_bits", 1), ("steps_per_plane", 1),
                           ("gap", 0), ("drop_lsb", 0)):
             value = getattr(self, name)
-            _require(isinstance(value, int) and not isinstance(value, bool) and value >= low,
-                     name, value, f"a whole number of steps >= {low}")
+            _require(isinstance(value, int) and not isinstance(value, bool) and low <= value <= MAX_FRAME_STEPS,
+                     name, value, f"a whole number of steps in {low}..{MAX_FRAME_STEPS}")
         _require(self.n_bits <= MAX_BITS, "n_bits", self.n_bits, f"at most {MAX_BITS}")
         _require(self.drop_lsb < self.n_bits, "drop_lsb", self.drop_lsb,
                  f"fewer than n_bits={self.n_bits}")
+        _require(self.frame_steps <= MAX_FRAME_STEPS, "frame_steps", self.frame_steps, f"at most {MAX_FRAME_STEPS}")
 
     @property
     def is_hybrid(self) -> bool:
@@ -132,15 +135,15 @@ class FrameSchedule:
         derived = {"frame_steps", "active_steps", "planes"}
         unknown = set(data) - names - derived
         if unknown:
-            raise ConfigError(f"frame schedule: unknown key(s) {sorted(unknown)}; "
+            raise ConfigError(f"frame schedule: unknown key(s) {shown(sorted(unknown))}; "
                               f"expected some of {sorted(names)}")
         schedule = cls(**{k: v for k, v in data.items() if k in names})
         if "frame_steps" in data and data["frame_steps"] != schedule.frame_steps:
-            raise ConfigError(f"frame schedule: frame_steps={data['frame_steps']} disagrees "
+            raise ConfigError(f"frame schedule: frame_steps={shown(data['frame_steps'])} disagrees "
                               f"with the {schedule.frame_steps} steps its fields define")
         return schedule
 
 
 def _require(ok: bool, field: str, value: Any, expected: str) -> None:
     if not ok:
-        raise ConfigError(f"frame schedule: {field}={value!r} is invalid; expected {expected}")
+        raise ConfigError(f"frame schedule: {field}={shown(value)} is invalid; expected {expected}")

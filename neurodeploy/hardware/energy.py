@@ -8,10 +8,11 @@ estimate rather than a made-up one.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
-from neurodeploy.errors import NeurodeployError
+from neurodeploy.errors import NeurodeployError, shown
 from neurodeploy.hardware.profile import Profile
 
 #: Activity counts per sample an energy estimate needs, and one it can use.
@@ -39,12 +40,26 @@ def check_activity(activity: dict[str, Any], source: str = "activity") -> dict[s
     unknown = set(activity) - set(ACTIVITY_KEYS) - set(OPTIONAL_ACTIVITY_KEYS)
     missing = set(ACTIVITY_KEYS) - set(activity)
     if unknown or missing:
-        raise NeurodeployError(f"{source}: unknown key(s) {sorted(unknown)}, missing key(s) "
+        raise NeurodeployError(f"{source}: unknown key(s) {shown(sorted(unknown))}, missing key(s) "
                                f"{sorted(missing)}; expected {list(ACTIVITY_KEYS)}")
+    checked = {}
     for key, value in activity.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise NeurodeployError(f"{source}: {key}={value!r}; expected a number >= 0")
-    return {key: float(value) for key, value in activity.items()}
+        number = _finite(value)
+        if isinstance(value, bool) or number is None or number < 0:
+            raise NeurodeployError(f"{source}: {key}={shown(value)}; expected a finite number >= 0")
+        checked[key] = number
+    return checked
+
+
+def _finite(value: Any) -> Optional[float]:
+    """``value`` as a finite float, or ``None`` (not a number, NaN, infinite, too large)."""
+    if not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def estimate(profile: Profile, steps_per_sample: Optional[int], chips: int,

@@ -22,7 +22,7 @@ from neurodeploy.data import ImageSet
 from neurodeploy.decision import predict_from_counts
 from neurodeploy.distributed.ddp import World, all_sum
 from neurodeploy.encoding import FrameSchedule, encode
-from neurodeploy.errors import ConfigError
+from neurodeploy.errors import ConfigError, OutputError
 from neurodeploy.model.network import SpikingNetwork
 from neurodeploy.report.console import progress_bar
 
@@ -187,7 +187,11 @@ def _save_checkpoint(path: Path, network: SpikingNetwork, optimizer: torch.optim
              "input_shape": network.input_shape, "num_classes": network.num_classes,
              "plugin": plugin.state_dict() if plugin is not None else None}
     with atomic_path(path) as temporary:
-        torch.save(state, temporary)
+        try:
+            torch.save(state, temporary)
+        except RuntimeError as error:  # a full disk: torch's writer says "file write failed"
+            reason = str(error).strip().splitlines()[-1][:160]
+            raise OutputError(f"{path}: cannot write the checkpoint ({reason})") from None
 
 
 def _resume(state: dict[str, Any], path: Path, network: SpikingNetwork, optimizer: torch.optim.Optimizer,

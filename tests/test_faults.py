@@ -1,0 +1,201 @@
+"""Injected faults: a Lava child killed, Ctrl-C, the parent killed, an unwritable or full
+output folder, a torch writer that fails, temporary files of a killed writer.
+
+Lava runs here are small networks fed long spike trains (so a fault lands mid-run); each
+has a timeout and ends with every Lava process gone and its shared memory unlinked.
+"""
+from __future__ import annotations
+
+import errno
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import neurodeploy as nd
+from neurodeploy.errors import OutputError, SimulationError
+from tests import netx_factory as nf
+from tests.fuzz_harness import assert_clean, run_cli
+
+REPORT_WITHIN_S = 10.0
+INTERRUPT_WITHIN_S = 2.0
+
+
+def _network(folder: Path) -> Path:
+    rng = np.random.default_rng(0)
+    return nf.write_netx(folder / "net.net", [nf.dense_layer(2 * rng.integers(-20, 21, (16, 12))),
+                                               nf.dense_layer(2 * rng.integers(-20, 21, (4, 16)))])
+
+
+def _long_spikes(folder: Path, samples: int = 400) -> Path:
+    path = folder / "spikes.npy"
+    np.save(path, np.random.default_rng(1).random((samples, 40, 12)) < 0.3)
+    return path
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or one that has exited and waits only to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
+def _shared_memory(pid: int) -> set[str]:
+    """The POSIX shared-memory segments process ``pid`` has mapped (Lava's channels)."""
+    maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    return {line.split()[-1] for line in maps if "/dev/shm/psm_" in line}
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(value) for value in found.split()]
+
+
+def test_a_killed_lava_child_is_reported_within_seconds_and_cleaned_up(tmp_path):
+    network = nd.load_network(_network(tmp_path))
+    spikes = nd.SpikeInput(np.load(_long_spikes(tmp_path)))
+    seen: dict[str, object] = {}
+
+    def kill_a_child() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            lava = [child for child in multiprocessing.active_children() if type(child).__name__ == "SystemProcess"]
+            if len(lava) >= 3:
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)
+        seen["children"] = [child.pid for child in multiprocessing.active_children()]
+        seen["memory"] = _shared_memory(os.getpid())
+        seen["killed_at"] = time.monotonic()
+        os.kill(lava[-1].pid, signal.SIGKILL)
+
+    threading.Thread(target=kill_a_child, daemon=True).start()
+    with pytest.raises(SimulationError, match=r"was killed by SIGKILL") as caught:
+        nd.simulate(network, spikes, backend="lava", timeout_s=240)
+    reported_after = time.monotonic() - seen["killed_at"]
+    assert reported_after < REPORT_WITHIN_S, reported_after
+    assert "\n" not in str(caught.value)
+    assert seen["memory"], "the run mapped no shared memory: the test did not see Lava running"
+    assert [pid for pid in seen["children"] if not _gone(pid)] == []
+    assert [name for name in seen["memory"] if os.path.exists(name)] == []
+
+
+def _start_simulate(folder: Path) -> subprocess.Popen:
+    """``neurodeploy simulate`` on Lava in its own session, once its Lava children run."""
+    process = subprocess.Popen([sys.executable, "-m", "neurodeploy.cli", "simulate", str(_network(folder)),
+                                "--spikes", str(_long_spikes(folder))],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 180
+    while len(_children(process.pid)) < 4 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    assert process.poll() is None, process.communicate()
+    return process
+
+
+def test_ctrl_c_ends_simulate_in_one_line_with_exit_130(tmp_path):
+    process = _start_simulate(tmp_path)
+    children, memory = _children(process.pid), _shared_memory(process.pid)
+    began = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+    _, stderr = process.communicate(timeout=60)
+    took = time.monotonic() - began
+    assert process.returncode == 130 and took < INTERRUPT_WITHIN_S, (process.returncode, took, stderr)
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted", stderr
+    time.sleep(1.0)
+    assert memory and [name for name in memory if os.path.exists(name)] == []
+    assert [pid for pid in children if not _gone(pid)] == []
+
+
+@pytest.mark.slow
+def test_a_killed_parent_leaves_no_lava_process_or_shared_memory(tmp_path):
+    process = _start_simulate(tmp_path)
+    children, memory = _children(process.pid), _shared_memory(process.pid)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    deadline = time.monotonic() + REPORT_WITHIN_S
+    while time.monotonic() < deadline and (any(not _gone(pid) for pid in children)
+                                           or any(os.path.exists(name) for name in memory)):
+        time.sleep(0.2)
+    assert memory and [name for name in memory if os.path.exists(name)] == []
+    assert [pid for pid in children if not _gone(pid)] == []
+
+
+def _refuse(error_number: int):
+    def fail(*args, **kwargs):
+        raise OSError(error_number, os.strerror(error_number))
+    return fail
+
+
+@pytest.mark.parametrize("error_number, reason", [(errno.ENOSPC, "No space left on device"),
+                                                  (errno.EACCES, "Permission denied"),
+                                                  (errno.EROFS, "Read-only file system")])
+def test_an_unwritable_or_full_folder_is_one_line_naming_the_path(tmp_path, monkeypatch, error_number, reason):
+    network = _network(tmp_path)
+    out = tmp_path / "out"
+    monkeypatch.setattr(Path, "write_text", _refuse(error_number))
+    outcome = run_cli(["validate", network, "--hw", "loihi2", "--map", out / "map.json"])
+    assert_clean(outcome, out, codes=(2,))
+    assert f"{out / 'map.json'}: cannot write the output ({reason})" in outcome.stderr
+
+
+def test_an_unwritable_run_folder_is_found_before_training(tmp_path, monkeypatch):
+    from tests.conftest import SMALL_RUN, write_config
+
+    config = write_config(tmp_path, {**SMALL_RUN, "output": str(tmp_path / "run")})
+    monkeypatch.setattr(Path, "write_bytes", _refuse(errno.EACCES))
+    began = time.monotonic()
+    outcome = run_cli(["train", config])
+    assert_clean(outcome, tmp_path / "run", codes=(2,))
+    assert f"{tmp_path / 'run'}: cannot write the run folder (Permission denied)" in outcome.stderr
+    assert time.monotonic() - began < 30
+
+
+def test_a_failing_torch_writer_is_one_error_naming_the_checkpoint(tmp_path, monkeypatch):
+    import torch
+
+    from neurodeploy.model import train as train_module
+
+    def full_disk(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:595] . PytorchStreamWriter failed "
+                           "writing file data/0: file write failed")
+
+    from neurodeploy.config import parse_config
+    from neurodeploy.model.network import SpikingNetwork
+
+    config = parse_config({"model": {"hidden": [4]}})
+    network = SpikingNetwork(config.model, (1, 4, 4), 3)
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(OutputError, match="checkpoint.pt: cannot write the checkpoint .*file write failed"):
+        train_module._save_checkpoint(tmp_path / "checkpoint.pt", network,
+                                      torch.optim.SGD(network.parameters(), lr=0.1),
+                                      train_module.TrainResult(), config, None, 1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_writers_partial_file_is_removed_by_the_next_write(tmp_path):
+    network = _network(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = out / f".map.json.partial-{_dead_pid()}"
+    alive = out / f".other.json.partial-{os.getppid()}"
+    dead.write_text("half")
+    alive.write_text("being written")
+    assert_clean(run_cli(["validate", network, "--hw", "loihi2", "--map", out / "map.json"]))
+    assert not dead.exists() and alive.exists() and (out / "map.json").exists()
+
+
+def _dead_pid() -> int:
+    """The id of a process that has finished."""
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(finished.stdout)
