@@ -22,12 +22,12 @@ class ReplayStepper:
     """Replays per-step outputs ``(N, F, classes)`` the way a reset network would emit them."""
 
     def __init__(self, output_steps: np.ndarray) -> None:
-        self.output_steps, self.sample, self.step_in_frame, self.starts = output_steps, 0, 0, []
+        self.output_steps, self.sample, self.step_in_frame, self.starts, self.runs = output_steps, 0, 0, [], 0
 
-    def step(self) -> np.ndarray:
-        spikes = self.output_steps[self.sample, self.step_in_frame]
-        self.step_in_frame += 1
-        return spikes
+    def advance(self, steps: int) -> np.ndarray:
+        self.step_in_frame += steps
+        self.runs += 1
+        return self.output_steps[self.sample, :self.step_in_frame].sum(axis=0)
 
     def start(self, sample: int, time_step: int) -> None:
         self.sample, self.step_in_frame = sample, 0
@@ -45,6 +45,7 @@ def test_exit_loop_follows_the_decision_rule(threshold):
     np.testing.assert_array_equal(counts, cumulative[np.arange(30), exit_steps - 1])
     assert steps_run == exit_steps.sum()
     assert stepper.starts == [(k, int(exit_steps[:k].sum())) for k in range(1, 30)]
+    assert stepper.runs <= steps_run and (stepper.runs < steps_run) == (threshold > 1)  # reads skip steps
 
 
 def per_step_output(result: runner.SimulationResult, layer: str, frame: int) -> np.ndarray:

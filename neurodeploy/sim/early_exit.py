@@ -19,6 +19,7 @@ runner's layer ``h`` integrates the previous sample's tail until its reset at fr
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Optional, Protocol
 import numpy as np
 
 from neurodeploy.blocks import NetworkTiming
-from neurodeploy.decision import predict_from_counts, should_exit
+from neurodeploy.decision import margin, predict_from_counts, should_exit
 from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import NetworkFileError
 from neurodeploy.netxfile import NetxNetwork, read_netx
@@ -68,10 +69,10 @@ class EarlyExitRun:
 
 
 class Stepper(Protocol):
-    """What the exit loop needs from a simulation: one step, and a fresh start."""
+    """What the exit loop needs from a simulation: some steps, and a fresh start."""
 
-    def step(self) -> np.ndarray:
-        """Run one time step; the output spikes it produced, flat."""
+    def advance(self, steps: int) -> np.ndarray:
+        """Run ``steps`` time steps; the output spike counts of the sample so far, flat."""
 
     def start(self, sample: int, time_step: int) -> None:
         """Zero the network's state; ``sample``'s frame begins after ``time_step``."""
@@ -90,7 +91,7 @@ def simulate_early_exit(network: NetxNetwork | str | Path, images: np.ndarray, s
     outcome: list[tuple[np.ndarray, np.ndarray, int]] = []
     began = time.perf_counter()
     try:
-        run_with_watchdog(lambda: outcome.append(run_samples(lava, samples, frame_steps, threshold)),
+        run_with_watchdog(lambda: outcome.append(run_samples(lava, samples, frame_steps, threshold, lava.quiet)),
                           timeout_s, samples * frame_steps, len(NetworkTiming.of(description, frame_steps).blocks))
         wall_s = time.perf_counter() - began
     except BaseException:
@@ -102,21 +103,33 @@ def simulate_early_exit(network: NetxNetwork | str | Path, images: np.ndarray, s
                         steps_run, wall_s)
 
 
-def run_samples(stepper: Stepper, samples: int, frame_steps: int,
-                threshold: float) -> tuple[np.ndarray, np.ndarray, int]:
+def run_samples(stepper: Stepper, samples: int, frame_steps: int, threshold: float,
+                quiet: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
     """Step each sample until :func:`should_exit` holds or its frame ends.
 
-    Returns the exit steps ``(N,)``, the output counts at exit ``(N, classes)`` and the
-    number of steps simulated."""
+    The counts are read only where the rule could fire: spikes are 0/1, so a step raises
+    the top-two margin by at most one, and from margin ``m`` the rule cannot hold for the
+    next ``ceil(threshold - m) - 1`` steps; those run in one go (one host round trip
+    instead of one per step), and the exit step is the one a step-by-step loop finds.
+    ``quiet``: steps after a fresh start in which the output cannot spike (the hops of a
+    network without biases, whose state was zeroed), run with the first stretch. Returns
+    the exit steps ``(N,)``, the output counts at exit ``(N, classes)`` and the number of
+    steps simulated."""
     exit_steps = np.zeros(samples, dtype=np.int64)
     counts = []
     time_step = 0
     for sample in range(samples):
         if sample:  # the first sample starts from the state the network was built with
             stepper.start(sample, time_step)
-        total: np.ndarray | int = 0
-        for step in range(1, frame_steps + 1):
-            total = total + stepper.step()
+        step, total = 0, None
+        while step < frame_steps:
+            need = threshold - (0.0 if total is None else float(margin(total)))
+            ahead = max(1, math.ceil(min(need, frame_steps)))
+            if total is None and threshold > 0:
+                ahead += quiet
+            ahead = min(frame_steps - step, ahead)
+            total = stepper.advance(ahead)
+            step += ahead
             if should_exit(total, threshold):
                 break
         time_step += step
@@ -126,12 +139,13 @@ def run_samples(stepper: Stepper, samples: int, frame_steps: int,
 
 
 class LavaStepper:
-    """The netx network without periodic reset, fed by the generator, read by a RingBuffer."""
+    """The netx network without periodic reset, fed by the generator, its output counted by
+    a :class:`~neurodeploy.procs.counter.RunningCount` that the host reads after each run."""
 
     def __init__(self, description: NetxNetwork, images: np.ndarray, schedule: FrameSchedule) -> None:
         from lava.magma.core.run_configs import Loihi2SimCfg
-        from lava.proc.io.sink import RingBuffer
 
+        from neurodeploy.procs.counter import RunningCount
         from neurodeploy.procs.generator import HybridSpikeGenerator
 
         timing = NetworkTiming.of(description, schedule.frame_steps, reset=False)
@@ -142,22 +156,29 @@ class LavaStepper:
         port_images = arrange_for_port(images, self.network.inp.shape)
         self.generator = HybridSpikeGenerator(images=port_images, schedule=schedule)
         self.generator.s_out.connect(self.network.inp)
-        self.output = RingBuffer(shape=self.network.out.shape, buffer=1)
+        self.output = RunningCount(shape=self.network.out.shape)
         self.network.out.connect(self.output.a_in)
         self.state = state_vars(self.network)
         self.run_cfg = Loihi2SimCfg(select_tag="fixed_pt")
+        self.read = self.origin = np.zeros(int(np.prod(self.network.out.shape)), dtype=np.int64)
+        biased = any(layer.bias is not None for layer in description.layers if layer.is_synaptic)
+        self.quiet = 0 if biased else timing.hops
+        """Steps after a fresh start before the output can spike: spikes need ``hops``
+        synapses to reach it, and without biases nothing fires on its own."""
 
-    def step(self) -> np.ndarray:
+    def advance(self, steps: int) -> np.ndarray:
         from lava.magma.core.run_conditions import RunSteps
 
-        self.generator.run(condition=RunSteps(num_steps=1), run_cfg=self.run_cfg)
-        return (self.output.data.get() != 0).reshape(-1)
+        self.generator.run(condition=RunSteps(num_steps=steps), run_cfg=self.run_cfg)
+        self.read = self.output.count.get().reshape(-1).astype(np.int64)
+        return self.read - self.origin
 
     def start(self, sample: int, time_step: int) -> None:
         for var in self.state:
             var.set(np.zeros(var.shape))
         self.generator.sample.set(np.array([sample]))
         self.generator.origin.set(np.array([time_step]))
+        self.origin = self.read
 
 
 def state_vars(network: AbstractProcess) -> list[Var]:
