@@ -19,26 +19,22 @@ MAX_BYTES = 1 << 20
 MAX_DEPTH = 32
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe loading without aliases and with bounded nesting."""
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not supported",
-                                              event.start_mark)
-        self._depth += 1
-        if self._depth > MAX_DEPTH:
-            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
-                                              self.peek_event().start_mark)
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+def _check_events(text: str) -> None:
+    """Refuse aliases and deep nesting from the event stream, before anything is built."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not supported", event.start_mark)
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
+                                                  event.start_mark)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def read_yaml(path: str | Path, what: str) -> Any:
@@ -64,7 +60,8 @@ def parse_yaml(text: str, source: str, what: str) -> Any:
         # PyYAML's scanner is quadratic in flow nesting: refuse before it starts
         raise ConfigError(f"{source}: cannot read YAML {what} (brackets nested deeper than {MAX_DEPTH} levels)")
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+        _check_events(text)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as error:
         raise ConfigError(f"{source}: cannot read YAML {what}{_where(error)} ({_problem(error)})") from None
     except RecursionError:
