@@ -11,13 +11,8 @@ Names load on first use, so ``import neurodeploy`` stays light (no torch, no Lav
 """
 from __future__ import annotations
 
-from importlib import import_module, metadata
+from importlib import import_module
 from typing import Any
-
-try:
-    __version__ = metadata.version("neurodeploy")
-except metadata.PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "0+unknown"
 
 _EXPORTS = {
     "load_network": "neurodeploy.api", "simulate": "neurodeploy.api", "validate": "neurodeploy.api",
@@ -35,4 +30,11 @@ __all__ = ["__version__", *_EXPORTS]
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(import_module(_EXPORTS[name]), name)
+    if name == "__version__":  # read on first use: importlib.metadata costs more than the CLI's start
+        from importlib import metadata
+
+        try:
+            return metadata.version("neurodeploy")
+        except metadata.PackageNotFoundError:  # a source tree that was never installed
+            return "0+unknown"
     raise AttributeError(f"module 'neurodeploy' has no attribute {name!r}")
