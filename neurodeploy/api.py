@@ -44,7 +44,7 @@ def simulate(network: NetworkLike, inputs: Union[Inputs, np.ndarray], *, backend
              schedule: Optional[FrameSchedule] = None, seed: int = 0, reset: bool = True,
              reset_interval: Optional[int] = None, timeout_s: Optional[float] = None,
              record: bool = False, keep_output: bool = False,
-             exit_threshold: Optional[float] = None) -> SimulationResult:
+             exit_threshold: Optional[float] = None, device: str = "cpu") -> SimulationResult:
     """Run ``inputs`` through ``network`` on Lava's ``Loihi2SimCfg`` fixed_pt simulator or
     on the emulator that is bit-exact with it.
 
@@ -53,9 +53,13 @@ def simulate(network: NetworkLike, inputs: Union[Inputs, np.ndarray], *, backend
     ``reset_interval`` resets every that many steps instead of once per sample.
     ``exit_threshold`` (Lava, images) stops each sample once the top-two output margin
     reaches it. ``timeout_s`` defaults to a deadline that grows with the work
-    (:func:`neurodeploy.sim.runner.deadline_s`)."""
+    (:func:`neurodeploy.sim.runner.deadline_s`). ``device`` (``cpu``, ``cuda``, ``cuda:N``,
+    ``auto``) is where the emulator computes; Lava's simulator runs on the CPU only."""
     if backend not in BACKENDS:
         raise NeurodeployError(f"backend {backend!r}: expected one of {BACKENDS}")
+    if backend == "lava" and str(device) != "cpu":
+        raise NeurodeployError(f"--device {device}: Lava's simulator runs on the CPU; the emulator "
+                               f"(--backend emulator) runs on a GPU, bit-exact with Lava")
     inputs = as_inputs(inputs, schedule, seed)
     description = network if isinstance(network, NetxNetwork) else read_netx(network)
     if exit_threshold is not None:
@@ -64,7 +68,7 @@ def simulate(network: NetworkLike, inputs: Union[Inputs, np.ndarray], *, backend
         from neurodeploy.sim.emulator import emulate
 
         return emulate(description, inputs, record=record, reset=reset, reset_interval=reset_interval,
-                       keep_output=keep_output)
+                       keep_output=keep_output, device=device)
     from neurodeploy.sim.runner import simulate as run_lava
 
     return run_lava(description, inputs, timeout_s=timeout_s, record_layers=record, reset=reset,

@@ -132,10 +132,13 @@ def input_options(command):
 @click.option("--exit-threshold", type=click.FloatRange(min=0, max=1e9), default=None, callback=_finite,
               help="Early exit on Lava: stop a sample once the top-two output count margin reaches this.")
 @ray_option
+@click.option("--device", default="cpu", show_default=True, metavar="cpu|cuda|cuda:N|auto",
+              help="Where the emulator computes (bit-exact on a GPU too); Lava runs on the CPU.")
 def simulate(network: str, config: Optional[str], spikes: Optional[str], bias: Optional[str],
              labels: Optional[str], layout: str, steps: Optional[int], reset_interval: Optional[str],
              samples: Optional[int], timeout_s: Optional[float], json_path: Optional[str],
-             save_output: Optional[str], backend: str, exit_threshold: Optional[float], ray: Optional[str]) -> None:
+             save_output: Optional[str], backend: str, exit_threshold: Optional[float], ray: Optional[str],
+             device: str) -> None:
     """Run NETWORK (.net) on Lava's Loihi2SimCfg fixed_pt simulator (or its emulator).
 
     Inputs: a data set (the manifest's or --config's) through the encoder, or --spikes /
@@ -143,7 +146,8 @@ def simulate(network: str, config: Optional[str], spikes: Optional[str], bias: O
     from neurodeploy.pipeline import InputRequest, simulate_network
 
     request = InputRequest(config, spikes, bias, labels, layout, steps, samples, _reset_interval(reset_interval))
-    simulate_network(network, request, timeout_s, json_path, backend, exit_threshold, save_output, ray)
+    simulate_network(network, request, timeout_s, json_path, backend, exit_threshold, save_output, ray,
+                     device=device)
 
 
 @cli.command()

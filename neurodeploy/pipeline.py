@@ -225,7 +225,8 @@ def simulation_inputs(network: "NetxNetwork", request: InputRequest) -> tuple[In
 def simulate_network(network_file: str, request: InputRequest, timeout_s: Optional[float] = None,
                      json_path: Optional[str] = None, backend: str = "lava",
                      exit_threshold: Optional[float] = None,
-                     save_output: Optional[str] = None, ray: Optional[str] = None) -> SimulationResult:
+                     save_output: Optional[str] = None, ray: Optional[str] = None,
+                     device: str = "cpu") -> SimulationResult:
     """Run any ``.net`` on Lava or on the emulator (bit-exact with Lava fixed_pt, batched)
     over the inputs the request names; print the metrics (accuracy only with labels),
     write them as JSON, and every output spike to ``save_output`` (``.npz``). With
@@ -250,11 +251,11 @@ def simulate_network(network_file: str, request: InputRequest, timeout_s: Option
     if ray is not None:
         result = _simulate_on_ray(ray, network, inputs, exit_threshold, backend=backend, timeout_s=timeout_s,
                                   reset=reset, reset_interval=request.reset_interval or None,
-                                  keep_output=save_output is not None)
+                                  keep_output=save_output is not None, device=device)
     else:
         result = simulate(network, inputs, backend=backend, timeout_s=timeout_s, reset=reset,
                           reset_interval=request.reset_interval or None, exit_threshold=exit_threshold,
-                          keep_output=save_output is not None)
+                          keep_output=save_output is not None, device=device)
     metrics = {"network": str(network.path), "input": inputs.kind, **result.metrics(inputs.labels)}
     print_simulation(metrics)
     if json_path:

@@ -7,6 +7,9 @@ layer cache, and what ``device`` accepts and refuses.
 """
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -115,3 +118,19 @@ def test_thread_policy_reads_the_variable(monkeypatch):
     monkeypatch.setenv("NEURODEPLOY_THREADS", "many")
     with pytest.raises(ConfigError, match="NEURODEPLOY_THREADS='many'"):
         thread_count()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_cli_device_errors_are_one_line(tmp_path):
+    path = _dense_net(tmp_path)
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((2, 6, 16)) < 0.3)
+    base = [sys.executable, "-m", "neurodeploy.cli", "simulate", str(path), "--spikes", str(tmp_path / "x.npy")]
+    for extra, message in ((["--backend", "emulator", "--device", "cuda"], "no CUDA device is available"),
+                           (["--device", "cuda"], "Lava's simulator runs on the CPU")):
+        done = subprocess.run(base + extra, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, done.stderr
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and message in errors[0] and "Traceback" not in done.stderr
+    done = subprocess.run(base + ["--backend", "emulator", "--device", "cpu"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
