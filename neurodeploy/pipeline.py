@@ -72,6 +72,7 @@ def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = Non
     from neurodeploy.distributed.ddp import process_group
     from neurodeploy.model.train import evaluate, resolve_device, seed_everything, train
     from neurodeploy.report.plots import train_curve
+    from neurodeploy.runtime import threads
 
     config, run_dir = checked.config, checked.run_dir
     seed_everything(config.seed)
@@ -83,7 +84,8 @@ def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = Non
     plugin = _plasticity_plugin(config, network, schedule)
     _say(f"training {config.name}: {len(split.train)} train / {len(split.test)} test samples, "
          f"{schedule.frame_steps} steps per sample ({schedule.encoding})")
-    with process_group(resolve_device(config.train.device)) as world:  # torchrun: one DDP rank per process
+    # torchrun: one DDP rank per process; torch threads as neurodeploy.runtime says (one by default)
+    with process_group(resolve_device(config.train.device)) as world, threads():
         result = train(network, split.train, split.test, schedule, config, run_dir, plugin)
     if world is not None and not world.is_main:
         return None  # the other ranks train; rank 0 alone exports and reports
@@ -94,7 +96,8 @@ def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = Non
     manifest, description = _export(network, schedule, split, config, run_dir)
     export_s = time.perf_counter() - began
     train_curve(result.history, run_dir / "train_curve.png")
-    test = evaluate(network, split.test, schedule, seed=config.seed)
+    with threads():
+        test = evaluate(network, split.test, schedule, seed=config.seed)
     return TrainedRun(run_dir, config, split, manifest, test.accuracy(split.test.labels),
                       test.predictions, test.output_steps, test.spikes_per_layer, result.history,
                       result.wall_s, export_s, validation, _network=description)
