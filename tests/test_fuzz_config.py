@@ -6,6 +6,7 @@ emulator and to ``validate``. Every case ends cleanly (``tests/fuzz_harness.py``
 """
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -150,5 +151,10 @@ def test_command_line_arguments_end_cleanly(small_net, options, validate, extra)
             args = ["validate", net, "--hw", "loihi2", *extra, *[item for item in flat if item not in ("--steps",)][:2]]
         else:
             args = ["simulate", net, "--spikes", spikes, "--backend", "emulator", *flat, *extra]
-        outcome = run_cli(args)
+        here = os.getcwd()
+        os.chdir(folder)  # a fuzzed value given as an output path lands here, not in the checkout
+        try:
+            outcome = run_cli(args)
+        finally:
+            os.chdir(here)
         assert_clean(outcome, out)
