@@ -7,6 +7,7 @@ has a timeout and ends with every Lava process gone and its shared memory unlink
 from __future__ import annotations
 
 import errno
+import re
 import multiprocessing
 import os
 import signal
@@ -199,3 +200,30 @@ def _dead_pid() -> int:
     """The id of a process that has finished."""
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     return int(finished.stdout)
+
+
+def _child_that(action: str) -> None:
+    """A child started inside a watched run: it exits with code 3, or is stopped."""
+    child = multiprocessing.Process(target=time.sleep, args=(30,), daemon=True)
+    child.start()
+    if action == "exits":
+        child.kill()
+    else:
+        os.kill(child.pid, signal.SIGSTOP)
+    _child_that.started = child  # type: ignore[attr-defined]
+    time.sleep(20)
+
+
+@pytest.mark.parametrize("action, message", [("exits", "was killed by SIGKILL"), ("stops", "is stopped (state T)")])
+def test_the_watchdog_notices_a_dead_or_stopped_child_within_a_second(action, message):
+    from neurodeploy.sim import runner
+
+    began = time.monotonic()
+    try:
+        with pytest.raises(SimulationError, match=re.escape(message)):
+            runner.run_with_watchdog(lambda: _child_that(action), 60, 100)
+        assert time.monotonic() - began < 3
+    finally:
+        child = _child_that.started  # type: ignore[attr-defined]
+        child.kill()
+        child.join(5)

@@ -43,8 +43,9 @@ POLL_S = 0.25
 #: block takes about 1 ms on a loaded 2-core machine, so this allows 20 times that).
 DEADLINE_START_S = 60.0
 DEADLINE_STEP_S = 0.02
-#: Set while the watchdog's run may fork Lava's processes (read by the fork hook).
-_forking_lava = False
+#: Runs under a watchdog now, so possibly forking Lava's processes (read by the fork hook).
+_lava_runs = 0
+_lava_runs_lock = threading.Lock()
 
 
 def arrange_for_port(array: np.ndarray, port_shape: tuple[int, ...], leading: int = 1) -> np.ndarray:
@@ -244,8 +245,10 @@ def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps
     """Run ``run`` in a thread while watching Lava's child processes: a child that dies, a
     run past ``timeout_s`` (default :func:`deadline_s`) or a failure is a SimulationError.
 
-    The caller aborts the runtime (:func:`abort_runtime`) on any exception, Ctrl-C included."""
-    global _forking_lava
+    A child stopped by a signal (SIGSTOP: the run would stall until the deadline) counts as
+    a fault too. The caller aborts the runtime (:func:`abort_runtime`) on any exception,
+    Ctrl-C included."""
+    global _lava_runs
     limit = timeout_s if timeout_s is not None else deadline_s(steps, blocks)
     if not 0 < limit < float("inf"):
         raise SimulationError(f"timeout {limit!r} s: expected a positive, finite number of seconds")
@@ -257,27 +260,27 @@ def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps
         except BaseException as error:  # re-raised in the caller's thread below
             failure.append(error)
 
-    before = set(multiprocessing.active_children())
+    before = set(_children())
     started: dict[int, multiprocessing.Process] = {}
     worker = threading.Thread(target=target, name="lava-run", daemon=True)
     ends = time.monotonic() + limit
-    _forking_lava = True
+    with _lava_runs_lock:
+        _lava_runs += 1
     try:
         worker.start()
         while worker.is_alive():
             worker.join(POLL_S)
-            started.update((child.pid, child) for child in multiprocessing.active_children()
-                           if child not in before)
-            dead = [child for child in started.values() if child.exitcode is not None]
-            if dead and worker.is_alive():
-                raise SimulationError(f"Lava process {dead[0].name} (pid {dead[0].pid}) "
-                                      f"{_exit_text(dead[0].exitcode)} during the run of {steps} steps; "
+            started.update((child.pid, child) for child in _children() if child not in before)
+            fault = next(filter(None, map(_fault, started.values())), None)
+            if fault and worker.is_alive():
+                raise SimulationError(f"Lava process {fault} during the run of {steps} steps; "
                                       f"every Lava process was stopped")
             if time.monotonic() > ends and worker.is_alive():
                 raise SimulationError(f"Lava did not finish {steps} steps within {limit:g} s; "
                                       f"every Lava process was stopped (--timeout sets the limit)")
     finally:
-        _forking_lava = False
+        with _lava_runs_lock:
+            _lava_runs -= 1
     if failure:
         raise SimulationError(f"Lava run failed: {_first_line(failure[0])[:200]}") from failure[0]
 
@@ -321,19 +324,36 @@ def abort_runtime(process) -> None:
     runtime.stop = lambda: None
 
 
-def _exit_text(code: int) -> str:
+def _children() -> list[multiprocessing.Process]:
+    """This process's multiprocessing children, those that already ended included
+    (``active_children`` drops a child that died before the first look)."""
+    import multiprocessing.process
+
+    return list(getattr(multiprocessing.process, "_children", ())) or multiprocessing.active_children()
+
+
+def _fault(child: multiprocessing.Process) -> Optional[str]:
+    """What is wrong with a Lava child (it has exited, or is stopped), or ``None``."""
+    where = f"{child.name} (pid {child.pid})"
+    code = child.exitcode  # polls the process: a finished child gets its code here
+    if code is None:
+        try:
+            state = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return None  # no /proc here, or it ended just now: the next poll sees its exit code
+        return f"{where} is stopped (state {state})" if state in ("T", "t") else None
     if code < 0:
         try:
-            return f"was killed by {signal.Signals(-code).name}"
+            return f"{where} was killed by {signal.Signals(-code).name}"
         except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with code {code}"
+            return f"{where} was killed by signal {-code}"
+    return f"{where} exited with code {code}"
 
 
 def _in_lava_child() -> None:
     """In a process Lava forks: ignore Ctrl-C (the parent answers it) and exit when the
     parent is gone, so a killed run leaves no process (nor, once they exit, shared memory)."""
-    if not _forking_lava:
+    if not _lava_runs:
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
