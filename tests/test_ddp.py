@@ -71,7 +71,6 @@ def _train(base: dict, variant: str, run_dir: Path) -> dict:
     from neurodeploy.model.network import SpikingNetwork
     from neurodeploy.model.train import seed_everything, train
 
-    torch.set_num_threads(1)
     config = parse_config({**base, **VARIANTS[variant]}, source="test")
     seed_everything(config.seed)
     split = load_split(config.data, config.seed)
@@ -80,7 +79,12 @@ def _train(base: dict, variant: str, run_dir: Path) -> dict:
     rule = Rule(config.dassdp, network.named_synapses(), epochs=config.train.epochs,
                 frame_steps=schedule.frame_steps) if config.dassdp.enabled else None
     recorder = StepRecorder(network, rule)
-    result = train(network, split.train, split.test, schedule, config, run_dir, recorder)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = train(network, split.train, split.test, schedule, config, run_dir, recorder)
+    finally:
+        torch.set_num_threads(threads)
     return {"steps": torch.stack(recorder.steps), "history": result.history,
             "records": {name: record.count for name, record in rule._records.items()} if rule else {},
             "gates": rule.gates if rule else None, "train_samples": len(split.train)}
@@ -93,13 +97,13 @@ def _rank(rank: int, port: int, out: str) -> None:
     base = json.loads((Path(out) / "config.json").read_text())
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD,
                             timeout=timedelta(seconds=120))
-    try:
-        results = {variant: _train(base, variant, Path(out) / variant) for variant in VARIANTS}
-        if base["train"]["epochs"] > 1:  # stop after one epoch, then resume from rank 0's checkpoint
-            _train({**base, "train": {**base["train"], "epochs": 1}}, "baseline", Path(out) / "resumed")
-            results["resumed"] = _train(base, "baseline", Path(out) / "resumed")
-    finally:
-        dist.destroy_process_group()
+    from neurodeploy.distributed.ddp import leave_group
+
+    results = {variant: _train(base, variant, Path(out) / variant) for variant in VARIANTS}
+    if base["train"]["epochs"] > 1:  # stop after one epoch, then resume from rank 0's checkpoint
+        _train({**base, "train": {**base["train"], "epochs": 1}}, "baseline", Path(out) / "resumed")
+        results["resumed"] = _train(base, "baseline", Path(out) / "resumed")
+    leave_group()
     torch.save(results, Path(out) / f"rank{rank}.pt")
 
 

@@ -144,5 +144,15 @@ def process_group(device: torch.device) -> Iterator[Optional[World]]:
     dist.init_process_group(backend=backend)
     try:
         yield World.current(device)
-    finally:
+    except BaseException:
         dist.destroy_process_group()
+        raise
+    leave_group()
+
+
+def leave_group() -> None:
+    """Destroy the group once every rank got here. Without the barrier, destroying it can
+    deadlock in gloo (torch 2.3): the destructor joins gloo's worker threads holding the
+    GIL while a worker still frees the tensor of the last collective and waits for the GIL."""
+    dist.barrier()
+    dist.destroy_process_group()
