@@ -3,8 +3,9 @@
 Each configuration (``NEURODEPLOY_THREADS`` 1 or 2 x ``OMP_WAIT_POLICY`` unset or
 ``PASSIVE``) runs in a fresh interpreter (the policy is read when OpenMP starts) and
 times, median of interleaved repeats: a digits-sized SLAYER training step (Dense 64-128-10,
-18 steps, batch 32, forward + backward + Adam), SLAYER's forward over 360 samples, and the
-emulator over the same 360 samples. Then the same again while ``--busy`` processes spin on
+18 steps, batch 32, forward + backward + Adam), SLAYER's forward over 128 samples, and the
+emulator over the same 128 samples. A configuration that takes longer than ``--limit``
+seconds is reported as ``null`` (it collapsed). Then the same again while ``--busy`` processes spin on
 the CPU (what other users of a shared machine do). Prints one JSON object with the
 slowdown of each configuration against one thread, and ``uptime`` before each phase.
 
@@ -51,7 +52,7 @@ def worker(repeats: int) -> dict[str, float]:
     loss = slayer.loss.SpikeRate(true_rate=0.2, false_rate=0.03)
     train = encode(split.train.images[:32], schedule).flatten(1, -2)
     labels = torch.as_tensor(split.train.labels[:32])
-    test = split.test.images[:360]
+    test = split.test.images[:128]
 
     def step() -> None:
         optimizer.zero_grad()
@@ -83,17 +84,22 @@ def worker(repeats: int) -> dict[str, float]:
     return {name: 1e3 * statistics.median(values) for name, values in times.items()}
 
 
-def run_configs(repeats: int) -> dict[str, dict[str, float]]:
-    results = {}
+def run_configs(repeats: int, limit_s: float) -> dict[str, Optional[dict[str, float]]]:
+    results: dict[str, Optional[dict[str, float]]] = {}
     for config in CONFIGS:
         env = {**os.environ, "NEURODEPLOY_THREADS": str(config["threads"])}
         env.pop("OMP_WAIT_POLICY", None)
         env.pop("OMP_NUM_THREADS", None)
         if config["wait"]:
             env["OMP_WAIT_POLICY"] = config["wait"]
-        out = subprocess.run([sys.executable, __file__, "--worker", "--repeats", str(repeats)], env=env,
-                             capture_output=True, text=True, check=True).stdout
-        results[f"threads={config['threads']} wait={config['wait'] or 'default'}"] = json.loads(out.splitlines()[-1])
+        name = f"threads={config['threads']} wait={config['wait'] or 'default'}"
+        try:
+            out = subprocess.run([sys.executable, __file__, "--worker", "--repeats", str(repeats)], env=env,
+                                 capture_output=True, text=True, check=True, timeout=limit_s).stdout
+            results[name] = json.loads(out.splitlines()[-1])
+        except subprocess.TimeoutExpired:
+            results[name] = None
+        print(name, results[name], file=sys.stderr, flush=True)
     return results
 
 
@@ -101,29 +107,31 @@ def _uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def _slowdowns(results: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+def _slowdowns(results: dict[str, Optional[dict[str, float]]]) -> dict[str, Optional[dict[str, float]]]:
     base = results["threads=1 wait=default"]
-    return {name: {key: round(value / base[key], 3) for key, value in timings.items()}
+    return {name: None if timings is None or base is None else
+            {key: round(value / base[key], 3) for key, value in timings.items()}
             for name, timings in results.items()}
 
 
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--busy", type=int, default=2, help="spinning processes for the loaded phase")
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--limit", type=float, default=90.0, help="seconds one configuration may take")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args.repeats)))
         return
     report: dict[str, Any] = {"benchmark": "threads", "cpus": os.cpu_count()}
-    report["as_is"] = {"uptime": _uptime(), "median_ms": run_configs(args.repeats)}
+    report["as_is"] = {"uptime": _uptime(), "median_ms": run_configs(args.repeats, args.limit)}
     report["as_is"]["relative_to_1_thread"] = _slowdowns(report["as_is"]["median_ms"])
     spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
     try:
         time.sleep(1.0)
         report["loaded"] = {"busy_processes": args.busy, "uptime": _uptime(),
-                            "median_ms": run_configs(args.repeats)}
+                            "median_ms": run_configs(args.repeats, args.limit)}
     finally:
         for spinner in spinners:
             spinner.kill()
