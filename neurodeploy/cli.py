@@ -210,8 +210,10 @@ def parity(network: str, config: Optional[str], spikes: Optional[str], bias: Opt
               help="Comma-separated encodings to train and compare.")
 @click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--output", "-o", type=click.Path(file_okay=False), default="runs/compare", show_default=True)
+@set_option
 @ray_option
-def compare(config: str, encodings: str, seeds: int, output: str, ray: Optional[str]) -> None:
+def compare(config: str, encodings: str, seeds: int, output: str, overrides: tuple[str, ...],
+            ray: Optional[str]) -> None:
     """Train CONFIG once per encoding and seed; report accuracy, spikes, early exit and energy."""
     from neurodeploy.compare import compare as run_compare
     from neurodeploy.encoding import ENCODINGS
@@ -220,7 +222,7 @@ def compare(config: str, encodings: str, seeds: int, output: str, ray: Optional[
     unknown = [name for name in chosen if name not in ENCODINGS]
     if unknown or not chosen:
         raise NeurodeployError(f"--encodings: unknown {unknown or 'empty list'}; expected some of {list(ENCODINGS)}")
-    run_compare(config, chosen, seeds, output, ray=ray)
+    run_compare(config, chosen, seeds, output, overrides=_overrides(overrides), ray=ray)
     click.echo(f"wrote {output}/compare.md, compare.json and plots")
 
 

@@ -51,13 +51,15 @@ class RunMeasurement:
 
 def compare(config_path: str, encodings: list[str], seeds: int, output: str,
             thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS,
-            profiles: Optional[list[str]] = None, ray: Optional[str] = None) -> dict[str, Any]:
+            profiles: Optional[list[str]] = None, overrides: Optional[dict[str, Any]] = None,
+            ray: Optional[str] = None) -> dict[str, Any]:
     """Train and measure every (encoding, seed); write compare.json, compare.md and plots.
-    ``ray`` (an address or ``local``) runs each (encoding, seed) as a Ray task."""
+    ``overrides`` (``--set``) apply to every run, under the encoding and seed. ``ray`` (an
+    address or ``local``) runs each (encoding, seed) as a Ray task."""
     from neurodeploy.report.compare_report import write_report
 
     folder = Path(output)
-    runs = [(config_path, {"encoding.encoding": encoding, "seed": seed},
+    runs = [(config_path, {**(overrides or {}), "encoding.encoding": encoding, "seed": seed},
              str(folder / "runs" / f"{encoding}-seed{seed}"), thresholds, profiles)
             for encoding in encodings for seed in range(seeds)]
     if ray is None:
@@ -67,7 +69,7 @@ def compare(config_path: str, encodings: list[str], seeds: int, output: str,
 
         with ray_session(ray):
             measurements = run_tasks(train_and_measure, runs)
-    summary = {"config": config_path, "encodings": encodings, "seeds": seeds,
+    summary = {"config": config_path, "overrides": overrides or {}, "encodings": encodings, "seeds": seeds,
                "thresholds": list(thresholds), "validation_fraction": VALIDATION_FRACTION,
                "exit_tolerance": EXIT_TOLERANCE,
                "by_encoding": summarise(measurements), "claims": claim_differences(measurements),
