@@ -7,6 +7,8 @@ comparison on the example's 15 epochs is slow (``-m slow``).
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -207,13 +209,27 @@ def test_a_resumed_run_ends_where_the_uninterrupted_one_does(runs):
 
 
 @pytest.mark.timeout(300)
+def _run_group(command: list[str], timeout_s: float, **kwargs) -> subprocess.CompletedProcess:
+    """Run ``command`` in its own session; on a timeout kill the whole group, so the
+    ranks torchrun started are not left behind."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True, **kwargs)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        pytest.fail(f"torchrun did not finish within {timeout_s} s: {stderr[-2000:]}")
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
 def test_torchrun_trains_and_rank_zero_alone_exports(tmp_path):
     config = write_config(tmp_path, {**SHORT, "data": {"dataset": "digits", "limit": 400},
                                      "train": {**SHORT["train"], "epochs": 1}, "output": str(tmp_path / "run")})
     command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", str(WORLD),
                "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), "-m", "neurodeploy", "train",
                str(config)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=240, env=ENV, cwd=tmp_path)
+    done = _run_group(command, timeout_s=240, env=ENV, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (done.stdout + done.stderr).count("epoch 1: loss") == 1  # rank 0 alone reports
     assert (done.stdout + done.stderr).count("training ddp:") == WORLD  # both ranks trained
