@@ -113,10 +113,15 @@ class NetworkTiming:
         """First Lava time step (from 1) of ``block``'s window for ``sample``."""
         return sample * self.frame_steps + 1 + block.hops
 
+    def window_steps(self, block: Block) -> int:
+        """Steps of ``block``'s window that answer the frame itself (torch's view of it);
+        the rest is the drain tail."""
+        return max(self.frame_steps - block.hops, 0)
+
     @property
     def decode_steps(self) -> int:
-        """Window steps of the output block the decision counts (torch's view of the frame)."""
-        return max(self.frame_steps - self.hops, 0)
+        """Window steps of the output block the decision counts."""
+        return self.window_steps(self.output) if self.blocks else self.frame_steps
 
     def total_steps(self, samples: int) -> int:
         """Lava steps that run ``samples`` frames and drain the last one to the output."""

@@ -3,7 +3,8 @@
 A layer ``hops`` synaptic hops from the input answers frame ``k``'s input during time
 steps ``k * F + 1 + hops .. (k + 1) * F + hops`` (its reset comes ``hops`` steps after
 the frame starts). ``window`` counts per neuron over the part of that span that torch
-also sees (relative steps ``hops .. F - 1``): the decision rule reads it. ``total`` counts
+also sees (its first ``decode_steps``, from :class:`neurodeploy.blocks.NetworkTiming`):
+the decision rule reads it. ``total`` counts
 every spike of the span, tail included: what the hardware really spends.
 """
 from __future__ import annotations
@@ -26,8 +27,8 @@ class SpikeCounter(AbstractProcess):
     """Counts spikes arriving on ``a_in`` per sample (see the module docstring)."""
 
     def __init__(self, *, shape: tuple[int, ...], samples: int, frame_steps: int, hops: int,
-                 name: Optional[str] = None, **kwargs: Any) -> None:
-        super().__init__(frame_steps=frame_steps, hops=hops, name=name, **kwargs)
+                 decode_steps: int, name: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(frame_steps=frame_steps, hops=hops, decode_steps=decode_steps, name=name, **kwargs)
         self.a_in = InPort(shape=shape)
         self.window = Var(shape=(samples, *shape), init=0)
         self.total = Var(shape=(samples,), init=0)
@@ -43,7 +44,7 @@ class PySpikeCounterModel(PyLoihiProcessModel):
 
     def run_spk(self) -> None:
         spikes = self.a_in.recv() != 0
-        frame_steps, hops = self.proc_params["frame_steps"], self.proc_params["hops"]
+        frame_steps, hops = self.proc_params["frame_steps"], self.proc_params["hops"]  # from NetworkTiming
         elapsed = self.time_step - 1 - hops
         if elapsed < 0:
             return
@@ -51,7 +52,7 @@ class PySpikeCounterModel(PyLoihiProcessModel):
         if sample >= self.total.shape[0]:
             return
         self.total[sample] += int(spikes.sum())
-        if step < frame_steps - hops:
+        if step < self.proc_params["decode_steps"]:
             self.window[sample] += spikes
 
 

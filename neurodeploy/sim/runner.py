@@ -93,7 +93,8 @@ def simulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.nd
     source = _source(built, inputs)
     counters = []
     for block, layer in zip(timing.blocks, built.layers):
-        counter = SpikeCounter(shape=layer.out.shape, samples=samples, frame_steps=frame, hops=block.hops)
+        counter = SpikeCounter(shape=layer.out.shape, samples=samples, frame_steps=frame, hops=block.hops,
+                               decode_steps=timing.window_steps(block))
         layer.out.connect(counter.a_in)
         counters.append((block, counter))
     steps = timing.total_steps(samples)
