@@ -90,7 +90,7 @@ def _early_exit(network: NetxNetwork, inputs: Inputs, backend: str, threshold: f
 
     run = simulate_early_exit(network, inputs.images, inputs.schedule, threshold, timeout_s=timeout_s)
     timing = NetworkTiming.of(network, inputs.frame_steps)
-    return SimulationResult("lava", run.output_counts, {}, {b.name: b.layer.n_neurons for b in timing.blocks},
+    return SimulationResult("lava", run.output_counts, {}, timing.neurons,
                             inputs.frame_steps, run.steps_run, run.wall_s,
                             extra={"exit_threshold": float(threshold), "mean_exit_step": run.mean_exit_step})
 

@@ -85,6 +85,11 @@ class NetworkTiming:
         return self.blocks[-1]
 
     @property
+    def neurons(self) -> dict[str, int]:
+        """Neurons of each block, by name (what a spike count is divided by for a rate)."""
+        return {block.name: block.layer.n_neurons for block in self.blocks}
+
+    @property
     def hops(self) -> int:
         """Steps from the input to the output block."""
         return self.output.hops if self.blocks else 0

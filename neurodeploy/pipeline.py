@@ -70,7 +70,8 @@ def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = Non
     checked = preflight(config_path, overrides, output)  # before torch: a mistake costs a second
     from neurodeploy.model.network import SpikingNetwork
     from neurodeploy.distributed.ddp import process_group
-    from neurodeploy.model.train import evaluate, resolve_device, seed_everything, train
+    from neurodeploy.model.train import evaluate, seed_everything, train
+    from neurodeploy.runtime import resolve_device
     from neurodeploy.report.plots import train_curve
     from neurodeploy.runtime import threads
 
@@ -85,7 +86,7 @@ def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = Non
     _say(f"training {config.name}: {len(split.train)} train / {len(split.test)} test samples, "
          f"{schedule.frame_steps} steps per sample ({schedule.encoding})")
     # torchrun: one DDP rank per process; torch threads as neurodeploy.runtime says (one by default)
-    with process_group(resolve_device(config.train.device)) as world, threads():
+    with process_group(resolve_device(config.train.device, option="train.device")) as world, threads():
         result = train(network, split.train, split.test, schedule, config, run_dir, plugin)
     if world is not None and not world.is_main:
         return None  # the other ranks train; rank 0 alone exports and reports

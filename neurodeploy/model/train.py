@@ -25,6 +25,7 @@ from neurodeploy.encoding import FrameSchedule, encode
 from neurodeploy.errors import ConfigError, OutputError
 from neurodeploy.model.network import SpikingNetwork
 from neurodeploy.report.console import progress_bar
+from neurodeploy.runtime import resolve_device
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -66,14 +67,6 @@ class Evaluation:
         return float(np.mean(self.predictions == labels))
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device='cuda' but no CUDA device is available; use 'auto' or 'cpu'")
-    return torch.device(name)
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -87,7 +80,7 @@ def train(network: SpikingNetwork, train_set: ImageSet, test_set: ImageSet,
 
     Inside a torch.distributed group (torchrun) each rank trains a DDP replica on its part
     of every global batch and only rank 0 writes the checkpoint (:mod:`neurodeploy.distributed.ddp`)."""
-    device = resolve_device(config.train.device)
+    device = resolve_device(config.train.device, option="train.device")
     world = World.current(device)
     ranks, rank = (world.size, world.rank) if world is not None else (1, 0)
     device = world.device if world is not None else device

@@ -125,7 +125,7 @@ def simulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.nd
         raise
     stop_runtime(root)
     return SimulationResult("lava", output_counts, per_layer,
-                            {block.name: block.layer.n_neurons for block in timing.blocks}, frame, steps,
+                            timing.neurons, frame, steps,
                             wall_s, recording=recording, output_spikes=output_spikes)
 
 
