@@ -10,16 +10,18 @@ otherwise say which key is missing.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import dataclasses
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any, Optional
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import TYPE_CHECKING, Any, Optional
 
 from neurodeploy.atomic import read_json, write_json
-from neurodeploy.config import DataConfig
 from neurodeploy.encoding.schedule import FrameSchedule
 from neurodeploy.errors import ConfigError, NeurodeployError, shown
+from neurodeploy.schema import Invalid, Node, field, integer, list_of, mapping, optional, strings_to_strings, text
+
+if TYPE_CHECKING:
+    from neurodeploy.config import DataConfig
 
 MANIFEST_FORMAT = "neurodeploy-manifest/1"
 MANIFEST_NAME = "manifest.json"
@@ -46,32 +48,31 @@ def manifest_path_for(network_path: str | Path) -> Path:
     return own if own.is_file() else network_path.with_name(MANIFEST_NAME)
 
 
-Size = Annotated[int, Field(gt=0, le=1 << 24)]
+SIZE = integer(1, 1 << 24)
 
 
-class _Layer(BaseModel):
-    model_config = ConfigDict(strict=True)
-    name: str
-    type: str
-    shape: list[Size] = Field(max_length=3)
+class _Layer(Node):
+    name = field(text())
+    type = field(text())
+    shape = field(list_of(SIZE, max_length=3))
 
 
-class _ManifestFile(BaseModel):
+class _ManifestFile(Node):
     """The types of a manifest's keys, checked before any is used (a manifest is user input)."""
 
-    model_config = ConfigDict(strict=True, allow_inf_nan=False)
-    network_file: str = Field(min_length=1)
-    input_shape: list[Size] = Field(min_length=3, max_length=3)
-    port_shape: list[Size] = Field(min_length=1, max_length=3)
-    layers: list[_Layer]
-    schedule: dict[str, Any]
-    neuron: dict[str, Any] = {}
-    dataset: dict[str, Any] = {}
-    seed: int = Field(0, ge=0, lt=2 ** 32)
-    versions: dict[str, str] = {}
-    dassdp: Optional[dict[str, Any]] = None
-    data: Optional[dict[str, Any]] = None
-    hops: Optional[int] = Field(None, ge=0, le=1 << 16)
+    format = field(text())
+    network_file = field(text(1))
+    input_shape = field(list_of(SIZE, 3, 3))
+    port_shape = field(list_of(SIZE, 1, 3))
+    layers = field(list_of(lambda item, where: _Layer.read(item, where + ".")))
+    schedule = field(mapping)
+    neuron = field(mapping, {})
+    dataset = field(mapping, {})
+    seed = field(integer(0, 2 ** 32 - 1), 0)
+    versions = field(strings_to_strings, {})
+    dassdp = field(optional(mapping), None)
+    data = field(optional(mapping), None)
+    hops = field(optional(integer(0, 1 << 16)), None)
 
 
 @dataclass(frozen=True)
@@ -90,18 +91,24 @@ class Manifest:
     port_shape: tuple[int, ...]
     layers: list[LayerInfo]
     schedule: FrameSchedule
-    neuron: dict[str, Any] = field(default_factory=dict)
-    dataset: dict[str, Any] = field(default_factory=dict)
+    neuron: dict[str, Any] = dataclasses.field(default_factory=dict)
+    dataset: dict[str, Any] = dataclasses.field(default_factory=dict)
     seed: int = 0
-    versions: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)
     dassdp: Optional[dict[str, Any]] = None
-    data: Optional[DataConfig] = None
+    data: Optional[dict[str, Any]] = None   # the whole DataConfig, as its model_dump()
     hops: Optional[int] = None    # the network's, from :mod:`neurodeploy.blocks`, at export
 
-    def data_config(self, path: str | Path = "manifest") -> DataConfig:
-        """The data config the network was trained and tested with."""
+    def data_config(self, path: str | Path = "manifest") -> "DataConfig":
+        """The data config the network was trained and tested with (typed here, on use:
+        reading a manifest to validate a network needs no run config)."""
+        from neurodeploy.config import DataConfig
+
         if self.data is not None:
-            return self.data
+            try:
+                return DataConfig.model_validate(self.data)
+            except ValueError as error:  # pydantic's ValidationError
+                raise NeurodeployError(f"{path}: data: {str(error).splitlines()[0][:120]}") from None
         known = {key: self.dataset[key] for key in DataConfig.model_fields if key in self.dataset}
         if "dataset" not in known:
             raise NeurodeployError(f"{path}: names no data set (no 'data', no 'dataset.dataset'); "
@@ -116,7 +123,6 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["schedule"] = self.schedule.to_dict()
-        data["data"] = self.data.model_dump() if self.data is not None else None
         return {"format": MANIFEST_FORMAT, **data}
 
     def save(self, path: str | Path) -> None:
@@ -130,29 +136,20 @@ class Manifest:
             raise NeurodeployError(f"{path}: format is {data.get('format') if isinstance(data, dict) else None!r}; "
                                    f"expected {MANIFEST_FORMAT!r}")
         try:
-            _ManifestFile.model_validate({key: value for key, value in data.items() if key != "format"})
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise NeurodeployError(f"{path}: {where}: {first['msg']} (got {shown(first.get('input'))})") from None
+            checked = _ManifestFile.read(data)
+        except Invalid as error:
+            raise NeurodeployError(f"{path}: {error.describe(shown)}") from None
         try:
             return cls(
-                network_file=data["network_file"],
-                input_shape=tuple(data["input_shape"]),
-                port_shape=tuple(data["port_shape"]),
-                layers=[LayerInfo(l["name"], l["type"], tuple(l["shape"])) for l in data["layers"]],
-                schedule=FrameSchedule.from_dict(data["schedule"]),
-                neuron=data.get("neuron", {}),
-                dataset=data.get("dataset", {}),
-                seed=data.get("seed", 0),
-                versions=data.get("versions", {}),
-                dassdp=data.get("dassdp"),
-                data=DataConfig.model_validate(data["data"]) if data.get("data") is not None else None,
-                hops=data.get("hops"),
+                network_file=checked.network_file,
+                input_shape=tuple(checked.input_shape),
+                port_shape=tuple(checked.port_shape),
+                layers=[LayerInfo(layer.name, layer.type, tuple(layer.shape)) for layer in checked.layers],
+                schedule=FrameSchedule.from_dict(checked.schedule),
+                neuron=checked.neuron, dataset=checked.dataset, seed=checked.seed, versions=checked.versions,
+                dassdp=checked.dassdp, data=checked.data, hops=checked.hops,
             )
-        except KeyError as error:
-            raise NeurodeployError(f"{path}: manifest lacks the key {error}") from None
         except ConfigError as error:
             raise NeurodeployError(f"{path}: {error}") from None
-        except (TypeError, ValueError) as error:  # pydantic's ValidationError is a ValueError
+        except (TypeError, ValueError) as error:
             raise NeurodeployError(f"{path}: malformed manifest ({str(error).splitlines()[0][:120]})") from None

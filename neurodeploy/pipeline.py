@@ -135,7 +135,7 @@ def _export(network, schedule: FrameSchedule, split: Split, config: ExperimentCo
         layers=network.layer_info(), schedule=schedule, neuron=config.model.neuron.model_dump(),
         dataset=split.description, seed=config.seed, versions=package_versions(PACKAGES),
         dassdp=config.dassdp.model_dump() if config.dassdp.enabled else None,
-        data=config.data, hops=description.hops)
+        data=config.data.model_dump(), hops=description.hops)
     manifest.save(run_dir / manifest_name)
     return manifest, description
 

@@ -65,7 +65,7 @@ def random_bias(samples: int, shape: tuple[int, ...], seed: int = 0) -> np.ndarr
 def assert_backends_equal(network, inputs, **plan) -> nd.SimulationResult:
     """Every block's spikes and voltages on every step, and the output counts, are equal."""
     lava = nd.simulate(network, inputs, backend="lava", record=True, timeout_s=LAVA_TIMEOUT_S, **plan)
-    for arithmetic, context in PATHS.items():  # the CPU's compiled kernel and the GPU's torch path
+    for arithmetic, context in PATHS.items():  # events, product + compiled loop, the GPU's torch path
         with context():
             emulated = nd.simulate(network, inputs, backend="emulator", record=True, **plan)
         assert list(emulated.recording) == list(lava.recording)

@@ -21,7 +21,7 @@ LAVA_TIMEOUT_S = 120
 def assert_exact(path: Path, images: np.ndarray, schedule: FrameSchedule, batch_size: int = 256) -> None:
     """Lava and the emulator agree on everything the runner returns, and on every step."""
     lava = runner.simulate(path, images, schedule, timeout_s=LAVA_TIMEOUT_S, record_layers=True)
-    for arithmetic, context in PATHS.items():  # the CPU's compiled kernel and the GPU's torch path
+    for arithmetic, context in PATHS.items():  # events, product + compiled loop, the GPU's torch path
         with context():
             emulated = emulate(path, images, schedule, batch_size=batch_size, record=True)
         assert emulated.steps == lava.steps

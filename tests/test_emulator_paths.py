@@ -1,9 +1,9 @@
 """The emulator's fast paths and device plumbing, without Lava (seconds).
 
-Exactness against Lava of both arithmetic paths is in tests/test_emulator.py and
-tests/test_any_netx.py; here: the two paths agree with each other where Lava would take
-long (overflow rules, records), the step table of the encoder equals the encoder, the
-layer cache, and what ``device`` accepts and refuses.
+Exactness against Lava of every arithmetic path is in tests/test_emulator.py and
+tests/test_any_netx.py; here: the paths agree with each other where Lava would take long
+(overflow rules, records, many random networks), the step table and the event input of
+the encoder equal the encoder, the layer cache, and what ``device`` accepts and refuses.
 """
 from __future__ import annotations
 
@@ -18,10 +18,13 @@ import neurodeploy as nd
 from neurodeploy.encoding import FrameSchedule, encode, encode_steps
 from neurodeploy.errors import ConfigError
 from neurodeploy.runtime import resolve_device, thread_count
-from neurodeploy.sim import emulator
+from neurodeploy.blocks import NetworkTiming
+from neurodeploy.sim import emulator, events
+from neurodeploy.sim.events import Events
 from neurodeploy.sim.fixed_point import CubaParams, integrate
 from tests import netx_factory
-from tests.emulator_paths import device_path
+from tests.emulator_paths import device_path, event_path
+from tests.random_nets import random_case
 
 
 @pytest.mark.parametrize("bound, factors", [(100, (3072, 4000)), (1 << 18, (4095, 4096)), (1 << 31, (0, 4096))])
@@ -134,3 +137,71 @@ def test_cli_device_errors_are_one_line(tmp_path):
     done = subprocess.run(base + ["--backend", "emulator", "--device", "cpu"], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("seed", range(200, 230))
+def test_event_path_equals_the_product_path(tmp_path, seed):
+    """Forced on and off, the event loop and the matrix product + neuron loop give the same
+    spikes and voltages in every layer: random dense and conv layers (padding, stride,
+    24-bit wraps, saturation, clipped biases), images and spike inputs, frame resets and
+    the timeline path."""
+    case = random_case(tmp_path, seed, delay=False, recurrent=False)
+    network = nd.load_network(case.path)
+    shape = case.images.shape[1:] if network.layers[0].type == "conv" else (int(np.prod(case.images.shape[1:])),)
+    spikes = nd.SpikeInput(np.random.default_rng(seed).random((4, 7, *shape)) < 0.4)
+    runs = [dict(inputs=nd.ImageInput(case.images, case.schedule)), dict(inputs=spikes),
+            dict(inputs=spikes, reset_interval=5)]
+    for run in runs:
+        results = []
+        for on in (True, False):
+            with event_path(on):
+                results.append(emulator.emulate(network, record=True, batch_size=3, **run))
+        on, off = results
+        np.testing.assert_array_equal(on.output_counts, off.output_counts)
+        assert on.spikes_per_layer == off.spikes_per_layer
+        for name, trace in off.recording.items():
+            np.testing.assert_array_equal(on.recording[name].spikes, trace.spikes, err_msg=name)
+            np.testing.assert_array_equal(on.recording[name].voltage, trace.voltage, err_msg=name)
+
+
+def test_events_of_images_are_the_encoded_spikes():
+    """The event input read from intensities is the encoder's spike trains, 8 and 12 bits."""
+    for n_bits, dtype in ((8, np.uint8), (12, np.uint16)):
+        schedule = FrameSchedule(temporal_steps=5, n_bits=n_bits, gap=1)
+        images = np.random.default_rng(n_bits).integers(0, 2 ** n_bits, size=(3, 2, 4, 5)).astype(dtype)
+        found = Events.of_images(images, schedule)
+        assert torch.equal(found.dense(), encode_steps(images, schedule))
+        assert found.count == int(encode_steps(images, schedule).sum())
+
+
+def test_the_event_choice_follows_density(tmp_path):
+    """Sparse input runs on events, dense input on the product (the cost rule)."""
+    layer = emulator.emulated_layers(nd.load_network(_dense_net(tmp_path)),
+                                     nd.SpikeInput(np.zeros((1, 4, 16), dtype=bool)),
+                                     NetworkTiming.of(nd.load_network(_dense_net(tmp_path)), 4))[0]
+    steps = 100
+    assert events.worth_it(layer, events=steps * 16 // 10, steps=steps)
+    assert not events.worth_it(layer, events=steps * 16, steps=steps)
+
+
+def test_event_conv_with_groups_dilation_and_uneven_stride(tmp_path):
+    """The conv event routes against ``conv2d``: 2 groups, dilation 2, stride (1, 2) in
+    torch order, padding 2, a per-channel bias."""
+    rng = np.random.default_rng(8)
+    conv = netx_factory.conv_layer(rng.integers(-40, 41, size=(6, 2, 3, 3)), (6, 0, 0), padding=2)
+    height, width = 9, 8
+    out_h, out_w = (height + 4 - 4 - 1) // 1 + 1, (width + 4 - 4 - 1) // 2 + 1
+    conv.update(shape=np.array([6, out_h, out_w]), stride=np.array([1, 2]), dilation=np.array([2, 2]), groups=2,
+                inChannels=4, bias=rng.integers(-20, 21, size=6))
+    path = netx_factory.write_netx(tmp_path / "grouped.net", [
+        conv, {"type": "flatten", "shape": np.array([6 * out_h * out_w, 1, 1])},
+        netx_factory.dense_layer(rng.integers(-30, 31, size=(5, 6 * out_h * out_w)))])
+    spikes = nd.SpikeInput(rng.random((3, 6, 4, height, width)) < 0.3)
+    results = []
+    for on in (True, False):
+        with event_path(on):
+            results.append(emulator.emulate(nd.load_network(path), spikes, record=True))
+    for name, trace in results[1].recording.items():
+        np.testing.assert_array_equal(results[0].recording[name].spikes, trace.spikes, err_msg=name)
+        np.testing.assert_array_equal(results[0].recording[name].voltage, trace.voltage, err_msg=name)
+    assert results[1].recording["conv0"].spikes.any()

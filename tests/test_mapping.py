@@ -181,7 +181,7 @@ def test_pilotnet_shaped_stack(tmp_path):
     assert loihi1.mappable and 161 <= loihi1.cores <= 400
     assert all(layers[name].cores >= low for name, low in
                (("input0", 39), ("conv1", 75), ("conv2", 44), ("conv3", 8), ("conv4", 6), ("conv5", 3)))
-    assert all(layer.usage[limit] <= LOIHI1.resources.model_dump()[limit]["value"]
+    assert all(layer.usage[limit] <= getattr(LOIHI1.resources, limit).value
                for layer in loihi1.layers for limit in layer.usage)
     assert (loihi1.chips, loihi1.system) == (2, "Kapoho Bay")
     assert loihi2.mappable and loihi2.cores < loihi1.cores and loihi2.system == "Oheo Gulch"

@@ -8,7 +8,7 @@ from typing import Any
 from neurodeploy.encoding.schedule import ENCODINGS, FrameSchedule, StepPhase
 
 _ENCODERS = ("bit_plane_train", "bit_planes", "check_images", "check_intensities", "encode", "encode_steps",
-             "from_unit_float", "image_dtype", "rate", "ttfs", "ttfs_step")
+             "from_unit_float", "image_dtype", "level_steps", "rate", "ttfs", "ttfs_step")
 
 __all__ = ["ENCODINGS", "FrameSchedule", "StepPhase", *_ENCODERS]
 

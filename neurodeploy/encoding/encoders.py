@@ -158,3 +158,16 @@ def _step_table(schedule: FrameSchedule, dtype: torch.dtype) -> torch.Tensor:
     levels = torch.arange(2 ** schedule.n_bits, dtype=torch.int64).reshape(-1, 1, 1, 1)
     return encode(levels, schedule)[:, 0, 0, 0].T.to(dtype).contiguous()
 
+
+
+@lru_cache(maxsize=8)
+def level_steps(schedule: FrameSchedule) -> tuple[np.ndarray, np.ndarray]:
+    """For a deterministic code, the frame steps at which each intensity spikes, as
+    ``(pointers, steps)``: intensity ``x`` fires at ``steps[pointers[x]:pointers[x + 1]]``
+    (the event emulator builds its input from these instead of the spike trains)."""
+    if schedule.temporal_kind == "rate":
+        raise ValueError(f"{schedule.encoding} draws its spikes at random; there is no table of them")
+    table = _step_table(schedule, torch.bool).T.numpy()        # (levels, frame_steps)
+    pointers = np.zeros(len(table) + 1, dtype=np.int64)
+    pointers[1:] = np.cumsum(table.sum(axis=1))
+    return pointers, np.nonzero(table)[1].astype(np.int64)

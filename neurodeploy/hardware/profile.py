@@ -7,6 +7,9 @@ DA-SSDP Lava process reads the learning engine's widths from it. Each number is 
 ``uncertain`` turns a violation into a warning. The schema is strict: an unknown key, a
 wrong type or a missing source is an error naming the file and the key.
 
+The schema is declared below with :mod:`neurodeploy.schema` (not pydantic: building its
+models was most of ``neurodeploy validate``'s start-up time, ``benchmarks/startup.py``).
+
 Profiles are looked up in ``$NEURODEPLOY_HW_CONFIGS`` if set, else in the package data
 directory ``neurodeploy/hw_configs/`` (the top-level ``hw_configs/`` of a checkout is a
 symlink to it).
@@ -16,31 +19,38 @@ from __future__ import annotations
 import os
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Annotated, Any, Generic, Iterator, Literal, Optional, TypeVar, Union
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from typing import Any, Iterator, Union
 
 from neurodeploy.errors import ConfigError, shown
+from neurodeploy.schema import (Check, Invalid, Node, choice, field, flag, integer, list_of, number, section,
+                                strings_to_strings, text)
 
 ENV_VAR = "NEURODEPLOY_HW_CONFIGS"
-Confidence = Literal["code", "doc", "secondary", "uncertain"]
-T = TypeVar("T")
-N = TypeVar("N", int, float)
+CONFIDENCES = ("code", "doc", "secondary", "uncertain")
+
 #: A count the checks divide by (cores, neurons, memory, group sizes, chips).
-Count = Annotated[int, Field(gt=0, le=1 << 48)]
+COUNT = integer(1, 1 << 48)
 #: A field width in bits (``2 ** bits`` must stay a number a check can use).
-Bits = Annotated[int, Field(ge=0, le=64)]
-Width = Annotated[int, Field(gt=0, le=64)]
+BITS = integer(0, 64)
+WIDTH = integer(1, 64)
+ANY_INT = integer(-(1 << 63), (1 << 63) - 1)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+def fact(check: Check) -> Any:
+    """A :class:`Fact` whose ``value`` passes ``check``."""
+    return field(lambda value, where: Fact.of(value, where, check))
 
 
-class _Cited(_Strict):
-    source: str = Field(min_length=1, description="where the number comes from (keys of `references`)")
-    confidence: Confidence
-    note: Optional[str] = None
+def span(check: Check, optional: bool = False) -> Any:
+    """A :class:`Span` whose ends pass ``check`` (``optional``: may be left out, then None)."""
+    rule = lambda value, where: Span.of(value, where, check)  # noqa: E731
+    return field(rule, None) if optional else field(rule)
+
+
+class _Cited(Node):
+    source = field(text(1))
+    confidence = field(choice(*CONFIDENCES))
+    note = field(text(), None)
 
     @property
     def uncertain(self) -> bool:
@@ -53,23 +63,33 @@ class _Cited(_Strict):
         return f"{self.source} [{tag}]"
 
 
-class Fact(_Cited, Generic[T]):
+class Fact(_Cited):
     """One number (or flag, or list of names) and where it comes from."""
 
-    value: T
+    value: Any
+
+    @classmethod
+    def of(cls, raw: Any, where: str, check: Check) -> "Fact":
+        fact = cls.read(_without(raw, "value", where), where + ".")
+        object.__setattr__(fact, "value", check(raw["value"], where + ".value"))
+        return fact
 
 
-class Span(_Cited, Generic[N]):
+class Span(_Cited):
     """An inclusive range ``min..max`` and where it comes from."""
 
-    min: N
-    max: N
+    min: Any
+    max: Any
 
-    @model_validator(mode="after")
-    def _ordered(self) -> "Span":
-        if self.min > self.max:
-            raise ValueError(f"min={self.min} is above max={self.max}")
-        return self
+    @classmethod
+    def of(cls, raw: Any, where: str, check: Check) -> "Span":
+        without = _without(_without(raw, "min", where), "max", where)
+        span = cls.read(without, where + ".")
+        for end in ("min", "max"):
+            object.__setattr__(span, end, check(raw[end], f"{where}.{end}"))
+        if span.min > span.max:
+            raise Invalid("value", where, f"min={span.min} is above max={span.max}", raw)
+        return span
 
     def __contains__(self, value: float) -> bool:
         return self.min <= value <= self.max
@@ -79,72 +99,81 @@ class Span(_Cited, Generic[N]):
         return f"{self.min}..{self.max}"
 
 
-class _Section(_Strict):
+def _without(raw: Any, key: str, where: str) -> dict:
+    """``raw`` less ``key``, which it must have."""
+    if type(raw) is not dict:
+        raise Invalid("value", where, "should be a mapping", raw)
+    if key not in raw:
+        raise Invalid("missing", f"{where}.{key}")
+    return {name: value for name, value in raw.items() if name != key}
+
+
+class _Section(Node):
     pass
 
 
 class Timing(_Section):
     """Time-step semantics and every temporal limit, in steps unless named ``_s``."""
 
-    step: Fact[Literal["barrier", "timer", "event"]]
-    step_time_s: Span[float]
-    hop_latency_steps: Fact[Annotated[int, Field(ge=0, le=1 << 16)]]
-    delay_steps: Span[int]
-    delay_guaranteed_steps: Optional[Span[int]] = None
-    refractory_steps: Span[int]
-    t_epoch_steps: Span[int]
-    t_epoch_typical_steps: Span[int]
-    epoch_time_bits: Fact[Width]
+    step = fact(choice("barrier", "timer", "event"))
+    step_time_s = span(number)
+    hop_latency_steps = fact(integer(0, 1 << 16))
+    delay_steps = span(ANY_INT)
+    delay_guaranteed_steps = span(ANY_INT, optional=True)
+    refractory_steps = span(ANY_INT)
+    t_epoch_steps = span(ANY_INT)
+    t_epoch_typical_steps = span(ANY_INT)
+    epoch_time_bits = fact(WIDTH)
 
 
 class WeightRanges(_Section):
     """Integer weight range per synapse sign mode, as the chip's loader clips them."""
 
-    mixed: Span[int]
-    excitatory: Span[int]
-    inhibitory: Span[int]
+    mixed = span(ANY_INT)
+    excitatory = span(ANY_INT)
+    inhibitory = span(ANY_INT)
 
 
 class Precision(_Section):
-    weight_bits: Fact[Width]
-    weight_range: WeightRanges
-    mixed_sign_drops_lsb: Fact[bool]
-    weight_exponent: Span[int]
-    accumulator_bits: Fact[Width]
-    state_bits: Fact[Width]
-    state_overflow: Fact[Literal["wrap", "saturate"]]
-    input_shift_bits: Fact[Bits]
-    decay: Span[int]
-    decay_scale: Fact[Count]
-    current_decay_offset: Fact[Bits]
-    threshold_mantissa: Span[int]
-    threshold_shift_bits: Fact[Bits]
-    bias_mantissa: Span[int]
-    bias_exponent: Span[int]
-    graded_spike_bits: Fact[Bits]
+    weight_bits = fact(WIDTH)
+    weight_range = section(WeightRanges)
+    mixed_sign_drops_lsb = fact(flag)
+    weight_exponent = span(ANY_INT)
+    accumulator_bits = fact(WIDTH)
+    state_bits = fact(WIDTH)
+    state_overflow = fact(choice("wrap", "saturate"))
+    input_shift_bits = fact(BITS)
+    decay = span(ANY_INT)
+    decay_scale = fact(COUNT)
+    current_decay_offset = fact(BITS)
+    threshold_mantissa = span(ANY_INT)
+    threshold_shift_bits = fact(BITS)
+    bias_mantissa = span(ANY_INT)
+    bias_exponent = span(ANY_INT)
+    graded_spike_bits = fact(BITS)
 
 
 class Learning(_Section):
     """The learning engine, as the DA-SSDP Lava process needs it."""
 
-    on_chip: Fact[bool]
-    trace_bits: Fact[Width]
-    trace_impulse_fraction_bits: Fact[Bits]
-    scale_mantissa: Span[int]
-    scale_exponent: Span[int]
-    accumulator_bits: Fact[Width]
-    weight_update_fraction_bits: Fact[Bits]
-    stochastic_rounding: Fact[bool]
-    third_factor: Fact[bool]
+    on_chip = fact(flag)
+    trace_bits = fact(WIDTH)
+    trace_impulse_fraction_bits = fact(BITS)
+    scale_mantissa = span(ANY_INT)
+    scale_exponent = span(ANY_INT)
+    accumulator_bits = fact(WIDTH)
+    weight_update_fraction_bits = fact(BITS)
+    stochastic_rounding = fact(flag)
+    third_factor = fact(flag)
 
 
 class System(_Section):
     """A board or system that exists, by its chip count: the verdict names the smallest
     one that holds a network."""
 
-    name: str = Field(min_length=1)
-    kind: Literal["board", "system"]
-    chips: Fact[Count]
+    name = field(text(1))
+    kind = field(choice("board", "system"))
+    chips = fact(COUNT)
 
 
 class Resources(_Section):
@@ -153,49 +182,49 @@ class Resources(_Section):
     synapse_group_overhead_bits`` rounded up to ``synapse_word_bits``), whether a core
     stores a conv kernel once for all positions, and the systems built from the chip."""
 
-    cores_per_chip: Fact[Count]
-    neurons_per_core: Fact[Count]
-    synapse_memory_bits: Fact[Count]
-    synapse_group_size: Fact[Count]
-    synapse_group_overhead_bits: Fact[Bits]
-    synapse_word_bits: Fact[Width]
-    synapse_delay_bits: Fact[Bits]
-    synapse_tag_bits: Fact[Bits]
-    input_axons_per_core: Fact[Count]
-    output_axons_per_core: Fact[Count]
-    conv_weight_sharing: Fact[bool]
-    systems: list[System] = Field(default_factory=list)
+    cores_per_chip = fact(COUNT)
+    neurons_per_core = fact(COUNT)
+    synapse_memory_bits = fact(COUNT)
+    synapse_group_size = fact(COUNT)
+    synapse_group_overhead_bits = fact(BITS)
+    synapse_word_bits = fact(WIDTH)
+    synapse_delay_bits = fact(BITS)
+    synapse_tag_bits = fact(BITS)
+    input_axons_per_core = fact(COUNT)
+    output_axons_per_core = fact(COUNT)
+    conv_weight_sharing = fact(flag)
+    systems = field(list_of(lambda item, where: System.read(item, where + ".")), [])
 
 
 class Energy(_Section):
     """Energy per operation in joules; a missing entry means no public figure."""
 
-    synaptic_op_j: Optional[Span[float]] = None
-    neuron_update_j: Optional[Span[float]] = None
-    spike_j: Optional[Span[float]] = None
-    learning_update_j: Optional[Span[float]] = None
-    static_power_w_per_chip: Optional[Span[float]] = None
+    synaptic_op_j = span(number, optional=True)
+    neuron_update_j = span(number, optional=True)
+    spike_j = span(number, optional=True)
+    learning_update_j = span(number, optional=True)
+    static_power_w_per_chip = span(number, optional=True)
 
 
 class Support(_Section):
     """What the target can run at all (through netx and Lava for Loihi)."""
 
-    layer_types: Fact[list[str]]
-    neuron_types: Fact[list[str]]
-    delays: Fact[bool]
+    layer_types = fact(list_of(text()))
+    neuron_types = fact(list_of(text()))
+    delays = fact(flag)
 
 
-class Profile(_Strict):
-    name: str = Field(min_length=1)
-    title: str
-    description: str
-    references: dict[str, str]
-    timing: Timing
-    precision: Precision
-    learning: Learning
-    resources: Resources
-    energy: Energy
-    support: Support
+class Profile(Node):
+    name = field(text(1))
+    title = field(text())
+    description = field(text())
+    references = field(strings_to_strings)
+    timing = section(Timing)
+    precision = section(Precision)
+    learning = section(Learning)
+    resources = section(Resources)
+    energy = section(Energy)
+    support = section(Support)
 
     def facts(self) -> Iterator[tuple[str, Union[Fact, Span]]]:
         """Every cited number as ``(dotted key, fact)``."""
@@ -233,9 +262,9 @@ def load_profile(name_or_path: str | Path) -> Profile:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: top level is {type(raw).__name__}; expected a mapping")
     try:
-        return Profile.model_validate(raw)
-    except ValidationError as error:
-        raise ConfigError(f"{path}: {_describe(error)}") from None
+        return Profile.read(raw)
+    except Invalid as error:
+        raise ConfigError(f"{path}: {error.describe(shown)}") from None
 
 
 def _resolve(name_or_path: str) -> Path:
@@ -254,25 +283,8 @@ def _resolve(name_or_path: str) -> Path:
     return named
 
 
-def _describe(error: ValidationError) -> str:
-    """The first schema violation as ``key.path: what is wrong``; an unknown key comes
-    first, with the missing key it probably misspells."""
-    errors = error.errors()
-    extra = [item for item in errors if item["type"] == "extra_forbidden"]
-    first = (extra or errors)[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    if first["type"] == "extra_forbidden":
-        missing = [str(item["loc"][-1]) for item in errors
-                   if item["type"] == "missing" and item["loc"][:-1] == first["loc"][:-1]]
-        guess = get_close_matches(str(first["loc"][-1]), missing, n=1)
-        return f"unknown key '{where}'" + (f" (did you mean '{guess[0]}'?)" if guess else "")
-    if first["type"] == "missing":
-        return f"missing key '{where}'"
-    return f"{where}: {first['msg'].removeprefix('Value error, ')} (got {shown(first.get('input'))})"
-
-
 def _walk(node: Any, prefix: str) -> Iterator[tuple[str, Union[Fact, Span]]]:
-    for key in type(node).model_fields:
+    for key in type(node).fields():
         value = getattr(node, key)
         dotted = f"{prefix}{key}"
         if isinstance(value, _Cited):

@@ -54,7 +54,8 @@ def import_nir_file(nir_path: str | Path, output: str | Path, dt: Optional[float
         network_file=output.name, input_shape=image, port_shape=_port(network),
         layers=_layer_infos(network, layer_names(network), LayerInfo), schedule=schedule,
         neuron={NIR_KEY: {"source": source, "dt": network.dt, "latency_steps": latency_steps(network)}},
-        dataset={"dataset": data.dataset} if data is not None else {}, data=data,
+        dataset={"dataset": data.dataset} if data is not None else {},
+        data=data.model_dump() if data is not None else None,
         versions=package_versions(PACKAGES))
     written = write_float_netx(network, output, source)
     manifest.neuron[NIR_KEY]["scales"] = {layer.name: layer.scale for layer in written}

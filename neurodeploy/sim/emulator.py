@@ -42,6 +42,8 @@ from neurodeploy.netxfile import NetxNetwork, read_netx
 from neurodeploy.results import SimulationResult
 from neurodeploy.runtime import exact_cuda, resolve_device
 from neurodeploy.runtime import threads as runtime_threads
+from neurodeploy.sim import events
+from neurodeploy.sim.events import Events
 from neurodeploy.sim.emulator_layers import INT32_LIMIT, NEURON_TYPES, DelayLine, EmulatedLayer, build_layers
 from neurodeploy.sim.fixed_point import EXACT, STATE_SHIFT, CubaState, integrate, wrap
 from neurodeploy.sim.trace import LayerTrace
@@ -64,7 +66,8 @@ class _Carry:
 class _Activity:
     spikes: Optional[torch.Tensor]           # (B, T, *shape) bool; None once counted (inner layers)
     voltage: Optional[torch.Tensor] = None   # (B, T, *shape) int64
-    count: int = 0                           # spikes in all
+    count: Optional[int] = None              # spikes in all, where already counted
+    events: Optional[Events] = None          # the same spikes as events, where a layer made them
 
 
 def emulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.ndarray],
@@ -182,6 +185,18 @@ def _input_steps(inputs: Inputs, start: int, stop: int, generator: torch.Generat
     return torch.zeros((stop - start, inputs.frame_steps, *inputs.sample_shape), dtype=torch.bool, device=device)
 
 
+def _first_input(layer: EmulatedLayer, inputs: Inputs, start: int, stop: int, generator: torch.Generator,
+                 device: torch.device) -> Union[torch.Tensor, Events]:
+    """The first layer's input for samples ``start .. stop - 1``: images in a deterministic
+    code go to an event-driven first layer as events, read from their intensities."""
+    if (isinstance(inputs, ImageInput) and inputs.schedule.temporal_kind != "rate" and device.type == "cpu"
+            and events.supported(layer)):
+        found = Events.of_images(inputs.images[start:stop], inputs.schedule)
+        if events.worth_it(layer, found.count, (stop - start) * inputs.frame_steps):
+            return found
+    return _input_steps(inputs, start, stop, generator, device)
+
+
 def _bias_of(inputs: Inputs, start: int, stop: int, device: torch.device) -> Optional[torch.Tensor]:
     """The input block's effective bias ``bias_mant << 6`` per sample, ``(B, *shape)``."""
     if not isinstance(inputs, BiasInput):
@@ -201,13 +216,13 @@ def _run_batched(layers: Sequence[EmulatedLayer], timing: NetworkTiming, inputs:
     resets = [step == 0 for step in range(frame)]
     for start in range(0, inputs.samples, batch_size):
         stop = min(start + batch_size, inputs.samples)
-        spikes = _input_steps(inputs, start, stop, generator, device)
+        spikes = _first_input(layers[0], inputs, start, stop, generator, device)
         bias = _bias_of(inputs, start, stop, device)
         for index, layer in enumerate(layers):
             constant = bias[:, None] if layer.bias_driven and bias is not None else None
             activity, carries[index] = _run_layer(layer, spikes, resets, carries[index], record, constant)
-            spikes = activity.spikes
-            counts[index] += int(torch.count_nonzero(spikes))
+            spikes = activity.spikes if activity.events is None else activity.events
+            counts[index] += int(torch.count_nonzero(activity.spikes)) if activity.count is None else activity.count
             if record or index == len(layers) - 1:
                 parts[index].append(activity)
     return [_joined(part, layer, frame, count) for part, layer, count in zip(parts, layers, counts)]
@@ -283,18 +298,37 @@ def _empty_carry(layer: EmulatedLayer, device: torch.device) -> _Carry:
                   if layer.recurrent is not None else None)
 
 
-def _run_layer(layer: EmulatedLayer, inputs: torch.Tensor, resets: Sequence[bool],
+def _on_events(layer: EmulatedLayer, inputs: Union[torch.Tensor, Events]) -> Optional[Events]:
+    """``inputs`` as events where the layer runs them on the CPU's event loop and that pays
+    (:func:`neurodeploy.sim.events.worth_it`), else None."""
+    if not events.supported(layer) or (isinstance(inputs, torch.Tensor) and inputs.device.type != "cpu"):
+        return None
+    if isinstance(inputs, Events):
+        count, steps = inputs.count, inputs.batch * inputs.steps
+    else:
+        count, steps = int(torch.count_nonzero(inputs)), inputs.shape[0] * inputs.shape[1]
+    if not events.worth_it(layer, count, steps):
+        return None
+    return inputs if isinstance(inputs, Events) else Events.of_spikes(inputs)
+
+
+def _run_layer(layer: EmulatedLayer, inputs: Union[torch.Tensor, Events], resets: Sequence[bool],
                carry: Optional[_Carry], record: bool,
                bias: Optional[torch.Tensor] = None) -> tuple[_Activity, Optional[_Carry]]:
-    """Run ``inputs`` ``(B, T, ...)`` (B stretches of T steps, back to back) through
-    ``layer``; ``bias`` ``(1 or B, 1 or T, *shape)`` is an Input block's bias."""
+    """Run ``inputs`` ``(B, T, ...)`` (B stretches of T steps, back to back; spikes or
+    :class:`~neurodeploy.sim.events.Events`) through ``layer``; ``bias`` ``(1 or B, 1 or T, *shape)`` is an Input block's bias."""
+    on_events = _on_events(layer, inputs) if bias is None else None
+    if on_events is not None:
+        spikes, voltage, fired = events.run(layer, on_events, resets, record)
+        return _Activity(spikes, voltage, fired.count, fired), carry
+    if isinstance(inputs, Events):
+        inputs = inputs.dense()
     batch, steps = inputs.shape[:2]
     inputs = inputs.reshape(batch, steps, *layer.input_shape)
-    drive = _drive(layer, inputs, carry)
     if layer.recurrent is None:
-        activity = _Activity(*integrate(layer.neurons, drive, resets, bias, record))
+        activity = _Activity(*integrate(layer.neurons, _drive(layer, inputs, carry), resets, bias, record))
     else:
-        activity = _settle(layer, drive, resets, carry.last, record)
+        activity = _settle(layer, _drive(layer, inputs, carry), resets, carry.last, record)
     if carry is None:
         return activity, None
     history = carry.history

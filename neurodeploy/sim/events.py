@@ -1,0 +1,172 @@
+"""Event-driven synapses on the CPU: add the weights of the inputs that spiked, then step
+the neurons, in one compiled loop (:mod:`neurodeploy.sim.kernels`).
+
+Spikes are sparse (on the digits 16 % of the input and 4 % of a hidden layer fire in a
+step), so a synapse that visits only the spikes does several times fewer additions than
+the dense matrix product and never builds the drive tensor between synapse and neuron.
+Images in a deterministic code become events straight from their intensities (each
+intensity's spike steps are a table), with no spike trains built at all. It is exact for
+the reason the product is: integer weights summed in a float type that holds every
+partial sum (the bound each synapse proves when it is built), in whatever order.
+
+A dense product still wins where most inputs fire (per addition it runs near the
+machine's peak and the scattered adds do not), so :func:`worth_it` picks per layer and
+batch from the number of events: events when they need fewer than 1 / :data:`EVENT_COST`
+of the product's additions.
+"""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from neurodeploy.encoding import FrameSchedule, check_images, level_steps
+from neurodeploy.sim.emulator_layers import CONV_BITS, ConvSynapse, DenseSynapse, EmulatedLayer
+from neurodeploy.sim.fixed_point import DECAY_UNITY, EXACT
+
+#: How many dense-product additions one event addition costs (benchmarks/emulator_batch.py).
+EVENT_COST = 4.0
+
+_LAYOUTS: "weakref.WeakKeyDictionary[object, np.ndarray]" = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class Events:
+    """Spikes as lists: the inputs that fired in each of ``batch * steps`` steps, row
+    ``b * steps + t`` being ``indices[pointers[row]:pointers[row + 1]]`` (flat indices
+    into ``shape``)."""
+
+    pointers: np.ndarray
+    indices: np.ndarray
+    batch: int
+    steps: int
+    shape: tuple[int, ...]
+
+    @classmethod
+    def of_spikes(cls, spikes: torch.Tensor) -> "Events":
+        """From ``(B, T, *shape)`` 0/1 spikes."""
+        from neurodeploy.sim.kernels import compact
+
+        batch, steps = spikes.shape[:2]
+        flat = spikes.reshape(batch * steps, -1).to(torch.bool).contiguous().numpy()
+        return cls(*compact(flat), batch, steps, tuple(spikes.shape[2:]))
+
+    @classmethod
+    def of_images(cls, images: Union[np.ndarray, torch.Tensor], schedule: FrameSchedule) -> "Events":
+        """``(N, C, H, W)`` images in a deterministic code, without building their spike trains."""
+        from neurodeploy.sim.kernels import level_events
+
+        pixels = check_images(images, schedule.n_bits)
+        pointers, steps = level_steps(schedule)
+        rows = level_events(pixels.reshape(len(pixels), -1).numpy(), pointers, steps, schedule.frame_steps)
+        return cls(*rows, len(pixels), schedule.frame_steps, tuple(pixels.shape[1:]))
+
+    @property
+    def count(self) -> int:
+        return len(self.indices)
+
+    def dense(self) -> torch.Tensor:
+        """The spikes as a ``(B, T, *shape)`` bool tensor."""
+        rows = self.batch * self.steps
+        spikes = torch.zeros((rows, int(np.prod(self.shape))), dtype=torch.bool)
+        row_of = np.repeat(np.arange(rows), np.diff(self.pointers))
+        spikes[torch.from_numpy(row_of), torch.from_numpy(self.indices)] = True
+        return spikes.reshape(self.batch, self.steps, *self.shape)
+
+
+def supported(layer: EmulatedLayer) -> bool:
+    """Feed-forward dense and conv layers without delays or recurrence (the rest keep the
+    tensor path)."""
+    return layer.recurrent is None and isinstance(layer.synapse, (DenseSynapse, ConvSynapse))
+
+
+def worth_it(layer: EmulatedLayer, events: int, steps: int) -> bool:
+    """Whether ``events`` input spikes over ``steps`` steps (samples times frame) cost
+    less through the event loop than through the dense product."""
+    synapse, outputs = layer.synapse, int(np.prod(layer.shape))
+    if isinstance(synapse, ConvSynapse):  # each output adds (C / g) kH kW inputs; an input reaches
+        taps = int(np.prod(synapse.kernel))  # about kH kW / stride**2 positions, O / g channels each
+        dense = steps * outputs * synapse.weight.shape[1] * taps
+        fan_out = synapse.weight.shape[0] // synapse.groups * max(taps // int(np.prod(synapse.stride)), 1)
+    else:
+        dense = steps * outputs * int(np.prod(layer.input_shape))
+        fan_out = outputs
+    return events * fan_out * EVENT_COST < dense
+
+
+def run(layer: EmulatedLayer, events: Events, resets: Sequence[bool],
+        record: bool) -> tuple[torch.Tensor, Optional[torch.Tensor], Events]:
+    """``events`` through ``layer``: spikes ``(B, T, *shape)`` (bool), voltages (int64,
+    with ``record``) and the same spikes as events (for the next layer)."""
+    from neurodeploy.sim import kernels
+
+    rows, size = events.batch * events.steps, int(np.prod(layer.shape))
+    neurons, synapse = layer.neurons, layer.synapse
+    spikes = torch.empty((rows, size), dtype=torch.bool)
+    voltage = torch.empty((rows if record else 0, size), dtype=torch.int64)
+    pointers, indices = np.empty(rows + 1, dtype=np.int64), np.empty(rows * size, dtype=np.int64)
+    cuba = (np.asarray(resets, dtype=np.bool_), _bias(neurons.bias, size),
+            neurons.current_factor / DECAY_UNITY, neurons.voltage_factor / DECAY_UNITY, float(neurons.threshold),
+            neurons.input_bound >= 1 << 31, neurons.int32_safe, not neurons.current_never_wraps,
+            not neurons.voltage_never_saturates, spikes.numpy(), voltage.numpy(), pointers, indices)
+    if isinstance(synapse, DenseSynapse):
+        kernels.dense_events(events.pointers, events.indices, events.steps, _layout(synapse),
+                             2.0 ** synapse.exponent, *cuba)
+    else:
+        kernels.conv_events(events.pointers, events.indices, events.steps, *_conv_routes(synapse, layer.input_shape),
+                            _layout(synapse), layer.shape[0], synapse.bound >= 1 << (CONV_BITS - 1), *cuba)
+    shape = (events.batch, events.steps, *layer.shape)
+    fired = Events(pointers, indices[:pointers[-1]].copy(), events.batch, events.steps, tuple(layer.shape))
+    return spikes.reshape(shape), voltage.reshape(shape) if record else None, fired
+
+
+def _layout(synapse: Union[DenseSynapse, ConvSynapse]) -> np.ndarray:
+    """The weights as the kernels read them, in the synapse's exact float type: ``(in,
+    out)`` for dense, ``(C, kH * kW, O / groups)`` for conv (an input channel's taps, each a
+    row of its group's output channels)."""
+    layout = _LAYOUTS.get(synapse)
+    if layout is None:
+        if isinstance(synapse, DenseSynapse):
+            layout = synapse.weight_t.contiguous().numpy()
+        else:
+            weight = synapse.weight                                             # (O, C / g, kH, kW)
+            groups, per_group = synapse.groups, weight.shape[0] // synapse.groups
+            grouped = weight.reshape(groups, per_group, weight.shape[1], -1)   # (g, O / g, C / g, taps)
+            layout = grouped.permute(0, 2, 3, 1).reshape(-1, grouped.shape[3], per_group).contiguous().numpy()
+        _LAYOUTS[synapse] = layout
+    return layout
+
+
+@lru_cache(maxsize=64)
+def _conv_routes(synapse: ConvSynapse, input_shape: tuple[int, int, int]) -> tuple[np.ndarray, ...]:
+    """Where each input spike goes in a conv: per flat input index its channel and position,
+    per channel its group's first output channel, and per input position (CSR) the output
+    positions it reaches with the kernel tap that takes it there (correlation: output ``oy``
+    reads input ``oy * stride - pad + ky * dilation``)."""
+    channels, height, width = input_shape
+    out_h, out_w = synapse.output_shape[1:]
+    (k_h, k_w), (s_h, s_w), (p_h, p_w), (d_h, d_w) = synapse.kernel, synapse.stride, synapse.padding, synapse.dilation
+    oy, ox, ky, kx = np.meshgrid(np.arange(out_h), np.arange(out_w), np.arange(k_h), np.arange(k_w), indexing="ij")
+    y, x = oy * s_h - p_h + ky * d_h, ox * s_w - p_w + kx * d_w
+    inside = (y >= 0) & (y < height) & (x >= 0) & (x < width)
+    source = (y * width + x)[inside]
+    order = np.argsort(source, kind="stable")
+    pointers = np.zeros(height * width + 1, dtype=np.int64)
+    pointers[1:] = np.cumsum(np.bincount(source, minlength=height * width))
+    outputs = (oy * out_w + ox)[inside][order].astype(np.int64)
+    taps = (ky * k_w + kx)[inside][order].astype(np.int64)
+    flat = np.arange(channels * height * width)
+    per_group = synapse.weight.shape[0] // synapse.groups
+    first = (np.arange(channels) // (channels // synapse.groups) * per_group).astype(np.int64)
+    return flat // (height * width), flat % (height * width), first, pointers, outputs, taps
+
+
+def _bias(bias: Optional[torch.Tensor], size: int) -> np.ndarray:
+    """The layer's effective bias as the kernels take it, ``(1, 1, n)`` float64."""
+    if bias is None:
+        return np.zeros((1, 1, size))
+    return bias.to(EXACT).contiguous().reshape(1, 1, size).numpy()
