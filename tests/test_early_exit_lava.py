@@ -11,41 +11,11 @@ from neurodeploy.encoding import FrameSchedule, encode
 from neurodeploy.errors import NetworkFileError
 from neurodeploy.netxfile import read_netx
 from neurodeploy.sim import runner
-from neurodeploy.sim.early_exit import exit_sweep_lava, run_samples, simulate_early_exit, state_vars
+from neurodeploy.sim.early_exit import exit_sweep_lava, simulate_early_exit, state_vars
 from tests.netx_factory import conv_layer, dense_layer, write_netx
 
 SAMPLES = 20
 NEVER = 10**9
-
-
-class ReplayStepper:
-    """Replays per-step outputs ``(N, F, classes)`` the way a reset network would emit them."""
-
-    def __init__(self, output_steps: np.ndarray) -> None:
-        self.output_steps, self.sample, self.step_in_frame, self.starts, self.runs = output_steps, 0, 0, [], 0
-
-    def advance(self, steps: int) -> np.ndarray:
-        self.step_in_frame += steps
-        self.runs += 1
-        return self.output_steps[self.sample, :self.step_in_frame].sum(axis=0)
-
-    def start(self, sample: int, time_step: int) -> None:
-        self.sample, self.step_in_frame = sample, 0
-        self.starts.append((sample, time_step))
-
-
-@pytest.mark.parametrize("threshold", [0, 1, 2, 4, NEVER])
-def test_exit_loop_follows_the_decision_rule(threshold):
-    output_steps = np.random.default_rng(threshold % 7).random((30, 12, 5)) < 0.3
-    stepper = ReplayStepper(output_steps)
-    exit_steps, counts, steps_run = run_samples(stepper, 30, 12, threshold)
-    cumulative = cumulative_counts(output_steps)
-    expected = early_exit(cumulative, threshold)
-    np.testing.assert_array_equal(exit_steps, expected.exit_steps)
-    np.testing.assert_array_equal(counts, cumulative[np.arange(30), exit_steps - 1])
-    assert steps_run == exit_steps.sum()
-    assert stepper.starts == [(k, int(exit_steps[:k].sum())) for k in range(1, 30)]
-    assert stepper.runs <= steps_run and (stepper.runs < steps_run) == (threshold > 1)  # reads skip steps
 
 
 def per_step_output(result: runner.SimulationResult, layer: str, frame: int) -> np.ndarray:

@@ -1,13 +1,15 @@
 """Early exit on Lava's simulator: a sample stops at the decision rule's step, for real.
 
 The runner (:mod:`neurodeploy.sim.runner`) runs whole frames back to back with a reset
-built into every LIF. Here the network is built without that reset and the host steps
-Lava one time step at a time: it reads the output layer's spikes, applies
-:func:`neurodeploy.decision.should_exit` to the counts so far and, at exit or at the
-frame's end, zeroes every Var that carries activity into the next sample (each LIF's
-``u`` and ``v``, each synapse's activation buffer ``a_buff``/``a_buf``: the one step of
-latency, or the delay line) and points the generator at the next sample. The skipped
-steps are never simulated: ``steps_run == exit_steps.sum()``, with no per-sample overhead.
+built into every LIF. Here the network is built without that reset, and an
+:class:`~neurodeploy.procs.exit_control.ExitControl` process inside the run counts the
+output layer's spikes, applies :func:`neurodeploy.decision.should_exit` at every step and,
+at exit or at the frame's end, zeroes every Var that carries activity into the next sample
+(each LIF's ``u`` and ``v``, each synapse's activation buffer ``a_buff``/``a_buf``: the one
+step of latency, or the delay line) and points the generator at the next sample, between
+two time steps. The whole set is one Lava run that pauses at the last sample's exit: the
+skipped steps are never simulated (``steps_run``, Lava's own clock, equals
+``exit_steps.sum()``) and no sample costs a host round trip.
 
 Timing: with the state zeroed before a sample's first step, the output at frame step
 ``s`` (torch's time axis, the hops of latency included) is produced by the sample's
@@ -19,16 +21,15 @@ runner's layer ``h`` integrates the previous sample's tail until its reset at fr
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Protocol
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
 from neurodeploy.blocks import NetworkTiming
-from neurodeploy.decision import margin, predict_from_counts, should_exit
+from neurodeploy.decision import predict_from_counts
 from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import NetworkFileError
 from neurodeploy.netxfile import NetxNetwork, read_netx
@@ -68,117 +69,57 @@ class EarlyExitRun:
         return self.steps_run / self.wall_s if self.wall_s else float("nan")
 
 
-class Stepper(Protocol):
-    """What the exit loop needs from a simulation: some steps, and a fresh start."""
-
-    def advance(self, steps: int) -> np.ndarray:
-        """Run ``steps`` time steps; the output spike counts of the sample so far, flat."""
-
-    def start(self, sample: int, time_step: int) -> None:
-        """Zero the network's state; ``sample``'s frame begins after ``time_step``."""
-
-
 def simulate_early_exit(network: NetxNetwork | str | Path, images: np.ndarray, schedule: FrameSchedule,
                         threshold: float, timeout_s: Optional[float] = None) -> EarlyExitRun:
     """Run ``images`` (``uint8 (N, C, H, W)``) on Lava ``fixed_pt``, each until it exits.
 
-    One Lava run object serves every sample; the runtime is stopped after it (aborted on a
-    fault or Ctrl-C) and a dead child or a hang past ``timeout_s`` (default: the runner's
+    One Lava run serves every sample; the runtime is stopped after it (aborted on a fault
+    or Ctrl-C) and a dead child or a hang past ``timeout_s`` (default: the runner's
     deadline) becomes :class:`~neurodeploy.errors.SimulationError`."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    from neurodeploy.procs.exit_control import ExitControl, control_model
+    from neurodeploy.procs.generator import HybridSpikeGenerator
+
     description = network if isinstance(network, NetxNetwork) else read_netx(network)
-    lava = LavaStepper(description, images, schedule)
     samples, frame_steps = len(images), schedule.frame_steps
+    timing = NetworkTiming.of(description, frame_steps, reset=False)
+    if timing.blocks and timing.blocks[0].is_input:
+        raise NetworkFileError(f"{description.path}: early exit feeds images; layer "
+                               f"{timing.blocks[0].name} is netx's Input block, driven by bias")
+    built = build_network(description, timing, images.shape[1:])
+    generator = HybridSpikeGenerator(images=arrange_for_port(images, built.inp.shape), schedule=schedule)
+    generator.s_out.connect(built.inp)
+    state = state_vars(built)
+    control = ExitControl(shape=built.out.shape, samples=samples, frame_steps=frame_steps, threshold=threshold,
+                          state_shapes=[var.shape for var in state])
+    built.out.connect(control.a_in)
+    control.next_sample.connect_var(generator.sample)
+    control.next_origin.connect_var(generator.origin)
+    for index, var in enumerate(state):
+        getattr(control, f"state_{index}").connect_var(var)
+    run_cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={ExitControl: control_model(len(state))})
     outcome: list[tuple[np.ndarray, np.ndarray, int]] = []
+
+    def run() -> None:
+        # one run for the whole set, paused by the control at the last sample's exit, at the latest after
+        # every frame; one step more than that, as a pause asked for at a run's last step fails in Lava 0.10
+        generator.run(condition=RunSteps(num_steps=samples * frame_steps + 1), run_cfg=run_cfg)
+        outcome.append((control.exit_steps.get().astype(np.int64), control.counts.get().astype(np.int64),
+                        int(control.last_step.get()[0])))
+
     began = time.perf_counter()
     try:
-        run_with_watchdog(lambda: outcome.append(run_samples(lava, samples, frame_steps, threshold, lava.quiet)),
-                          timeout_s, samples * frame_steps, len(NetworkTiming.of(description, frame_steps).blocks))
+        run_with_watchdog(run, timeout_s, samples * frame_steps, len(timing.blocks))
         wall_s = time.perf_counter() - began
     except BaseException:
-        abort_runtime(lava.generator)
+        abort_runtime(generator)
         raise
-    stop_runtime(lava.generator)
+    stop_runtime(generator)
     exit_steps, counts, steps_run = outcome[0]
-    return EarlyExitRun(exit_steps, predict_from_counts(counts), counts, float(threshold),
-                        steps_run, wall_s)
-
-
-def run_samples(stepper: Stepper, samples: int, frame_steps: int, threshold: float,
-                quiet: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
-    """Step each sample until :func:`should_exit` holds or its frame ends.
-
-    The counts are read only where the rule could fire: spikes are 0/1, so a step raises
-    the top-two margin by at most one, and from margin ``m`` the rule cannot hold for the
-    next ``ceil(threshold - m) - 1`` steps; those run in one go (one host round trip
-    instead of one per step), and the exit step is the one a step-by-step loop finds.
-    ``quiet``: steps after a fresh start in which the output cannot spike (the hops of a
-    network without biases, whose state was zeroed), run with the first stretch. Returns
-    the exit steps ``(N,)``, the output counts at exit ``(N, classes)`` and the number of
-    steps simulated."""
-    exit_steps = np.zeros(samples, dtype=np.int64)
-    counts = []
-    time_step = 0
-    for sample in range(samples):
-        if sample:  # the first sample starts from the state the network was built with
-            stepper.start(sample, time_step)
-        step, total = 0, None
-        while step < frame_steps:
-            need = threshold - (0.0 if total is None else float(margin(total)))
-            ahead = max(1, math.ceil(min(need, frame_steps)))
-            if total is None and threshold > 0:
-                ahead += quiet
-            ahead = min(frame_steps - step, ahead)
-            total = stepper.advance(ahead)
-            step += ahead
-            if should_exit(total, threshold):
-                break
-        time_step += step
-        exit_steps[sample] = step
-        counts.append(total)
-    return exit_steps, np.stack(counts).astype(np.int64), time_step
-
-
-class LavaStepper:
-    """The netx network without periodic reset, fed by the generator, its output counted by
-    a :class:`~neurodeploy.procs.counter.RunningCount` that the host reads after each run."""
-
-    def __init__(self, description: NetxNetwork, images: np.ndarray, schedule: FrameSchedule) -> None:
-        from lava.magma.core.run_configs import Loihi2SimCfg
-
-        from neurodeploy.procs.counter import RunningCount
-        from neurodeploy.procs.generator import HybridSpikeGenerator
-
-        timing = NetworkTiming.of(description, schedule.frame_steps, reset=False)
-        if timing.blocks and timing.blocks[0].is_input:
-            raise NetworkFileError(f"{description.path}: early exit feeds images; layer "
-                                   f"{timing.blocks[0].name} is netx's Input block, driven by bias")
-        self.network = build_network(description, timing, images.shape[1:])
-        port_images = arrange_for_port(images, self.network.inp.shape)
-        self.generator = HybridSpikeGenerator(images=port_images, schedule=schedule)
-        self.generator.s_out.connect(self.network.inp)
-        self.output = RunningCount(shape=self.network.out.shape)
-        self.network.out.connect(self.output.a_in)
-        self.state = state_vars(self.network)
-        self.run_cfg = Loihi2SimCfg(select_tag="fixed_pt")
-        self.read = self.origin = np.zeros(int(np.prod(self.network.out.shape)), dtype=np.int64)
-        biased = any(layer.bias is not None for layer in description.layers if layer.is_synaptic)
-        self.quiet = 0 if biased else timing.hops
-        """Steps after a fresh start before the output can spike: spikes need ``hops``
-        synapses to reach it, and without biases nothing fires on its own."""
-
-    def advance(self, steps: int) -> np.ndarray:
-        from lava.magma.core.run_conditions import RunSteps
-
-        self.generator.run(condition=RunSteps(num_steps=steps), run_cfg=self.run_cfg)
-        self.read = self.output.count.get().reshape(-1).astype(np.int64)
-        return self.read - self.origin
-
-    def start(self, sample: int, time_step: int) -> None:
-        for var in self.state:
-            var.set(np.zeros(var.shape))
-        self.generator.sample.set(np.array([sample]))
-        self.generator.origin.set(np.array([time_step]))
-        self.origin = self.read
+    counts = counts.reshape(samples, -1)
+    return EarlyExitRun(exit_steps, predict_from_counts(counts), counts, float(threshold), steps_run, wall_s)
 
 
 def state_vars(network: AbstractProcess) -> list[Var]:
