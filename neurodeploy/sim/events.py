@@ -9,10 +9,9 @@ intensity's spike steps are a table), with no spike trains built at all. It is e
 the reason the product is: integer weights summed in a float type that holds every
 partial sum (the bound each synapse proves when it is built), in whatever order.
 
-A dense product still wins where most inputs fire (per addition it runs near the
+A dense product still wins where many inputs fire (per multiply-add it runs near the
 machine's peak and the scattered adds do not), so :func:`worth_it` picks per layer and
-batch from the number of events: events when they need fewer than 1 / :data:`EVENT_COST`
-of the product's additions.
+batch from the number of events, by measured costs per operation.
 """
 from __future__ import annotations
 
@@ -28,8 +27,15 @@ from neurodeploy.encoding import FrameSchedule, check_images, level_steps
 from neurodeploy.sim.emulator_layers import CONV_BITS, ConvSynapse, DenseSynapse, EmulatedLayer
 from neurodeploy.sim.fixed_point import DECAY_UNITY, EXACT
 
-#: How many dense-product additions one event addition costs (benchmarks/emulator_batch.py).
-EVENT_COST = 4.0
+#: Nanoseconds per operation on one CPU thread, measured on this project's 2-core machine
+#: with benchmarks/event_costs.py: the product path pays per multiply-add (BLAS or oneDNN)
+#: and per output value (casts, the drive tensor, the neuron loop; conv's are larger), the
+#: event path per output value (the neuron loop, the events it emits) and per addition of
+#: a weight row. A conv's additions are scattered over output channels held neuron after
+#: neuron, several times dearer once the layer's sums outgrow the first cache levels.
+COSTS_NS = {"product": 0.02, "dense_output": 3.0, "conv_output": 9.0, "event_output": 0.7,
+            "dense_add": 0.2, "conv_add": 1.5, "conv_add_uncached": 9.0}
+CACHE_BYTES = 64 * 1024
 
 _LAYOUTS: "weakref.WeakKeyDictionary[object, np.ndarray]" = weakref.WeakKeyDictionary()
 
@@ -85,17 +91,21 @@ def supported(layer: EmulatedLayer) -> bool:
 
 
 def worth_it(layer: EmulatedLayer, events: int, steps: int) -> bool:
-    """Whether ``events`` input spikes over ``steps`` steps (samples times frame) cost
-    less through the event loop than through the dense product."""
+    """Whether ``events`` input spikes over ``steps`` steps (samples times frame) take less
+    time through the event loop than through the product and the neuron loop, by the
+    costs in :data:`COSTS_NS`."""
     synapse, outputs = layer.synapse, int(np.prod(layer.shape))
     if isinstance(synapse, ConvSynapse):  # each output adds (C / g) kH kW inputs; an input reaches
         taps = int(np.prod(synapse.kernel))  # about kH kW / stride**2 positions, O / g channels each
-        dense = steps * outputs * synapse.weight.shape[1] * taps
+        products = steps * outputs * synapse.weight.shape[1] * taps
         fan_out = synapse.weight.shape[0] // synapse.groups * max(taps // int(np.prod(synapse.stride)), 1)
+        add = COSTS_NS["conv_add" if outputs * 8 <= CACHE_BYTES else "conv_add_uncached"]
+        per_output = COSTS_NS["conv_output"]
     else:
-        dense = steps * outputs * int(np.prod(layer.input_shape))
-        fan_out = outputs
-    return events * fan_out * EVENT_COST < dense
+        products, fan_out = steps * outputs * int(np.prod(layer.input_shape)), outputs
+        add, per_output = COSTS_NS["dense_add"], COSTS_NS["dense_output"]
+    tensor = steps * outputs * per_output + products * COSTS_NS["product"]
+    return steps * outputs * COSTS_NS["event_output"] + events * fan_out * add < tensor
 
 
 def run(layer: EmulatedLayer, events: Events, resets: Sequence[bool],
