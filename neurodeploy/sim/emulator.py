@@ -24,6 +24,7 @@ its step of latency): exact, and slower. Windows and hops come from
 """
 from __future__ import annotations
 
+import math
 import time
 import weakref
 from dataclasses import dataclass, replace
@@ -102,12 +103,12 @@ def emulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.nda
     wall_s = time.perf_counter() - began
     output = windows[-1].spikes
     decoded = output[:, :timing.decode_steps].reshape(len(output), timing.decode_steps,
-                                                      int(np.prod(layers[-1].shape)))
+                                                      math.prod(layers[-1].shape))
     samples = inputs.samples
     per_layer = {layer.name: activity.count / max(samples, 1) for layer, activity in zip(layers, windows)}
     return SimulationResult(
         "emulator", torch.count_nonzero(decoded, dim=1).numpy().astype(np.int64), per_layer,
-        {layer.name: int(np.prod(layer.shape)) for layer in layers}, timing.frame_steps,
+        {layer.name: math.prod(layer.shape) for layer in layers}, timing.frame_steps,
         timing.total_steps(samples), wall_s,
         recording={block.name: LayerTrace(block.hops, activity.spikes.numpy(), activity.voltage.numpy())
                    for block, activity in zip(timing.blocks, windows)} if record else None,
@@ -117,7 +118,7 @@ def emulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.nda
 def _batch_size(layers: Sequence[EmulatedLayer], frame_steps: int) -> int:
     """Samples per batch: the widest layer's drive for a batch (``B * T * neurons``) near
     :data:`BATCH_ELEMENTS`, between 1 and :data:`MAX_BATCH`."""
-    widest = max(int(np.prod(layer.shape)) + int(np.prod(layer.input_shape)) for layer in layers)
+    widest = max(math.prod(layer.shape) + math.prod(layer.input_shape) for layer in layers)
     return max(1, min(MAX_BATCH, BATCH_ELEMENTS // max(widest * frame_steps, 1)))
 
 

@@ -15,6 +15,7 @@ batch from the number of events, by measured costs per operation.
 """
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass
 from functools import lru_cache
@@ -78,7 +79,7 @@ class Events:
     def dense(self) -> torch.Tensor:
         """The spikes as a ``(B, T, *shape)`` bool tensor."""
         rows = self.batch * self.steps
-        spikes = torch.zeros((rows, int(np.prod(self.shape))), dtype=torch.bool)
+        spikes = torch.zeros((rows, math.prod(self.shape)), dtype=torch.bool)
         row_of = np.repeat(np.arange(rows), np.diff(self.pointers))
         spikes[torch.from_numpy(row_of), torch.from_numpy(self.indices)] = True
         return spikes.reshape(self.batch, self.steps, *self.shape)
@@ -94,15 +95,15 @@ def worth_it(layer: EmulatedLayer, events: int, steps: int) -> bool:
     """Whether ``events`` input spikes over ``steps`` steps (samples times frame) take less
     time through the event loop than through the product and the neuron loop, by the
     costs in :data:`COSTS_NS`."""
-    synapse, outputs = layer.synapse, int(np.prod(layer.shape))
+    synapse, outputs = layer.synapse, math.prod(layer.shape)
     if isinstance(synapse, ConvSynapse):  # each output adds (C / g) kH kW inputs; an input reaches
-        taps = int(np.prod(synapse.kernel))  # about kH kW / stride**2 positions, O / g channels each
+        taps = math.prod(synapse.kernel)  # about kH kW / stride**2 positions, O / g channels each
         products = steps * outputs * synapse.weight.shape[1] * taps
-        fan_out = synapse.weight.shape[0] // synapse.groups * max(taps // int(np.prod(synapse.stride)), 1)
+        fan_out = synapse.weight.shape[0] // synapse.groups * max(taps // math.prod(synapse.stride), 1)
         add = COSTS_NS["conv_add" if outputs * 8 <= CACHE_BYTES else "conv_add_uncached"]
         per_output = COSTS_NS["conv_output"]
     else:
-        products, fan_out = steps * outputs * int(np.prod(layer.input_shape)), outputs
+        products, fan_out = steps * outputs * math.prod(layer.input_shape), outputs
         add, per_output = COSTS_NS["dense_add"], COSTS_NS["dense_output"]
     tensor = steps * outputs * per_output + products * COSTS_NS["product"]
     return steps * outputs * COSTS_NS["event_output"] + events * fan_out * add < tensor
@@ -114,7 +115,7 @@ def run(layer: EmulatedLayer, events: Events, resets: Sequence[bool],
     with ``record``) and the same spikes as events (for the next layer)."""
     from neurodeploy.sim import kernels
 
-    rows, size = events.batch * events.steps, int(np.prod(layer.shape))
+    rows, size = events.batch * events.steps, math.prod(layer.shape)
     neurons, synapse = layer.neurons, layer.synapse
     spikes = torch.empty((rows, size), dtype=torch.bool)
     voltage = torch.empty((rows if record else 0, size), dtype=torch.int64)
