@@ -26,7 +26,7 @@ import torch
 
 from neurodeploy.encoding import FrameSchedule, check_images, level_steps
 from neurodeploy.sim.emulator_layers import CONV_BITS, ConvSynapse, DenseSynapse, EmulatedLayer
-from neurodeploy.sim.fixed_point import DECAY_UNITY, EXACT
+from neurodeploy.sim.fixed_point import EXACT, neuron_constants
 
 #: Nanoseconds per operation on one CPU thread, measured on this project's 2-core machine
 #: with benchmarks/event_costs.py: the product path pays per multiply-add (BLAS or oneDNN)
@@ -120,10 +120,8 @@ def run(layer: EmulatedLayer, events: Events, resets: Sequence[bool],
     spikes = torch.empty((rows, size), dtype=torch.bool)
     voltage = torch.empty((rows if record else 0, size), dtype=torch.int64)
     pointers, indices = np.empty(rows + 1, dtype=np.int64), np.empty(rows * size, dtype=np.int64)
-    cuba = (np.asarray(resets, dtype=np.bool_), _bias(neurons.bias, size),
-            neurons.current_factor / DECAY_UNITY, neurons.voltage_factor / DECAY_UNITY, float(neurons.threshold),
-            neurons.input_bound >= 1 << 31, neurons.int32_safe, not neurons.current_never_wraps,
-            not neurons.voltage_never_saturates, spikes.numpy(), voltage.numpy(), pointers, indices)
+    cuba = (np.asarray(resets, dtype=np.bool_), _bias(neurons.bias, size), neuron_constants(neurons),
+            spikes.numpy(), voltage.numpy(), pointers, indices)
     if isinstance(synapse, DenseSynapse):
         kernels.dense_events(events.pointers, events.indices, events.steps, _layout(synapse),
                              2.0 ** synapse.exponent, *cuba)

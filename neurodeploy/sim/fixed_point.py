@@ -160,7 +160,7 @@ def integrate(params: CubaParams, drive: torch.Tensor, resets: Sequence[bool],
     if kernel is None:
         kernel = drive.device.type == "cpu"
     if kernel:
-        return _compiled(params, drive, resets, bias, record, wrap_input)
+        return _compiled(params, drive, resets, bias, record)
     state = CubaState(params, (batch, *shape), drive.device)
     spikes = torch.empty((batch, steps, *shape), dtype=torch.bool, device=drive.device)
     voltage = torch.empty((batch, steps, *shape), dtype=torch.int64, device=drive.device) if record else None
@@ -175,7 +175,7 @@ def integrate(params: CubaParams, drive: torch.Tensor, resets: Sequence[bool],
 
 
 def _compiled(params: CubaParams, drive: torch.Tensor, resets: Sequence[bool], bias: Optional[torch.Tensor],
-              record: bool, wrap_input: bool) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+              record: bool) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
     batch, steps = drive.shape[:2]
     flat = drive.reshape(batch, steps, -1).contiguous()
     size = flat.shape[2]
@@ -184,12 +184,18 @@ def _compiled(params: CubaParams, drive: torch.Tensor, resets: Sequence[bool], b
     offsets = (torch.zeros((1, 1, size), dtype=EXACT) if bias is None
                else bias.reshape(bias.shape[0], bias.shape[1], -1).to(EXACT).contiguous())
     _kernels().cuba_loop(flat.numpy(), torch.as_tensor(list(resets), dtype=torch.bool).numpy(),
-                         offsets.numpy(), params.current_factor / DECAY_UNITY,
-                         params.voltage_factor / DECAY_UNITY, float(params.threshold), wrap_input,
-                         params.int32_safe, not params.current_never_wraps,
-                         not params.voltage_never_saturates, spikes.numpy(), voltage.numpy())
+                         offsets.numpy(), neuron_constants(params), spikes.numpy(), voltage.numpy())
     shape = drive.shape
     return spikes.reshape(shape), voltage.reshape(shape) if record else None
+
+
+def neuron_constants(params: CubaParams) -> tuple:
+    """What the compiled kernels take of a layer's neurons: the current and voltage
+    factors, the threshold and the overflow proofs (wrap_input, int32_safe, wraps,
+    saturates)."""
+    return (params.current_factor / DECAY_UNITY, params.voltage_factor / DECAY_UNITY, float(params.threshold),
+            params.input_bound >= 1 << 31, params.int32_safe, not params.current_never_wraps,
+            not params.voltage_never_saturates)
 
 
 @lru_cache(maxsize=1)

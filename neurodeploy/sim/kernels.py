@@ -32,10 +32,12 @@ def _wrap(value: float, half: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _neurons(a_in: np.ndarray, u: np.ndarray, v: np.ndarray, offset: np.ndarray, current: float,
-             voltage: float, threshold: float, wrap_input: bool, int32_safe: bool, wraps: bool,
-             saturates: bool, fired: np.ndarray) -> None:  # pragma: no cover - compiled
-    """One step of ``len(u)`` neurons taking ``a_in``; writes ``fired``."""
+def _neurons(a_in: np.ndarray, u: np.ndarray, v: np.ndarray, offset: np.ndarray, cuba: tuple,
+             fired: np.ndarray) -> None:  # pragma: no cover - compiled
+    """One step of ``len(u)`` neurons taking ``a_in``; writes ``fired``. ``cuba`` = (current
+    and voltage factors, threshold, and :class:`CubaParams`' proofs: wrap_input,
+    int32_safe, wraps, saturates)."""
+    current, voltage, threshold, wrap_input, int32_safe, wraps, saturates = cuba
     if int32_safe and not (wrap_input or wraps or saturates):  # what trained networks need
         for i in range(len(u)):  # one branch-free loop that vectorises
             x = np.trunc(u[i] * current) + a_in[i] * 64.0
@@ -67,14 +69,37 @@ def _emit(fired: np.ndarray, row: int, pointers: np.ndarray, indices: np.ndarray
     pointers[row + 1] = at
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _begin_step(row: int, steps: int, resets: np.ndarray, u: np.ndarray, v: np.ndarray,
+                a_in: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Row ``row = b * steps + t``: neurons at rest at a sample's first step and where
+    ``resets[t]``; no synaptic input yet."""
+    if row % steps == 0 or resets[row % steps]:
+        u[:] = 0.0
+        v[:] = 0.0
+    a_in[:] = 0.0
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _fire(a_in: np.ndarray, u: np.ndarray, v: np.ndarray, offset: np.ndarray, cuba: tuple, row: int,
+          spikes: np.ndarray, record: np.ndarray, out_pointers: np.ndarray,
+          out_indices: np.ndarray) -> None:  # pragma: no cover - compiled
+    """The event kernels' step after the synapse: the neurons, their spikes out as a row of
+    ``spikes`` and as events, and the voltage into ``record`` when it has a row for it."""
+    _neurons(a_in, u, v, offset, cuba, spikes[row])
+    _emit(spikes[row], row, out_pointers, out_indices)
+    if record.shape[0] == spikes.shape[0]:
+        for i in range(len(v)):
+            record[row, i] = np.int64(v[i])
+
+
 @numba.njit(cache=True, nogil=True)
-def cuba_loop(drive: np.ndarray, resets: np.ndarray, bias: np.ndarray, current: float, voltage: float,
-              threshold: float, wrap_input: bool, int32_safe: bool, wraps: bool, saturates: bool,
-              spikes: np.ndarray, record: np.ndarray) -> None:  # pragma: no cover - compiled
+def cuba_loop(drive: np.ndarray, resets: np.ndarray, bias: np.ndarray, cuba: tuple, spikes: np.ndarray,
+              record: np.ndarray) -> None:  # pragma: no cover - compiled
     """Run ``drive`` ``(B, T, n)`` (``a_in`` per step) through the neurons.
 
     ``resets`` ``(T,)`` zeroes ``u`` and ``v`` before a step; ``bias`` ``(1 or B, 1 or T, n)``
-    is the effective bias (``bias_mant << 6``); the flags are :class:`CubaParams`' proofs.
+    is the effective bias (``bias_mant << 6``); ``cuba`` as :func:`_neurons` takes it.
     Writes ``spikes`` ``(B, T, n)`` and, when ``record`` has that shape too, the voltage."""
     batch, steps, size = drive.shape
     recording = record.shape[0] == batch and batch > 0
@@ -88,8 +113,7 @@ def cuba_loop(drive: np.ndarray, resets: np.ndarray, bias: np.ndarray, current: 
             if resets[t]:
                 u[:] = 0.0
                 v[:] = 0.0
-            _neurons(drive[b, t], u, v, bias[b if per_sample else 0, t if per_step else 0], current, voltage,
-                     threshold, wrap_input, int32_safe, wraps, saturates, spikes[b, t])
+            _neurons(drive[b, t], u, v, bias[b if per_sample else 0, t if per_step else 0], cuba, spikes[b, t])
             if recording:
                 for i in range(size):
                     record[b, t, i] = np.int64(v[i])
@@ -146,9 +170,8 @@ def level_events(pixels: np.ndarray, level_pointers: np.ndarray, level_steps: np
 
 @numba.njit(cache=True, nogil=True)
 def dense_events(pointers: np.ndarray, indices: np.ndarray, steps: int, weight_t: np.ndarray, scale: float,
-                 resets: np.ndarray, bias: np.ndarray, current: float, voltage: float, threshold: float,
-                 wrap_input: bool, int32_safe: bool, wraps: bool, saturates: bool, spikes: np.ndarray,
-                 record: np.ndarray, out_pointers: np.ndarray, out_indices: np.ndarray) -> None:  # pragma: no cover
+                 resets: np.ndarray, bias: np.ndarray, cuba: tuple, spikes: np.ndarray, record: np.ndarray,
+                 out_pointers: np.ndarray, out_indices: np.ndarray) -> None:  # pragma: no cover - compiled
     """``PyDenseModelBitAcc`` into the neurons, event by event: row ``s = b * steps + t``
     of the input events (:func:`compact`) adds those rows of ``weight_t`` ``(n_in, n_out)``
     (integers, in a float type that holds every sum exactly), scaled by ``scale`` ``2 **
@@ -157,17 +180,10 @@ def dense_events(pointers: np.ndarray, indices: np.ndarray, steps: int, weight_t
     same spikes as events into ``out_pointers`` ``(B * steps + 1,)`` and ``out_indices``
     (room for every neuron at every step)."""
     rows, size = spikes.shape
-    recording = record.shape[0] == rows and rows > 0
-    u = np.zeros(size)
-    v = np.zeros(size)
-    a_in = np.zeros(size, dtype=weight_t.dtype)
-    offset = bias[0, 0]
+    u, v, a_in = np.zeros(size), np.zeros(size), np.zeros(size, dtype=weight_t.dtype)
     out_pointers[0] = 0
     for s in range(rows):
-        if s % steps == 0 or resets[s % steps]:
-            u[:] = 0.0
-            v[:] = 0.0
-        a_in[:] = 0.0
+        _begin_step(s, steps, resets, u, v, a_in)
         for k in range(pointers[s], pointers[s + 1]):
             i = indices[k]
             for j in range(size):
@@ -175,20 +191,14 @@ def dense_events(pointers: np.ndarray, indices: np.ndarray, steps: int, weight_t
         if scale != 1.0:
             for j in range(size):
                 a_in[j] = np.floor(a_in[j] * scale)
-        _neurons(a_in, u, v, offset, current, voltage, threshold, wrap_input, int32_safe, wraps, saturates,
-                 spikes[s])
-        _emit(spikes[s], s, out_pointers, out_indices)
-        if recording:
-            for j in range(size):
-                record[s, j] = np.int64(v[j])
+        _fire(a_in, u, v, bias[0, 0], cuba, s, spikes, record, out_pointers, out_indices)
 
 
 @numba.njit(cache=True, nogil=True)
 def conv_events(pointers: np.ndarray, indices: np.ndarray, steps: int, channel_of: np.ndarray,
                 position_of: np.ndarray, first_of: np.ndarray, tap_pointers: np.ndarray, tap_outputs: np.ndarray,
                 tap_kernel: np.ndarray, weight: np.ndarray, outs: int, wrap24: bool, resets: np.ndarray,
-                bias: np.ndarray, current: float, voltage: float, threshold: float, wrap_input: bool,
-                int32_safe: bool, wraps: bool, saturates: bool, spikes: np.ndarray, record: np.ndarray, out_pointers: np.ndarray,
+                bias: np.ndarray, cuba: tuple, spikes: np.ndarray, record: np.ndarray, out_pointers: np.ndarray,
                 out_indices: np.ndarray) -> None:  # pragma: no cover - compiled
     """``PyConvModelFixed`` into the neurons, event by event: a spike of input ``i`` (channel
     ``channel_of[i]``, position ``position_of[i]``) adds, for each kernel tap that reaches
@@ -201,17 +211,10 @@ def conv_events(pointers: np.ndarray, indices: np.ndarray, steps: int, channel_o
     per_group = weight.shape[2]
     rows, size = spikes.shape
     positions = size // outs
-    recording = record.shape[0] == rows and rows > 0
-    u = np.zeros(size)
-    v = np.zeros(size)
-    a_in = np.zeros(size, dtype=weight.dtype)
-    offset = bias[0, 0]
+    u, v, a_in = np.zeros(size), np.zeros(size), np.zeros(size, dtype=weight.dtype)
     out_pointers[0] = 0
     for s in range(rows):
-        if s % steps == 0 or resets[s % steps]:
-            u[:] = 0.0
-            v[:] = 0.0
-        a_in[:] = 0.0
+        _begin_step(s, steps, resets, u, v, a_in)
         for k in range(pointers[s], pointers[s + 1]):
             c = channel_of[indices[k]]
             position = position_of[indices[k]]
@@ -223,12 +226,7 @@ def conv_events(pointers: np.ndarray, indices: np.ndarray, steps: int, channel_o
         if wrap24:
             for i in range(size):
                 a_in[i] = _wrap(a_in[i], UV_LIMIT)
-        _neurons(a_in, u, v, offset, current, voltage, threshold, wrap_input, int32_safe, wraps, saturates,
-                 spikes[s])
-        _emit(spikes[s], s, out_pointers, out_indices)
-        if recording:
-            for i in range(size):
-                record[s, i] = np.int64(v[i])
+        _fire(a_in, u, v, bias[0, 0], cuba, s, spikes, record, out_pointers, out_indices)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
