@@ -217,12 +217,13 @@ def _run_batched(layers: Sequence[EmulatedLayer], timing: NetworkTiming, inputs:
     resets = [step == 0 for step in range(frame)]
     for start in range(0, inputs.samples, batch_size):
         stop = min(start + batch_size, inputs.samples)
-        spikes = _first_input(layers[0], inputs, start, stop, generator, device)
+        spikes, known = _first_input(layers[0], inputs, start, stop, generator, device), None
         bias = _bias_of(inputs, start, stop, device)
         for index, layer in enumerate(layers):
             constant = bias[:, None] if layer.bias_driven and bias is not None else None
-            activity, carries[index] = _run_layer(layer, spikes, resets, carries[index], record, constant)
+            activity, carries[index] = _run_layer(layer, spikes, resets, carries[index], record, constant, known)
             spikes = activity.spikes if activity.events is None else activity.events
+            known = activity.count
             counts[index] += int(torch.count_nonzero(activity.spikes)) if activity.count is None else activity.count
             if record or index == len(layers) - 1:
                 parts[index].append(activity)
@@ -299,26 +300,28 @@ def _empty_carry(layer: EmulatedLayer, device: torch.device) -> _Carry:
                   if layer.recurrent is not None else None)
 
 
-def _on_events(layer: EmulatedLayer, inputs: Union[torch.Tensor, Events]) -> Optional[Events]:
-    """``inputs`` as events where the layer runs them on the CPU's event loop and that pays
-    (:func:`neurodeploy.sim.events.worth_it`), else None."""
+def _on_events(layer: EmulatedLayer, inputs: Union[torch.Tensor, Events], count: Optional[int]) -> Optional[Events]:
+    """``inputs`` (``count`` spikes, where known) as events where the layer runs them on
+    the CPU's event loop and that pays (:func:`neurodeploy.sim.events.worth_it`), else None."""
     if not events.supported(layer) or (isinstance(inputs, torch.Tensor) and inputs.device.type != "cpu"):
         return None
     if isinstance(inputs, Events):
         count, steps = inputs.count, inputs.batch * inputs.steps
     else:
-        count, steps = int(torch.count_nonzero(inputs)), inputs.shape[0] * inputs.shape[1]
+        count = int(torch.count_nonzero(inputs)) if count is None else count
+        steps = inputs.shape[0] * inputs.shape[1]
     if not events.worth_it(layer, count, steps):
         return None
     return inputs if isinstance(inputs, Events) else Events.of_spikes(inputs)
 
 
 def _run_layer(layer: EmulatedLayer, inputs: Union[torch.Tensor, Events], resets: Sequence[bool],
-               carry: Optional[_Carry], record: bool,
-               bias: Optional[torch.Tensor] = None) -> tuple[_Activity, Optional[_Carry]]:
+               carry: Optional[_Carry], record: bool, bias: Optional[torch.Tensor] = None,
+               count: Optional[int] = None) -> tuple[_Activity, Optional[_Carry]]:
     """Run ``inputs`` ``(B, T, ...)`` (B stretches of T steps, back to back; spikes or
-    :class:`~neurodeploy.sim.events.Events`) through ``layer``; ``bias`` ``(1 or B, 1 or T, *shape)`` is an Input block's bias."""
-    on_events = _on_events(layer, inputs) if bias is None else None
+    :class:`~neurodeploy.sim.events.Events`, ``count`` spikes where known) through
+    ``layer``; ``bias`` ``(1 or B, 1 or T, *shape)`` is an Input block's bias."""
+    on_events = _on_events(layer, inputs, count) if bias is None else None
     if on_events is not None:
         spikes, voltage, fired = events.run(layer, on_events, resets, record)
         return _Activity(spikes, voltage, fired.count, fired), carry

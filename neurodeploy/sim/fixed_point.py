@@ -146,8 +146,9 @@ class CubaState:
 
 def integrate(params: CubaParams, drive: torch.Tensor, resets: Sequence[bool],
               bias: Optional[torch.Tensor] = None, record: bool = False,
-              kernel: Optional[bool] = None) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-    """Spikes ``(B, T, *shape)`` (bool) and, with ``record``, voltages (int64) of neurons
+              kernel: Optional[bool] = None) -> tuple[torch.Tensor, Optional[torch.Tensor], Optional[int]]:
+    """Spikes ``(B, T, *shape)`` (bool), with ``record`` voltages (int64), and from the
+    compiled loop the number of spikes (else None), of neurons
     that start at rest and take ``drive`` (``a_in`` per step, int32 values in an exact
     float type, not yet wrapped when ``|a_in|`` may pass 2**31), reset where ``resets``
     says. ``bias`` ``(1 or B, 1 or T, *shape)`` replaces the layer's bias (an Input
@@ -171,11 +172,11 @@ def integrate(params: CubaParams, drive: torch.Tensor, resets: Sequence[bool],
         spikes[:, step] = state.step(a_in, None if bias is None else bias[:, step if bias.shape[1] > 1 else 0])
         if voltage is not None:
             voltage[:, step] = state.v
-    return spikes, voltage
+    return spikes, voltage, None
 
 
 def _compiled(params: CubaParams, drive: torch.Tensor, resets: Sequence[bool], bias: Optional[torch.Tensor],
-              record: bool) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+              record: bool) -> tuple[torch.Tensor, Optional[torch.Tensor], int]:
     batch, steps = drive.shape[:2]
     flat = drive.reshape(batch, steps, -1).contiguous()
     size = flat.shape[2]
@@ -183,10 +184,10 @@ def _compiled(params: CubaParams, drive: torch.Tensor, resets: Sequence[bool], b
     voltage = torch.empty((batch, steps, size) if record else (0, 0, 0), dtype=torch.int64)
     offsets = (torch.zeros((1, 1, size), dtype=EXACT) if bias is None
                else bias.reshape(bias.shape[0], bias.shape[1], -1).to(EXACT).contiguous())
-    _kernels().cuba_loop(flat.numpy(), torch.as_tensor(list(resets), dtype=torch.bool).numpy(),
-                         offsets.numpy(), neuron_constants(params), spikes.numpy(), voltage.numpy())
+    count = _kernels().cuba_loop(flat.numpy(), torch.as_tensor(list(resets), dtype=torch.bool).numpy(),
+                                 offsets.numpy(), neuron_constants(params), spikes.numpy(), voltage.numpy())
     shape = drive.shape
-    return spikes.reshape(shape), voltage.reshape(shape) if record else None
+    return spikes.reshape(shape), voltage.reshape(shape) if record else None, int(count)
 
 
 def neuron_constants(params: CubaParams) -> tuple:

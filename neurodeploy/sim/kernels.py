@@ -95,17 +95,19 @@ def _fire(a_in: np.ndarray, u: np.ndarray, v: np.ndarray, offset: np.ndarray, cu
 
 @numba.njit(cache=True, nogil=True)
 def cuba_loop(drive: np.ndarray, resets: np.ndarray, bias: np.ndarray, cuba: tuple, spikes: np.ndarray,
-              record: np.ndarray) -> None:  # pragma: no cover - compiled
+              record: np.ndarray) -> int:  # pragma: no cover - compiled
     """Run ``drive`` ``(B, T, n)`` (``a_in`` per step) through the neurons.
 
     ``resets`` ``(T,)`` zeroes ``u`` and ``v`` before a step; ``bias`` ``(1 or B, 1 or T, n)``
     is the effective bias (``bias_mant << 6``); ``cuba`` as :func:`_neurons` takes it.
-    Writes ``spikes`` ``(B, T, n)`` and, when ``record`` has that shape too, the voltage."""
+    Writes ``spikes`` ``(B, T, n)`` and, when ``record`` has that shape too, the voltage;
+    returns how many spikes it wrote."""
     batch, steps, size = drive.shape
     recording = record.shape[0] == batch and batch > 0
     per_sample, per_step = bias.shape[0] > 1, bias.shape[1] > 1
     u = np.zeros(size)
     v = np.zeros(size)
+    count = 0
     for b in range(batch):
         u[:] = 0.0
         v[:] = 0.0
@@ -114,9 +116,12 @@ def cuba_loop(drive: np.ndarray, resets: np.ndarray, bias: np.ndarray, cuba: tup
                 u[:] = 0.0
                 v[:] = 0.0
             _neurons(drive[b, t], u, v, bias[b if per_sample else 0, t if per_step else 0], cuba, spikes[b, t])
+            for i in range(size):
+                count += spikes[b, t, i]
             if recording:
                 for i in range(size):
                     record[b, t, i] = np.int64(v[i])
+    return count
 
 
 @numba.njit(cache=True, nogil=True)
