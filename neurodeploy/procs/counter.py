@@ -55,23 +55,3 @@ class PySpikeCounterModel(PyLoihiProcessModel):
         if step < self.proc_params["decode_steps"]:
             self.window[sample] += spikes
 
-
-class RunningCount(AbstractProcess):
-    """Counts spikes arriving on ``a_in`` per neuron since the run began: a host that reads
-    ``count`` only now and then (early exit) learns every spike in between."""
-
-    def __init__(self, *, shape: tuple[int, ...], name: Optional[str] = None, **kwargs: Any) -> None:
-        super().__init__(name=name, **kwargs)
-        self.a_in = InPort(shape=shape)
-        self.count = Var(shape=shape, init=0)
-
-
-@implements(proc=RunningCount, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt", "floating_pt")
-class PyRunningCountModel(PyLoihiProcessModel):
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    count: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-
-    def run_spk(self) -> None:
-        self.count += self.a_in.recv() != 0

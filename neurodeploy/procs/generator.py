@@ -8,9 +8,10 @@ windows, then the gap) comes from :meth:`FrameSchedule.phase` and
 
 Two Vars say where it is: ``sample``, the sample whose frame it emits, and ``origin``, the
 time step just before that frame's first step. The model moves both on by one frame at
-every frame end, so left alone the frames follow back to back; the host may set both
-between runs to start any sample at any step, which is how early exit skips the rest of a
-frame (:mod:`neurodeploy.sim.early_exit`).
+every frame end, so left alone the frames follow back to back; the host between runs, or
+another process through RefPorts between two steps, may set both to start any sample at
+any step, which is how early exit skips the rest of a frame
+(:mod:`neurodeploy.procs.exit_control`).
 """
 from __future__ import annotations
 
