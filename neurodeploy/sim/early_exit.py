@@ -88,6 +88,9 @@ def simulate_early_exit(network: NetxNetwork | str | Path, images: np.ndarray, s
     if timing.blocks and timing.blocks[0].is_input:
         raise NetworkFileError(f"{description.path}: early exit feeds images; layer "
                                f"{timing.blocks[0].name} is netx's Input block, driven by bias")
+    if not samples:  # nothing to run (Lava cannot hold the control's empty Vars)
+        none = np.zeros(0, dtype=np.int64)
+        return EarlyExitRun(none, none, none.reshape(0, 0), float(threshold), 0, 0.0)
     built = build_network(description, timing, images.shape[1:])
     generator = HybridSpikeGenerator(images=arrange_for_port(images, built.inp.shape), schedule=schedule)
     generator.s_out.connect(built.inp)
