@@ -45,7 +45,7 @@ from neurodeploy.runtime import exact_cuda, resolve_device
 from neurodeploy.runtime import threads as runtime_threads
 from neurodeploy.sim import events
 from neurodeploy.sim.events import Events
-from neurodeploy.sim.emulator_layers import INT32_LIMIT, NEURON_TYPES, DelayLine, EmulatedLayer, build_layers
+from neurodeploy.sim.emulator_layers import NEURON_TYPES, DelayLine, EmulatedLayer, build_layers
 from neurodeploy.sim.fixed_point import EXACT, STATE_SHIFT, CubaState, integrate, wrap
 from neurodeploy.sim.trace import LayerTrace
 
@@ -366,12 +366,11 @@ def _recurrent(layer: EmulatedLayer, drive: torch.Tensor, resets: Sequence[bool]
     spikes = torch.empty((batch, steps, *layer.shape), dtype=torch.bool, device=drive.device)
     voltage = torch.empty((batch, steps, *layer.shape), dtype=torch.int64, device=drive.device) if record else None
     previous = carried
-    wraps = layer.input_bound >= INT32_LIMIT
     for step in range(steps):
         if resets[step]:
             state.reset()
         a_in = drive[:, step].to(EXACT).add_(layer.recurrent(previous.reshape(batch, -1)))
-        if wraps:
+        if layer.neurons.input_wraps:
             a_in = wrap(a_in, 32)
         previous = spikes[:, step] = state.step(a_in)
         if voltage is not None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import weakref
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -38,7 +37,7 @@ COSTS_NS = {"product": 0.02, "dense_output": 3.0, "conv_output": 9.0, "event_out
             "dense_add": 0.2, "conv_add": 1.5, "conv_add_uncached": 9.0}
 CACHE_BYTES = 64 * 1024
 
-_LAYOUTS: "weakref.WeakKeyDictionary[object, np.ndarray]" = weakref.WeakKeyDictionary()
+_PREPARED: "weakref.WeakKeyDictionary[EmulatedLayer, _Prepared]" = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -116,42 +115,52 @@ def run(layer: EmulatedLayer, events: Events, resets: Sequence[bool],
     from neurodeploy.sim import kernels
 
     rows, size = events.batch * events.steps, math.prod(layer.shape)
-    neurons, synapse = layer.neurons, layer.synapse
+    prepared = _prepared(layer)
     spikes = torch.empty((rows, size), dtype=torch.bool)
     voltage = torch.empty((rows if record else 0, size), dtype=torch.int64)
     pointers, indices = np.empty(rows + 1, dtype=np.int64), np.empty(rows * size, dtype=np.int64)
-    cuba = (np.asarray(resets, dtype=np.bool_), _bias(neurons.bias, size), neuron_constants(neurons),
-            spikes.numpy(), voltage.numpy(), pointers, indices)
+    cuba = (np.asarray(resets, dtype=np.bool_), prepared.bias, prepared.neurons, spikes.numpy(), voltage.numpy(),
+            pointers, indices)
+    synapse = layer.synapse
     if isinstance(synapse, DenseSynapse):
-        kernels.dense_events(events.pointers, events.indices, events.steps, _layout(synapse),
+        kernels.dense_events(events.pointers, events.indices, events.steps, prepared.weights,
                              2.0 ** synapse.exponent, *cuba)
     else:
-        kernels.conv_events(events.pointers, events.indices, events.steps, *_conv_routes(synapse, layer.input_shape),
-                            _layout(synapse), layer.shape[0], synapse.bound >= 1 << (CONV_BITS - 1), *cuba)
+        kernels.conv_events(events.pointers, events.indices, events.steps, *prepared.routes, prepared.weights,
+                            layer.shape[0], synapse.bound >= 1 << (CONV_BITS - 1), *cuba)
     shape = (events.batch, events.steps, *layer.shape)
     fired = Events(pointers, indices[:pointers[-1]].copy(), events.batch, events.steps, tuple(layer.shape))
     return spikes.reshape(shape), voltage.reshape(shape) if record else None, fired
 
 
-def _layout(synapse: Union[DenseSynapse, ConvSynapse]) -> np.ndarray:
-    """The weights as the kernels read them, in the synapse's exact float type: ``(in,
-    out)`` for dense, ``(C, kH * kW, O / groups)`` for conv (an input channel's taps, each a
-    row of its group's output channels)."""
-    layout = _LAYOUTS.get(synapse)
-    if layout is None:
+@dataclass(frozen=True)
+class _Prepared:
+    """A layer as the kernels read it, made once per layer."""
+
+    weights: np.ndarray        # the synapse's exact float type: (in, out), or (C, kH * kW, O / groups)
+    bias: np.ndarray           # (1, 1, n) float64
+    neurons: tuple             # fixed_point.neuron_constants
+    routes: tuple[np.ndarray, ...] = ()   # conv: _conv_routes
+
+
+def _prepared(layer: EmulatedLayer) -> _Prepared:
+    prepared = _PREPARED.get(layer)
+    if prepared is None:
+        synapse = layer.synapse
+        bias, neurons = _bias(layer.neurons.bias, math.prod(layer.shape)), neuron_constants(layer.neurons)
         if isinstance(synapse, DenseSynapse):
-            layout = synapse.weight_t.contiguous().numpy()
-        else:
+            prepared = _Prepared(synapse.weight_t.contiguous().numpy(), bias, neurons)
+        else:  # an input channel's taps, each a row of its group's output channels
             weight = synapse.weight                                             # (O, C / g, kH, kW)
             groups, per_group = synapse.groups, weight.shape[0] // synapse.groups
             grouped = weight.reshape(groups, per_group, weight.shape[1], -1)   # (g, O / g, C / g, taps)
-            layout = grouped.permute(0, 2, 3, 1).reshape(-1, grouped.shape[3], per_group).contiguous().numpy()
-        _LAYOUTS[synapse] = layout
-    return layout
+            weights = grouped.permute(0, 2, 3, 1).reshape(-1, grouped.shape[3], per_group).contiguous().numpy()
+            prepared = _Prepared(weights, bias, neurons, _conv_routes(synapse, layer.input_shape))
+        _PREPARED[layer] = prepared
+    return prepared
 
 
-@lru_cache(maxsize=64)
-def _conv_routes(synapse: ConvSynapse, input_shape: tuple[int, int, int]) -> tuple[np.ndarray, ...]:
+def _conv_routes(synapse: ConvSynapse, input_shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
     """Where each input spike goes in a conv: per flat input index its channel and position,
     per channel its group's first output channel, and per input position (CSR) the output
     positions it reaches with the kernel tap that takes it there (correlation: output ``oy``

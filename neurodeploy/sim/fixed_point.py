@@ -72,6 +72,11 @@ class CubaParams:
     input_bound: int
 
     @property
+    def input_wraps(self) -> bool:
+        """``|a_in|`` may pass 2**31: Lava's int32 activation wraps before the neurons see it."""
+        return self.input_bound >= 1 << 31
+
+    @property
     def int32_safe(self) -> bool:
         """No int32 value can overflow and ``|u| <= 2**23`` always: ``|a_in << 6| <= 2**24``
         keeps ``u + a_in << 6`` inside ``(-3 * 2**23, 3 * 2**23)``, where the single 24-bit
@@ -157,7 +162,6 @@ def integrate(params: CubaParams, drive: torch.Tensor, resets: Sequence[bool],
     batch, steps, shape = drive.shape[0], drive.shape[1], tuple(drive.shape[2:])
     if bias is None and params.bias is not None:
         bias = params.bias.reshape(1, 1, *shape)
-    wrap_input = params.input_bound >= 1 << 31
     if kernel is None:
         kernel = drive.device.type == "cpu"
     if kernel:
@@ -168,7 +172,7 @@ def integrate(params: CubaParams, drive: torch.Tensor, resets: Sequence[bool],
     for step in range(steps):
         if resets[step]:
             state.reset()
-        a_in = wrap(drive[:, step], 32) if wrap_input else drive[:, step]
+        a_in = wrap(drive[:, step], 32) if params.input_wraps else drive[:, step]
         spikes[:, step] = state.step(a_in, None if bias is None else bias[:, step if bias.shape[1] > 1 else 0])
         if voltage is not None:
             voltage[:, step] = state.v
@@ -195,7 +199,7 @@ def neuron_constants(params: CubaParams) -> tuple:
     factors, the threshold and the overflow proofs (wrap_input, int32_safe, wraps,
     saturates)."""
     return (params.current_factor / DECAY_UNITY, params.voltage_factor / DECAY_UNITY, float(params.threshold),
-            params.input_bound >= 1 << 31, params.int32_safe, not params.current_never_wraps,
+            params.input_wraps, params.int32_safe, not params.current_never_wraps,
             not params.voltage_never_saturates)
 
 
