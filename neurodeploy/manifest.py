@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from neurodeploy.atomic import read_json, write_json
 from neurodeploy.encoding.schedule import FrameSchedule
-from neurodeploy.errors import ConfigError, NeurodeployError, shown
+from neurodeploy.errors import ConfigError, NeurodeployError
 from neurodeploy.schema import Invalid, Node, field, integer, list_of, mapping, optional, strings_to_strings, text
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ class Manifest:
         try:
             checked = _ManifestFile.read(data)
         except Invalid as error:
-            raise NeurodeployError(f"{path}: {error.describe(shown)}") from None
+            raise NeurodeployError(f"{path}: {error.describe()}") from None
         try:
             return cls(
                 network_file=checked.network_file,

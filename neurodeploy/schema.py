@@ -15,6 +15,8 @@ import math
 from difflib import get_close_matches
 from typing import Any, Callable, ClassVar
 
+from neurodeploy.errors import shown
+
 _ABSENT = object()
 
 Check = Callable[[Any, str], Any]
@@ -27,7 +29,7 @@ class Invalid(Exception):
         super().__init__(message)
         self.kind, self.where, self.message, self.value = kind, where, message, value
 
-    def describe(self, shown: Callable[[Any], str] = repr) -> str:
+    def describe(self) -> str:
         """``key.path: what is wrong`` in one line."""
         if self.kind == "extra":
             return f"unknown key '{self.where}'{self.message}"

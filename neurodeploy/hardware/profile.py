@@ -264,7 +264,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
     try:
         return Profile.read(raw)
     except Invalid as error:
-        raise ConfigError(f"{path}: {error.describe(shown)}") from None
+        raise ConfigError(f"{path}: {error.describe()}") from None
 
 
 def _resolve(name_or_path: str) -> Path:
