@@ -15,6 +15,8 @@ import click
 from neurodeploy.errors import NeurodeployError
 
 EXIT_USAGE = 2
+#: Optional packages, by top-level module, and the setup.cfg extra that installs them.
+OPTIONAL_MODULES = {"nir": "nir", "nirtorch": "nir", "snntorch": "nir", "ray": "scale"}
 
 
 def _overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -49,6 +51,27 @@ set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALU
 def cli() -> None:
     """Train spiking networks with lava-dl SLAYER, export them to netx, run them on
     Lava's Loihi simulator and check them against chip profiles."""
+
+
+@cli.command()
+@click.argument("name", default="digits")
+@click.argument("folder", default=".", type=click.Path(file_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="File to write (default: FOLDER/NAME.yaml).")
+@click.option("--force", is_flag=True, help="Replace the file if it exists.")
+def init(name: str, folder: str, output: Optional[str], force: bool) -> None:
+    """Write a starter file to edit into FOLDER (default: here).
+
+    NAME is an example config (digits, conv_digits, mnist5k, mnist5k_conv, cifar10),
+    written with every key, its default and its meaning; or a chip profile (loihi1,
+    loihi2), copied to make your own (see `neurodeploy profiles`)."""
+    from neurodeploy.starter import profile_names, write_starter
+
+    target = write_starter(name, folder, output, force)
+    if name in profile_names():
+        click.echo(f"wrote {target}; edit it, then: NEURODEPLOY_HW_CONFIGS={target.parent} "
+                   f"neurodeploy validate model.net --hw {target.stem}")
+    else:
+        click.echo(f"wrote {target}; next: neurodeploy check {target}, then neurodeploy run {target}")
 
 
 @cli.command()
@@ -249,6 +272,13 @@ def main(argv: Optional[list[str]] = None) -> None:
         cli.main(args=argv, standalone_mode=False)
     except NeurodeployError as error:
         click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_USAGE)
+    except ModuleNotFoundError as error:
+        extra = OPTIONAL_MODULES.get((error.name or "").partition(".")[0])
+        if extra is None:
+            raise
+        click.echo(f"error: this needs the optional package '{error.name}': pip install 'neurodeploy[{extra}]'",
+                   err=True)
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

@@ -67,9 +67,27 @@ def built(tmp_path_factory):
     return wheel, site
 
 
-def _isolated(site: Path, cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+#: The top-level packages of the optional extras (setup.cfg's nir and scale), hidden from a
+#: "no extras" install.
+EXTRA_PACKAGES = ("nir", "nirtorch", "snntorch", "ray")
+
+
+@pytest.fixture(scope="module")
+def no_extras(tmp_path_factory) -> Path:
+    """The venv's site-packages as links, less the extras' packages: an install without extras."""
+    folder = tmp_path_factory.mktemp("deps_no_extras")
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        top = entry.name.split("-")[0].split(".")[0].lower()
+        if top not in EXTRA_PACKAGES:
+            (folder / entry.name).symlink_to(entry)
+    return folder
+
+
+def _isolated(site: Path, cwd: Path, *args: str, timeout: float = 120,
+              deps_folder: Path | None = None) -> subprocess.CompletedProcess:
     """Run the venv's python with ``-S`` and sys.path = [cwd, site, venv site-packages, stdlib]."""
-    deps = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    deps = ([str(deps_folder)] if deps_folder is not None else
+            dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]))
     env = {key: value for key, value in os.environ.items()
            if key not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "PYTHONINSPECT")}
     env.update(PYTHONPATH=os.pathsep.join([str(site), *deps]), PYTHONNOUSERSITE="1", OMP_NUM_THREADS="1",
@@ -90,6 +108,10 @@ def test_wheel_contains_the_chip_profiles(built):
             assert member in names, f"{member} missing from {wheel.name}"
             assert archive.read(member) == (REPO / "neurodeploy" / "hw_configs" / profile).read_bytes()
         assert "neurodeploy/py.typed" in names
+        for example in sorted((REPO / "examples").glob("*.yaml")):
+            member = f"neurodeploy/examples/{example.name}"
+            assert member in names, f"{member} missing from {wheel.name}"
+            assert archive.read(member) == example.read_bytes()
         assert "neurodeploy/cli.py" in names
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         assert "neurodeploy = neurodeploy.cli:main" in archive.read(entry_points).decode()
@@ -153,3 +175,33 @@ def test_installed_cli_validates_outside_the_checkout(built, tmp_path):
     assert result.returncode in (0, 1), f"exit {result.returncode}:\n{output}"
     assert title in output, output
     assert "Traceback" not in output, output
+
+
+def test_installed_first_hour_without_extras(built, no_extras, tmp_path):
+    """From an empty folder, with no extras installed: init, a short run, validate, and
+    the one-line missing-extra error of import-nir."""
+    assert sysconfig.get_paths()["purelib"] == sysconfig.get_paths()["platlib"]
+    _, site = built
+
+    def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return _isolated(site, tmp_path, "-m", "neurodeploy.cli", *args, timeout=timeout, deps_folder=no_extras)
+
+    hidden = _isolated(site, tmp_path, "-c", "import nir", deps_folder=no_extras)
+    assert "No module named 'nir'" in hidden.stderr, "the extras are not hidden: the test proves nothing"
+    result = cli("init", "digits")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "digits.yaml").is_file()
+    result = cli("run", "digits.yaml", "--set", "train.epochs=1", "--set", "data.limit=120",
+                 "--set", "simulate.samples=3", "--set", "hardware=[loihi2]", timeout=150)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    metrics = json.loads((tmp_path / "runs" / "digits" / "metrics.json").read_text())
+    assert metrics["simulated_samples"] == 3 and metrics["emulator_lava_agreement"] == 1.0
+    result = cli("validate", "runs/digits/model.net", "--hw", "loihi2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Intel Loihi 2" in result.stdout
+    (tmp_path / "graph.nir").write_bytes(b"")
+    result = cli("import-nir", "graph.nir", "-o", "out.net", "--dt", "1e-3")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: this needs the optional package 'nir': pip install 'neurodeploy[nir]'"], result.stderr
+    assert not (tmp_path / "out.net").exists()
