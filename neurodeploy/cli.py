@@ -40,7 +40,21 @@ def _finite(ctx: click.Context, param: click.Parameter, value: Optional[float]) 
     return value
 
 
-ray_option = click.option("--ray", metavar="ADDRESS|local", default=None,
+def missing_extra(module: str) -> str:
+    """The one line for an optional package that is not installed, naming the extra to install."""
+    return f"this needs the optional package '{module}': pip install 'neurodeploy[{OPTIONAL_MODULES[module]}]'"
+
+
+def _ray_installed(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
+    """``--ray`` without Ray fails here, before any input is read."""
+    from importlib.util import find_spec
+
+    if value is not None and find_spec("ray") is None:
+        raise NeurodeployError(missing_extra("ray"))
+    return value
+
+
+ray_option = click.option("--ray", metavar="ADDRESS|local", default=None, callback=_ray_installed,
                           help="Run as Ray tasks: on the Ray cluster at ADDRESS, or 'local' to start Ray here.")
 set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                           help="Override a config value, e.g. --set train.epochs=3.")
@@ -274,11 +288,10 @@ def main(argv: Optional[list[str]] = None) -> None:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_USAGE)
     except ModuleNotFoundError as error:
-        extra = OPTIONAL_MODULES.get((error.name or "").partition(".")[0])
-        if extra is None:
+        module = (error.name or "").partition(".")[0]
+        if module not in OPTIONAL_MODULES:
             raise
-        click.echo(f"error: this needs the optional package '{error.name}': pip install 'neurodeploy[{extra}]'",
-                   err=True)
+        click.echo(f"error: {missing_extra(module)}", err=True)
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

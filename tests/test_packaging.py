@@ -205,3 +205,7 @@ def test_installed_first_hour_without_extras(built, no_extras, tmp_path):
     assert result.stderr.strip().splitlines() == [
         "error: this needs the optional package 'nir': pip install 'neurodeploy[nir]'"], result.stderr
     assert not (tmp_path / "out.net").exists()
+    result = cli("simulate", "runs/digits/model.net", "--ray", "local")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: this needs the optional package 'ray': pip install 'neurodeploy[scale]'"], result.stderr
