@@ -1,8 +1,9 @@
 """netx layers as the emulator runs them: the integer synapses and neurons Lava would build.
 
-The weights go through the very functions netx and Lava's fixed_pt models apply (netx's
+The weights go through the operations netx and Lava's fixed_pt models apply (netx's
 ``optimize_weight_bits``, then ``clip_weights`` / ``truncate_weights`` with the sign mode
-the Dense model determines), so quantisation quirks are Lava's, not a re-derivation.
+the Dense model determines), in :mod:`neurodeploy.loaded_weights`: numpy only, and tested
+equal to netx's and Lava's own functions wherever Lava is installed.
 
 Synaptic sums run as float matrix products, which is exact here: the inputs are 0/1
 spikes and the weights integers, so every partial sum, in whatever order BLAS adds, is an
@@ -25,13 +26,7 @@ path (cuDNN may pick Winograd or FFT, and TF32 is turned off for cuBLAS).
 """
 from __future__ import annotations
 
-import importlib.util
-import io
-from contextlib import redirect_stdout
 from dataclasses import dataclass, replace
-from functools import lru_cache
-from pathlib import Path
-from types import ModuleType
 from typing import Any, NoReturn, Optional, Union
 
 import numpy as np
@@ -39,6 +34,7 @@ import torch
 import torch.nn.functional as functional
 
 from neurodeploy.errors import NetworkFileError
+from neurodeploy.loaded_weights import WeightsNotLoadable, lava_dense_weights, netx_optimised
 from neurodeploy.netxfile import NetxLayer, NetxNetwork
 from neurodeploy.sim.fixed_point import DECAY_UNITY, EXACT, STATE_SHIFT, CubaParams, shift_, wrap
 
@@ -276,11 +272,11 @@ def _dense(layer: NetxLayer, fan_in: int) -> EmulatedLayer:
         if rec_weight.shape != (size, size):
             raise NetworkFileError(f"weight_rec of shape {rec_weight.shape} is not {(size, size)}")
         both, bits, exponent = _optimised(np.hstack([weight, rec_weight]))
-        weight = _lava_weights(both[:, :fan_in], bits)
-        recurrent = _dense_synapse(_lava_weights(both[:, fan_in:], bits), exponent)
+        weight = lava_dense_weights(both[:, :fan_in], bits)
+        recurrent = _dense_synapse(lava_dense_weights(both[:, fan_in:], bits), exponent)
     else:
         weight, bits, exponent = _optimised(weight)
-        weight = _lava_weights(weight, bits)
+        weight = lava_dense_weights(weight, bits)
     synapse: Synapse
     if layer.delay is not None:
         synapse = _delay_line(weight, _delays(layer.delay, weight.shape), exponent)
@@ -328,37 +324,11 @@ def _conv(layer: NetxLayer, input_shape: tuple[int, ...]) -> EmulatedLayer:
 
 
 def _optimised(weight: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """netx's ``optimize_weight_bits`` (its warnings muted): weights, bits, exponent."""
+    """netx's ``optimize_weight_bits``: weights, bits, exponent."""
     try:
-        with redirect_stdout(io.StringIO()):
-            optimised, bits, exponent, _ = _netx_utils().optimize_weight_bits(weight)
-    except (OverflowError, ValueError) as error:
-        raise NetworkFileError(f"netx cannot quantise its weights ({error})") from None
-    return optimised, bits, exponent
-
-
-@lru_cache(maxsize=1)
-def _netx_utils() -> ModuleType:
-    """netx's ``utils.py``, loaded as a file: importing it as ``lava.lib.dl.netx.utils``
-    runs netx's ``__init__``, which imports all of SLAYER (seconds, and torch training
-    code the emulator does not need). The module itself needs numpy and h5py only."""
-    found = importlib.util.find_spec("lava.lib.dl")
-    if found is None or not found.submodule_search_locations:
-        raise NetworkFileError("lava-dl is not installed; the emulator quantises weights with netx's own code")
-    path = Path(list(found.submodule_search_locations)[0]) / "netx" / "utils.py"
-    spec = importlib.util.spec_from_file_location("neurodeploy._netx_utils", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _lava_weights(weight: np.ndarray, bits: int) -> np.ndarray:
-    """What ``PyDenseModelBitAcc`` makes of netx's weights on its first step."""
-    from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
-
-    weight = weight.astype(np.int32)
-    sign_mode = determine_sign_mode(weight)
-    return truncate_weights(clip_weights(weight, sign_mode, num_bits=8), sign_mode, bits).astype(np.int64)
+        return netx_optimised(weight)
+    except WeightsNotLoadable as error:
+        raise NetworkFileError(str(error)) from None
 
 
 def _dense_synapse(weight: np.ndarray, exponent: int) -> DenseSynapse:
