@@ -30,6 +30,7 @@ def _datasets(path):
     (nf.delay_net, (10, 1, 1)), (nf.recurrent_net, (16, 1, 1))])
 def test_netx_nir_netx_round_trip_is_bit_exact(tmp_path, make, input_shape):
     (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
     original = make(tmp_path / "a" / "model.net")
     nf.write_manifest(original, input_shape=input_shape)
     export_nir_file(original, tmp_path / "model.nir", dt=DT)

@@ -60,8 +60,12 @@ def validate(network: str, hw: str, manifest: Optional[str], activity: Optional[
     Exit code 0: deployable; 1: at least one error; 2: unusable input."""
     import json
 
+    from neurodeploy.atomic import check_output
     from neurodeploy.hardware.validate import validate_file
 
+    for target, what in ((map_path, "core map"), (plot_path, "core map plot")):
+        if target:
+            check_output(target, what)
     report = validate_file(network, hw, manifest, activity)
     if map_path:
         from neurodeploy.atomic import write_json
@@ -78,6 +82,11 @@ def validate(network: str, hw: str, manifest: Optional[str], activity: Optional[
         from rich.console import Console
 
         render(report, Console(width=max(140, Console().width)))
+    if activity:
+        from neurodeploy.interop.silence import silent_in_activity
+
+        for line in silent_in_activity(activity):
+            click.echo(f"warning: {line}", err=True)
     if report.exit_code:
         sys.exit(report.exit_code)
 

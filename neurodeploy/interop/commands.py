@@ -7,6 +7,8 @@ from typing import Optional
 
 import click
 
+from neurodeploy.interop.conventions import DEFAULT, FRAMEWORKS
+
 
 def _shape(text: Optional[str]) -> Optional[tuple[int, int, int]]:
     if text is None:
@@ -24,24 +26,38 @@ def _shape(text: Optional[str]) -> Optional[tuple[int, int, int]]:
 @click.argument("graph", type=click.Path(dir_okay=False))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="The .net to write.")
 @click.option("--dt", type=float, help="Seconds per step (required unless the graph's metadata has dt).")
+@click.option("--from", "framework", type=click.Choice(FRAMEWORKS),
+              help=f"Framework that wrote the graph, for its neuron conventions (default: the one the "
+                   f"graph's metadata names, else {DEFAULT}); see docs/nir.md.")
 @click.option("--image-shape", help="C,H,W of the images a data set feeds (default: the graph's input).")
 @click.option("--dataset", help="Data set the manifest names for simulate (e.g. digits).")
 @click.option("--encoding", default="rate", show_default=True, help="Encoding of the manifest's schedule.")
 @click.option("--steps", "temporal_steps", type=click.IntRange(min=1), default=16, show_default=True,
               help="Temporal steps per frame.")
 @click.option("--gap", type=click.IntRange(min=0), help="Silent steps per frame (default: one per hop).")
-def import_nir(graph: str, output: str, dt: Optional[float], image_shape: Optional[str],
-               dataset: Optional[str], encoding: str, temporal_steps: int, gap: Optional[int]) -> None:
+@click.option("--check-samples", type=click.IntRange(min=0, max=10000), default=64, show_default=True,
+              help="With --dataset: test samples run on the emulator to find layers that never fire.")
+def import_nir(graph: str, output: str, dt: Optional[float], framework: Optional[str],
+               image_shape: Optional[str], dataset: Optional[str], encoding: str, temporal_steps: int,
+               gap: Optional[int], check_samples: int) -> None:
     """Map a NIR GRAPH to a netx .net with its manifest, quantised as Loihi runs it."""
+    from pathlib import Path
+
+    from neurodeploy.atomic import check_output
     from neurodeploy.config import DataConfig
     from neurodeploy.interop.files import import_nir_file
     from neurodeploy.interop.layers import NirError
+    from neurodeploy.manifest import MANIFEST_NAME
 
+    check_output(output, "network file")
+    check_output(Path(output).with_name(MANIFEST_NAME), "manifest")
     if dataset is not None and dataset not in DataConfig.model_fields["dataset"].annotation.__args__:
         raise NirError(f"--dataset {dataset!r}: expected one of "
                        f"{list(DataConfig.model_fields['dataset'].annotation.__args__)}")
     result = import_nir_file(graph, output, dt, _shape(image_shape), encoding, temporal_steps, gap,
-                             DataConfig(dataset=dataset) if dataset else None)
+                             DataConfig(dataset=dataset) if dataset else None, framework)
+    for note in result.notes:
+        click.echo(f"note: {note}")
     for layer in result.layers:
         worst = max(layer.errors, key=lambda error: error.relative)
         click.echo(f"{layer.name:<10} scale {layer.scale:9.3f}  iDecay {layer.datasets['neuron']['iDecay']:4d}  "
@@ -49,6 +65,11 @@ def import_nir(graph: str, output: str, dt: Optional[float], image_shape: Option
                    f"worst error {worst.parameter} {100 * worst.relative:.2f} %")
     click.echo(f"wrote {result.network_file} and {result.manifest_file} (dt {result.network.dt:g} s, "
                f"{result.network.hops} hops of latency in the schedule's gap)")
+    if dataset and check_samples:
+        from neurodeploy.interop.silence import silent_after_import
+
+        for line in silent_after_import(result.network_file, check_samples):
+            click.echo(f"warning: {line}", err=True)
 
 
 @click.command("export-nir")
@@ -57,8 +78,10 @@ def import_nir(graph: str, output: str, dt: Optional[float], image_shape: Option
 @click.option("--dt", type=float, help="Seconds per step (required unless the manifest records it).")
 def export_nir(network: str, output: str, dt: Optional[float]) -> None:
     """Write the NIR graph of a netx NETWORK, de-quantised, with dt recorded."""
+    from neurodeploy.atomic import check_output
     from neurodeploy.interop.files import export_nir_file
 
+    check_output(output, "NIR graph")
     graph = export_nir_file(network, output, dt)
     click.echo(f"wrote {output} ({len(graph.nodes)} nodes, dt {graph.metadata['dt']:g} s)")
 
@@ -74,18 +97,21 @@ def export_nir(network: str, output: str, dt: Optional[float]) -> None:
 def parity_nir(graph: str, network: str, samples: Optional[int], lava: bool, timeout_s: float,
                json_path: Optional[str]) -> None:
     """Float NIR GRAPH vs its quantised NETWORK on the manifest's test data, same spikes."""
-    from neurodeploy.atomic import write_json
+    from neurodeploy.atomic import check_output, write_json
     from neurodeploy.interop.fidelity import fidelity
     from neurodeploy.interop.files import NIR_KEY, encoded_test_split
-    from neurodeploy.interop.nir_import import graph_dt, read_graph, to_float_network
+    from neurodeploy.interop.nir_import import load_graph
     from neurodeploy.manifest import Manifest, manifest_path_for
 
+    if json_path:
+        check_output(json_path, "fidelity report")
     manifest = Manifest.load(manifest_path_for(network))
-    dt = manifest.neuron.get(NIR_KEY, {}).get("dt")
-    parsed = read_graph(graph)
-    float_network = to_float_network(parsed, graph_dt(parsed, dt, graph), graph)
+    recorded = manifest.neuron.get(NIR_KEY, {})
+    float_network = load_graph(graph, recorded.get("dt"), recorded.get("framework")).network
     spikes, labels = encoded_test_split(network, manifest, float_network.input_shape, samples)
     report = fidelity(float_network, network, spikes, labels, lava=lava, timeout_s=timeout_s)
     click.echo(json.dumps({k: v for k, v in report.to_dict().items() if k != "quantisation"}, indent=2))
+    for line in report.warnings:
+        click.echo(f"warning: {line}", err=True)
     if json_path:
         write_json(json_path, report.to_dict())

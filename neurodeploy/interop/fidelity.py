@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from neurodeploy.interop import silence
 from neurodeploy.interop.layers import FloatNetwork
 from neurodeploy.interop.quantise import ParameterError, quantise
 from neurodeploy.interop.reference import simulate_float
@@ -41,6 +42,7 @@ class FidelityReport:
     agreement: dict[str, float]          # float-emulator, emulator-lava
     layers: tuple[LayerFidelity, ...]
     quantisation: tuple[ParameterError, ...]
+    warnings: tuple[str, ...] = ()       # layers that never fired (float or emulator)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,8 +86,11 @@ def fidelity(network: FloatNetwork, network_file: str | Path, spikes: np.ndarray
     layers = tuple(_layer(name, traces[name].spikes, emulated.recording[name].spikes)
                    for name in (layer.name for layer in network.layers))
     errors = tuple(error for layer in quantise(network, str(network_file)) for error in layer.errors)
+    what = f"the {len(spikes)} samples given"
+    silent = tuple(silence.warnings({layer.layer: layer.loihi_spikes for layer in layers}, f"{what} (emulator)")
+                   + silence.warnings({layer.layer: layer.float_spikes for layer in layers}, f"{what} (float NIR)"))
     return FidelityReport(str(network_file), len(spikes), timing.frame_steps, timing.decode_steps,
-                          accuracy, agreement, layers, errors)
+                          accuracy, agreement, layers, errors, silent)
 
 
 def _layer(name: str, reference: np.ndarray, quantised: np.ndarray) -> LayerFidelity:

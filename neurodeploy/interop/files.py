@@ -26,25 +26,27 @@ class ImportResult:
     manifest_file: Path
     network: FloatNetwork
     layers: tuple[QuantisedLayer, ...]
+    notes: tuple[str, ...] = ()          # what the import read on the user's behalf
 
 
 def import_nir_file(nir_path: str | Path, output: str | Path, dt: Optional[float] = None,
                     image_shape: Optional[tuple[int, int, int]] = None, encoding: str = "rate",
                     temporal_steps: int = 16, gap: Optional[int] = None,
-                    data: Optional[Any] = None) -> ImportResult:
-    """Map ``nir_path`` to ``output`` (netx) and a manifest beside it. The frame schedule
+                    data: Optional[Any] = None, framework: Optional[str] = None) -> ImportResult:
+    """Map ``nir_path`` to ``output`` (netx) and a manifest beside it, reading the graph
+    with the conventions of ``framework`` (see :mod:`.conventions`). The frame schedule
     gets ``gap`` silent steps (default: :func:`latency_steps`) so the decode window
     covers every input step; the manifest records ``dt``, each layer's scale and the data
     config (a :class:`~neurodeploy.config.DataConfig`) that ``simulate`` then feeds."""
     from neurodeploy.encoding.schedule import FrameSchedule
-    from neurodeploy.interop.nir_import import graph_dt, read_graph, to_float_network
+    from neurodeploy.interop.nir_import import load_graph
     from neurodeploy.interop.quantise import layer_names, quantise, write_float_netx
     from neurodeploy.manifest import LayerInfo, Manifest, package_versions
     from neurodeploy.netxfile import read_netx
 
     source = str(nir_path)
-    graph = read_graph(nir_path)
-    network = to_float_network(graph, graph_dt(graph, dt, source), source)
+    loaded = load_graph(nir_path, dt, framework)
+    network = loaded.network
     quantise(network, source)      # every range check, before a file is touched
     image = _image_shape(network, image_shape, source)
     schedule = FrameSchedule(encoding=encoding, temporal_steps=temporal_steps,
@@ -53,7 +55,8 @@ def import_nir_file(nir_path: str | Path, output: str | Path, dt: Optional[float
     manifest = Manifest(
         network_file=output.name, input_shape=image, port_shape=_port(network),
         layers=_layer_infos(network, layer_names(network), LayerInfo), schedule=schedule,
-        neuron={NIR_KEY: {"source": source, "dt": network.dt, "latency_steps": latency_steps(network)}},
+        neuron={NIR_KEY: {"source": source, "dt": network.dt, "latency_steps": latency_steps(network),
+                          "framework": loaded.convention.name}},
         dataset={"dataset": data.dataset} if data is not None else {},
         data=data.model_dump() if data is not None else None,
         versions=package_versions(PACKAGES))
@@ -62,7 +65,7 @@ def import_nir_file(nir_path: str | Path, output: str | Path, dt: Optional[float
     manifest.hops = read_netx(output).hops
     manifest_file = output.with_name(MANIFEST_NAME)  # the import owns its output folder
     manifest.save(manifest_file)
-    return ImportResult(output, manifest_file, network, tuple(written))
+    return ImportResult(output, manifest_file, network, tuple(written), loaded.notes)
 
 
 def export_nir_file(network_file: str | Path, output: str | Path, dt: Optional[float] = None) -> Any:

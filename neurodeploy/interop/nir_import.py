@@ -7,14 +7,17 @@ feed itself through one ``Linear``/``Affine`` (netx's ``dense_rec``). Nested gra
 (snnTorch's ``RLeaky``/``RSynaptic``) are inlined. Anything else is refused with the node
 named.
 
-NIR's ODEs are discretised with forward Euler at the given ``dt``; with
-``a = dt / tau_syn`` and ``m = dt / tau_mem`` (``dt / tau`` for LIF/LI):
+NIR's ODEs are discretised as the framework that wrote the graph steps them
+(:mod:`.conventions`): with ``c`` and ``d`` the decays of ``tau_syn`` and ``tau_mem`` (``tau``
+for LIF/LI) at ``dt``, ``1 - keep`` where ``keep`` is ``1 - dt/tau`` (Euler) or
+``exp(-dt/tau)`` (exact), and ``g_u``, ``g_v`` the convention's current and voltage gains
+(NIR's ODE: ``g_u = c * w_in``, ``g_v = d * r``):
 
-- CubaLIF: ``current_decay = a``, ``voltage_decay = m``, weight row gain ``m * r * a * w_in``,
-  bias ``m * v_leak`` (an Affine bias enters the current, which Loihi cannot bias: it is
-  mapped only when ``a = 1``);
-- LIF: ``current_decay = 1``, ``voltage_decay = m``, gain ``m * r``, bias ``gain * b + m * v_leak``;
-- IF: ``current_decay = 1``, ``voltage_decay = 0``, gain ``dt * r``, bias ``gain * b``.
+- CubaLIF: ``current_decay = c``, ``voltage_decay = d``, weight row gain ``g_u * g_v``,
+  bias ``d * v_leak`` (an Affine bias enters the current, which Loihi cannot bias: it is
+  mapped only when ``c = 1``);
+- LIF: ``current_decay = 1``, ``voltage_decay = d``, gain ``g_v``, bias ``gain * b + d * v_leak``;
+- IF: ``current_decay = 1``, ``voltage_decay = 0``, gain ``dt * r`` (or ``r``), bias ``gain * b``.
 
 Loihi resets ``v`` to 0 after a spike and has no refractory period, so ``v_reset`` must
 be 0. Per-neuron thresholds are folded into the weight rows (``v / k`` is the same
@@ -29,6 +32,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from neurodeploy.interop.conventions import Convention, resolve
 from neurodeploy.interop.layers import FloatLayer, FloatNetwork, NirError
 from neurodeploy.interop.quantise import layer_names
 
@@ -40,28 +44,57 @@ DT_KEY = "dt"
 SCALE_KEY = "loihi_scale"
 
 
+@dataclass(frozen=True)
+class LoadedGraph:
+    """A NIR file mapped to float layers, with the convention used and what the import
+    decided on the user's behalf (one line each, for the user to read)."""
+
+    network: FloatNetwork
+    convention: Convention
+    notes: tuple[str, ...]
+
+
+def load_graph(path: str | Path, dt: Optional[float], framework: Optional[str] = None) -> LoadedGraph:
+    """Read ``path``, pick the exporter's convention (``framework``, else the graph's own
+    word, else the default) and map it at step ``dt`` (else the graph's metadata dt)."""
+    source = str(path)
+    graph = read_graph(path)
+    convention, said = resolve(graph, framework, source)
+    network, notes = to_float_network(graph, graph_dt(graph, dt, source, convention), source, convention)
+    return LoadedGraph(network, convention, (said, *notes))
+
+
 def read_graph(path: str | Path) -> Any:
     """``nir.read`` without NIR's type inference (peers write graphs it rejects); one
-    :class:`NirError` line when the file is not NIR."""
+    :class:`NirError` line naming what is wrong when the file is not a readable NIR graph.
+    Only the failures of reading a file are caught: anything else is a bug, and shows."""
+    import h5py
     import nir
 
     path = Path(path)
     if not path.is_file():
         raise NirError(f"{path}: NIR file not found")
+    if not h5py.is_hdf5(path):
+        raise NirError(f"{path}: not a NIR graph (not an HDF5 file)")
     try:
         return nir.read(path, type_check=False)
-    except Exception as error:  # h5py, KeyError, ValueError, AssertionError: all "not NIR"
+    except KeyError as error:
+        raise NirError(f"{path}: not a NIR graph (a node lacks the field {error.args[0]!r} "
+                       f"that its type needs)") from None
+    except (OSError, ValueError, TypeError, AttributeError, AssertionError, NotImplementedError) as error:
         text = str(error).strip().splitlines()
-        raise NirError(f"{path}: not a NIR graph ({text[0] if text else type(error).__name__})") from None
+        raise NirError(f"{path}: not a readable NIR graph ({type(error).__name__}: "
+                       f"{text[0] if text else 'no detail'})") from None
 
 
-def graph_dt(graph: Any, dt: Optional[float], source: str) -> float:
+def graph_dt(graph: Any, dt: Optional[float], source: str, convention: Convention) -> float:
     """The step: ``dt`` given, or the graph's ``metadata['dt']``; never assumed."""
-    recorded = (getattr(graph, "metadata", None) or {}).get(DT_KEY)
-    recorded = float(recorded) if recorded is not None else None
+    recorded = _recorded_dt(graph, source)
     if dt is None and recorded is None:
         raise NirError(f"{source}: the graph records no dt; pass --dt (seconds per step; "
-                       f"snnTorch exports assume 1e-4)")
+                       f"{convention.why_dt}, so its graphs import with --dt {convention.dt:g})")
+    if dt is not None and not math.isfinite(dt):
+        raise NirError(f"{source}: --dt {dt}; it must be a finite number of seconds")
     if dt is not None and recorded is not None and not math.isclose(dt, recorded, rel_tol=1e-9):
         raise NirError(f"{source}: --dt {dt:g} disagrees with the graph's metadata dt {recorded:g}")
     chosen = dt if dt is not None else recorded
@@ -70,8 +103,21 @@ def graph_dt(graph: Any, dt: Optional[float], source: str) -> float:
     return float(chosen)
 
 
-def to_float_network(graph: Any, dt: float, source: str) -> FloatNetwork:
-    """Map a NIR graph to float layers at step ``dt``; :class:`NirError` names the node."""
+def _recorded_dt(graph: Any, source: str) -> Optional[float]:
+    value = (getattr(graph, "metadata", None) or {}).get(DT_KEY)
+    if value is None:
+        return None
+    array = np.asarray(value)
+    if array.dtype.kind not in "iuf" or array.size != 1 or not np.isfinite(array).all():
+        raise NirError(f"{source}: metadata dt = {_short(value)}; NIR records dt as one finite "
+                       f"number of seconds")
+    return float(array.reshape(-1)[0])
+
+
+def to_float_network(graph: Any, dt: float, source: str, convention: Convention
+                     ) -> tuple[FloatNetwork, tuple[str, ...]]:
+    """Map a NIR graph to float layers at step ``dt`` as ``convention`` steps it, and the
+    notes of what was read on the user's behalf; :class:`NirError` names the node."""
     nodes, edges = _inline(graph, source)
     for name, node in nodes.items():
         kind = type(node).__name__
@@ -80,14 +126,46 @@ def to_float_network(graph: Any, dt: float, source: str) -> FloatNetwork:
                            f"maps {', '.join(SUPPORTED)}")
     recurrent, forward = _recurrent_synapses(nodes, edges)
     path = _chain(nodes, forward, source, set(recurrent.values()))
-    input_shape = tuple(int(v) for v in np.atleast_1d(_shape(nodes[path[0]].output_type)))
-    builder = _Builder(nodes, recurrent, dt, source, input_shape)
+    input_shape, notes = _input_shape(nodes, path[0], source)
+    builder = _Builder(nodes, recurrent, dt, source, input_shape, convention)
     for name in path[1:-1]:
         builder.add(name)
     layers = builder.finish()
     named = [replace(layer, name=name) for layer, name in
              zip(layers, layer_names(FloatNetwork(tuple(layers), dt, input_shape)))]
-    return FloatNetwork(tuple(named), dt, input_shape)
+    return FloatNetwork(tuple(named), dt, input_shape), notes
+
+
+def _input_shape(nodes: dict[str, Any], name: str, source: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """The Input's shape without a batch dimension. netx takes ``(n,)`` or ``(C, H, W)``, so
+    a leading 1 on a 2-d or 4-d shape (Norse and Rockpool export with a batched sample) is
+    a batch dimension: dropped, and said so."""
+    raw = _numbers(_shape(nodes[name].output_type), f"{source}: node {name!r} (Input): shape")
+    if raw.size == 0 or np.any(raw < 1) or np.any(raw != np.round(raw)):
+        raise NirError(f"{source}: node {name!r} (Input): shape {_short(raw)}; expected whole "
+                       f"sizes >= 1 (NIR writers must record the input shape)")
+    shape = tuple(int(v) for v in np.atleast_1d(raw))
+    if len(shape) in (2, 4) and shape[0] == 1:
+        return shape[1:], (f"node {name!r}: the leading 1 of the input shape {shape} is read as a "
+                           f"batch dimension and dropped",)
+    return shape, ()
+
+
+def _numbers(value: Any, where: str) -> np.ndarray:
+    """``value`` as finite floats, or one :class:`NirError` line naming ``where``."""
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise NirError(f"{where} is {_short(value)}, not numbers") from None
+    if not np.isfinite(array).all():
+        bad = array[~np.isfinite(array)].reshape(-1)[0]
+        raise NirError(f"{where} holds {bad}; NIR parameters must be finite numbers")
+    return array
+
+
+def _short(value: Any) -> str:
+    text = repr(value.decode("utf8", "replace") if isinstance(value, bytes) else value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 # --- graph shape ------------------------------------------------------------------------
@@ -203,9 +281,7 @@ def _cycle(successors: dict[str, list[str]]) -> list[str]:
 
 def _shape(types: Any) -> Any:
     value = types.get("output") if isinstance(types, dict) else types
-    if value is None:
-        return None
-    return np.asarray(value).astype(int)
+    return () if value is None else value
 
 
 # --- layers ---------------------------------------------------------------------------------
@@ -224,14 +300,28 @@ class _Builder:
     """Walks the chain node by node and closes a :class:`FloatLayer` at each neuron."""
 
     def __init__(self, nodes: dict[str, Any], recurrent: dict[str, str], dt: float,
-                 source: str, input_shape: tuple[int, ...]) -> None:
+                 source: str, input_shape: tuple[int, ...], convention: Convention) -> None:
         self.nodes, self.recurrent, self.dt, self.source = nodes, recurrent, dt, source
+        self.convention = convention
         self.shape = input_shape
         self.pending = _Pending()
         self.layers: list[FloatLayer] = []
 
     def fail(self, name: str, reason: str) -> None:
-        raise NirError(f"{self.source}: node {name!r} ({type(self.nodes[name]).__name__}): {reason}")
+        raise NirError(f"{self.where(name)}: {reason}")
+
+    def where(self, name: str) -> str:
+        return f"{self.source}: node {name!r} ({type(self.nodes[name]).__name__})"
+
+    def numbers(self, name: str, field: str) -> np.ndarray:
+        """A field of a node as finite floats (NIR files carry any dtype)."""
+        return _numbers(getattr(self.nodes[name], field), f"{self.where(name)}: {field}")
+
+    def whole(self, name: str, field: str) -> np.ndarray:
+        values = self.numbers(name, field)
+        if np.any(values != np.round(values)) or np.any(values < 0):
+            self.fail(name, f"{field} = {_short(values.tolist())}; expected whole numbers >= 0")
+        return values.astype(int)
 
     def add(self, name: str) -> None:
         kind = type(self.nodes[name]).__name__
@@ -261,7 +351,7 @@ class _Builder:
         return self.layers
 
     def _delay(self, name: str) -> None:
-        steps = np.asarray(self.nodes[name].delay, dtype=float) / self.dt
+        steps = self.numbers(name, "delay") / self.dt
         if self.pending.synapse is None:
             if self.pending.delay_in is not None:
                 self.fail(name, "two Delays in a row")
@@ -277,25 +367,25 @@ class _Builder:
         if type(synapse).__name__ == "Conv2d":
             weight, shape, geometry, bias = self._conv(pending.synapse, synapse, input_shape)
         else:
-            weight = np.asarray(synapse.weight, dtype=float)
+            weight = self.numbers(pending.synapse, "weight")
             if weight.ndim != 2 or weight.shape[1] != math.prod(input_shape) or len(input_shape) != 1:
                 self.fail(pending.synapse, f"weight {weight.shape} does not take the {input_shape} "
                                            f"input (a Flatten may be missing)")
             shape, geometry = (weight.shape[0],), {}
-            bias = np.asarray(synapse.bias, dtype=float) if type(synapse).__name__ == "Affine" else None
+            bias = self.numbers(pending.synapse, "bias") if type(synapse).__name__ == "Affine" else None
         neuron = _NeuronMap(self, neuron_name, shape)
         rows = neuron.row_gain(weight.ndim == 4)
         weight = weight * rows.reshape(-1, *([1] * (weight.ndim - 1)))
         weight_rec = None
         if neuron_name in self.recurrent:
             rec = self.nodes[self.recurrent[neuron_name]]
-            weight_rec = np.asarray(rec.weight, dtype=float)
+            weight_rec = self.numbers(self.recurrent[neuron_name], "weight")
             if weight.ndim == 4 or weight_rec.shape != (shape[0], shape[0]):
                 self.fail(self.recurrent[neuron_name], f"recurrent weight {weight_rec.shape} is not "
                                                        f"({shape[0]}, {shape[0]}) on a dense layer")
             weight_rec = weight_rec * rows.reshape(-1, 1)
             if type(rec).__name__ == "Affine" and np.any(rec.bias):
-                bias = np.asarray(rec.bias, dtype=float) + (0 if bias is None else bias)
+                bias = self.numbers(self.recurrent[neuron_name], "bias") + (0 if bias is None else bias)
         delay = self._delays(weight.shape, pending, weight.ndim == 4)
         if delay is not None and weight_rec is not None:
             self.fail(neuron_name, "a recurrent layer with delays; netx builds its recurrent DelayDense "
@@ -311,13 +401,15 @@ class _Builder:
 
     def _conv(self, name: str, node: Any, input_shape: tuple[int, ...]
               ) -> tuple[np.ndarray, tuple[int, ...], dict[str, Any], Optional[np.ndarray]]:
-        weight = np.asarray(node.weight, dtype=float)
-        groups = int(node.groups)
+        weight = self.numbers(name, "weight")
+        groups = int(np.max(self.whole(name, "groups")))
         if weight.ndim != 4 or len(input_shape) != 3 or input_shape[0] != weight.shape[1] * groups:
             self.fail(name, f"kernel {weight.shape} (groups={groups}) does not take the {input_shape} input")
-        pair = lambda value: tuple(int(v) for v in np.broadcast_to(np.asarray(value).astype(int), (2,)))  # noqa: E731
-        stride, dilation = pair(node.stride), pair(node.dilation)
+        pair = lambda field: self._pair(name, field)  # noqa: E731
+        stride, dilation = pair("stride"), pair("dilation")
         padding = node.padding
+        if isinstance(padding, np.ndarray) and padding.dtype.kind in "SUO":
+            padding = padding.reshape(-1)[0]
         if isinstance(padding, (str, bytes)):
             padding = padding.decode() if isinstance(padding, bytes) else padding
             if padding == "valid":
@@ -327,12 +419,20 @@ class _Builder:
             else:
                 self.fail(name, f"padding {padding!r} with stride {stride} and kernel "
                                 f"{weight.shape[2:]} has no symmetric netx padding")
-        padding = pair(padding)
+        else:
+            padding = pair("padding")
         out_hw = tuple((input_shape[1 + i] + 2 * padding[i] - dilation[i] * (weight.shape[2 + i] - 1) - 1)
                        // stride[i] + 1 for i in (0, 1))
-        bias = np.asarray(node.bias, dtype=float) if node.bias is not None and np.any(node.bias) else None
+        bias = self.numbers(name, "bias") if node.bias is not None else None
+        bias = bias if bias is not None and np.any(bias) else None
         geometry = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
         return weight, (weight.shape[0], *out_hw), geometry, bias
+
+    def _pair(self, name: str, field: str) -> tuple[int, int]:
+        values = self.whole(name, field).reshape(-1)
+        if values.size not in (1, 2):
+            self.fail(name, f"{field} has {values.size} values; a 2-d conv takes 1 or 2")
+        return tuple(int(v) for v in np.broadcast_to(values, (2,)))  # type: ignore[return-value]
 
     def _delays(self, weight_shape: tuple[int, ...], pending: _Pending, conv: bool) -> Optional[np.ndarray]:
         if pending.delay_in is None and pending.delay_out is None:
@@ -351,25 +451,27 @@ class _Builder:
 
 
 class _NeuronMap:
-    """One NIR neuron node's Euler discretisation (see the module docstring)."""
+    """One NIR neuron node discretised as its exporter steps it (see the module docstring)."""
 
     def __init__(self, builder: _Builder, name: str, shape: tuple[int, ...]) -> None:
         self.builder, self.name, self.shape = builder, name, shape
-        node, dt = builder.nodes[name], builder.dt
+        node, dt, rule = builder.nodes[name], builder.dt, builder.convention
         kind = type(node).__name__
         self.kind = kind
         get = lambda field: self._param(node, field)  # noqa: E731
         if kind in ("CubaLIF", "CubaLI"):
-            a, m = dt / get("tau_syn"), dt / get("tau_mem")
-            self.gain = m * get("r") * a * get("w_in")
-            self.current, self.voltage_decays = a, m
-            self.leak = m * get("v_leak")
+            c, d = self._decay(get("tau_syn"), "tau_syn"), self._decay(get("tau_mem"), "tau_mem")
+            into_current = {"ode": c, "whole": 1.0, "decayed": 1.0 - c}[rule.current_gain] * get("w_in")
+            self.gain = into_current * self._voltage_gain(d, get("r"))
+            self.current, self.voltage_decays = c, d
+            self.leak = d * get("v_leak")
         elif kind in ("LIF", "LI"):
-            m = dt / get("tau")
-            self.gain, self.current, self.voltage_decays = m * get("r"), np.ones(shape), m
-            self.leak = m * get("v_leak")
+            d = self._decay(get("tau"), "tau")
+            self.gain, self.current, self.voltage_decays = self._voltage_gain(d, get("r")), np.ones(shape), d
+            self.leak = d * get("v_leak")
         else:  # IF
-            self.gain, self.current, self.voltage_decays = dt * get("r"), np.ones(shape), np.zeros(shape)
+            gain = get("r") * (dt if rule.if_gain == "ode" else 1.0)
+            self.gain, self.current, self.voltage_decays = gain, np.ones(shape), np.zeros(shape)
             self.leak = np.zeros(shape)
         spiking = kind in ("CubaLIF", "LIF", "IF")
         if spiking and np.any(get("v_reset") != 0):
@@ -381,6 +483,17 @@ class _NeuronMap:
         self.normaliser = thresholds / self.threshold if thresholds is not None else np.ones(shape)
         metadata = getattr(node, "metadata", None) or {}
         self.scale = float(metadata[SCALE_KEY]) if SCALE_KEY in metadata else None
+
+    def _decay(self, tau: np.ndarray, field: str) -> np.ndarray:
+        """``1 - keep`` per step: Euler's ``dt/tau`` or the exact ``1 - exp(-dt/tau)``."""
+        rule, dt = self.builder.convention, self.builder.dt
+        if np.any(tau <= 0):
+            self.builder.fail(self.name, f"{field} = {float(tau.min()):g}; time constants must be > 0")
+        ratio = dt / rule.seconds(tau, dt)
+        return -np.expm1(-ratio) if rule.decay == "exact" else ratio
+
+    def _voltage_gain(self, decay: np.ndarray, r: np.ndarray) -> np.ndarray:
+        return decay * r if self.builder.convention.voltage_gain == "ode" else np.ones(self.shape)
 
     @property
     def current_decay(self) -> float:
@@ -418,7 +531,7 @@ class _NeuronMap:
         return total if np.any(total) else None
 
     def _param(self, node: Any, field: str) -> np.ndarray:
-        value = np.asarray(getattr(node, field), dtype=float)
+        value = self.builder.numbers(self.name, field)
         if value.size == 1:
             return np.full(self.shape, float(value.reshape(-1)[0]))   # NIR#176: scalars broadcast
         if value.size != math.prod(self.shape):

@@ -79,7 +79,7 @@ def write_float_netx(network: FloatNetwork, path: str | Path, source: str) -> li
                     index += 1
                 _write_group(group.create_group(str(index)), done.datasets)
                 index += 1
-        _check_lava_runs_the_file(temporary, network)
+        _check_lava_runs_the_file(temporary, path, network)
     return quantised
 
 
@@ -149,17 +149,31 @@ def _quantise_layer(layer: FloatLayer, source: str) -> QuantisedLayer:
     errors = [_error(layer.name, name, w, q / scale) for name, w, q in zip(("weight", "weight_rec"), weights, integers)]
     neuron = _neuron(layer, scale, where)
     if layer.bias is not None:
-        bias = np.round(np.asarray(layer.bias, dtype=float) * scale)
+        float_bias = layer.bias_per_neuron()
+        bias = np.round(float_bias * scale)
         if bias.size and (bias.min() < BIAS_RANGE[0] or bias.max() > BIAS_RANGE[1]):
             raise NirError(f"{where}: bias reaches {_extreme(bias):g} at scale {scale:g}; Loihi's "
                            f"13-bit bias mantissa holds {BIAS_RANGE[0]}..{BIAS_RANGE[1]}")
-        datasets["bias"] = bias.astype(np.float32)
-        errors.append(_error(layer.name, "bias", layer.bias, bias / scale))
+        datasets["bias"] = _netx_layout(bias, layer.kind).astype(np.float32)
+        errors.append(_error(layer.name, "bias", float_bias, bias / scale))
     if layer.delay is not None:
         datasets["delay"] = _delay(layer.delay, where).astype(np.float32)
     datasets["neuron"] = neuron
     errors += _neuron_errors(layer, neuron, scale)
     return QuantisedLayer(layer.name, scale, datasets, tuple(errors))
+
+
+def _netx_layout(per_neuron: np.ndarray, kind: str) -> np.ndarray:
+    """Torch's (C, H, W) per-neuron array in netx's (W, H, C); dense is (n,) either way."""
+    return per_neuron.transpose(2, 1, 0) if kind == "conv" else per_neuron
+
+
+def _torch_layout(netx: np.ndarray, shape: tuple[int, ...], kind: str) -> np.ndarray:
+    """A netx bias back in torch's layout: per channel ``(C,)`` as it is, per neuron
+    ``(W, H, C)`` transposed."""
+    if kind == "conv" and netx.size != shape[0]:
+        return netx.reshape(tuple(reversed(shape))).transpose(2, 1, 0)
+    return netx.reshape(-1) if kind == "conv" else netx.reshape(shape)
 
 
 def _best_scale(weights: list[np.ndarray]) -> float:
@@ -248,14 +262,20 @@ def _write_group(group: h5py.Group, datasets: dict[str, Any]) -> None:
             group.create_dataset(key, data=value)
 
 
-def _check_lava_runs_the_file(path: Path, network: FloatNetwork) -> None:
+def _check_lava_runs_the_file(path: Path, shown: Path, network: FloatNetwork) -> None:
     """The weights written must be what Lava's synapses hold (netx's exponent and Lava's
-    truncation change nothing): a bug otherwise, not a user error."""
+    truncation change nothing): a bug otherwise, not a user error. Messages name ``shown``,
+    the user's output, never the temporary ``path`` being checked."""
+    from neurodeploy.errors import NeurodeployError
     from neurodeploy.sim.emulator_layers import ConvSynapse, DelayLine, build_layers
 
-    netx = read_netx(path)
-    image = network.input_shape if len(network.input_shape) == 3 else (*network.input_shape, 1, 1)
-    for built in build_layers(netx, tuple(image)):
+    try:
+        netx = read_netx(path)
+        image = network.input_shape if len(network.input_shape) == 3 else (*network.input_shape, 1, 1)
+        built_layers = build_layers(netx, tuple(image))
+    except NeurodeployError as error:
+        raise type(error)(str(error).replace(str(path), str(shown))) from None
+    for built in built_layers:
         if isinstance(built.synapse, ConvSynapse):
             continue  # Lava's conv model uses the file's integers as they are
         taps = built.synapse.taps if isinstance(built.synapse, DelayLine) else ((0, built.synapse),)
@@ -265,7 +285,7 @@ def _check_lava_runs_the_file(path: Path, network: FloatNetwork) -> None:
         for key, parts in synapses:
             held = sum(part.weight_t.double().numpy().T * 2.0 ** part.exponent for part in parts)
             written = getattr(netx.layer(built.name), key).reshape(held.shape)
-            assert np.array_equal(held, written), f"{path}: {built.name}/{key}: Lava runs other weights"
+            assert np.array_equal(held, written), f"{shown}: {built.name}/{key}: Lava runs other weights"
 
 
 # --- integers -> float ------------------------------------------------------------------
@@ -292,7 +312,7 @@ def _dequantise(path: str | Path, layer: NetxLayer, scale: float, flatten: bool,
         weight=weight / scale,
         current_decay=int(neuron["iDecay"]) / DECAY_UNITY, voltage_decay=int(neuron["vDecay"]) / DECAY_UNITY,
         threshold=None if threshold >= THRESHOLD_MAX else threshold / scale,
-        bias=None if layer.bias is None else np.asarray(layer.bias, dtype=float) / scale,
+        bias=None if layer.bias is None else _torch_layout(np.asarray(layer.bias, dtype=float), shape, kind) / scale,
         weight_rec=None if layer.weight_rec is None else np.asarray(layer.weight_rec, dtype=float).reshape(
             shape[0], -1) / scale,
         delay=None if layer.delay is None else np.asarray(layer.delay, dtype=float),
