@@ -13,18 +13,25 @@ Three kinds, one interface (``samples``, ``frame_steps``, ``labels``, ``head``):
 
 Arrays from files are checked here, before any backend starts: a wrong rank, shape,
 dtype or value is one :class:`~neurodeploy.errors.InputError` line naming the file, the
-shape expected and the shape found. numpy only.
+shape expected and the shape found. A file is bounded before its data is read: a FIFO or
+device is refused by type, and each array's header (shape x dtype) must fit
+:data:`MAX_ARRAY_BYTES` and the bytes the file (or ``.npz`` member) holds. numpy only.
 """
 from __future__ import annotations
 
+import math
+import struct
+import zipfile
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, BinaryIO, Optional, Union
 
 import numpy as np
 
 from neurodeploy.encoding.schedule import FrameSchedule
-from neurodeploy.errors import InputError, NetworkFileError
+from neurodeploy.errors import InputError, NetworkFileError, shown
+from neurodeploy.paths import input_file, shown_path
 
 if TYPE_CHECKING:
     from neurodeploy.netxfile import NetxNetwork
@@ -34,6 +41,14 @@ LAYOUTS = ("chw", "whc")
 BIAS_MANTISSA_LIMIT = 1 << 12
 #: Most steps a sample may take (bounds memory and run time before anything starts).
 MAX_STEPS = 1 << 16
+#: Largest array a file may hold, by its header's shape x dtype, checked before loading.
+MAX_ARRAY_BYTES = 1 << 31
+
+_ZIP_MAGIC, _EMPTY_ZIP_MAGIC = b"PK\x03\x04", b"PK\x05\x06"
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+#: What numpy and zipfile raise on a corrupt, truncated or hostile file.
+_READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, struct.error,
+                NotImplementedError, RuntimeError, OverflowError, KeyError)
 
 
 @dataclass(frozen=True)
@@ -147,6 +162,7 @@ def load_spikes(path: str | Path, layout: str = "chw", steps: Optional[int] = No
     array, labels = _load(path, "spikes")
     if array.ndim < 3:
         raise InputError(f"{path}: spikes of shape {array.shape}; expected (N, T, *input_shape)")
+    _some_samples(path, array, "spikes")
     if steps is not None and array.shape[1] != steps:
         raise InputError(f"{path}: spikes of shape {array.shape} hold {array.shape[1]} steps; "
                          f"--steps says {steps}")
@@ -161,6 +177,7 @@ def load_bias(path: str | Path, steps: int, layout: str = "chw") -> BiasInput:
     array, labels = _load(path, "bias")
     if array.ndim < 2:
         raise InputError(f"{path}: bias of shape {array.shape}; expected (N, *input_shape)")
+    _some_samples(path, array, "bias")
     if array.dtype.kind == "f":
         if not np.isfinite(array).all():
             raise InputError(f"{path}: bias holds NaN or infinite values")
@@ -214,23 +231,62 @@ def check_fits(inputs: Inputs, expected: tuple[int, ...], where: str) -> None:
 
 
 def _load(path: Path, key: str) -> tuple[np.ndarray, Optional[np.ndarray]]:
-    if not path.is_file():
-        raise InputError(f"{path}: {key} file not found")
+    """Array ``key`` (and ``labels``, when an ``.npz`` holds both) from ``path``, each
+    bounded by its header before a byte of data is read."""
+    path = input_file(path, f"{key} file", InputError)
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
-        raise InputError(f"{path}: not a .npy or .npz array file ({_first_line(error)})") from None
-    if isinstance(loaded, np.ndarray):
-        return loaded, None
-    with loaded:
-        names = list(loaded.files)
-        chosen = key if key in names else (names[0] if len(names) == 1 else None)
-        if chosen is None:
-            raise InputError(f"{path}: holds {names}; expected an array named {key!r}")
-        try:
-            return loaded[chosen], (loaded["labels"] if "labels" in names and chosen != "labels" else None)
-        except (OSError, ValueError) as error:
-            raise InputError(f"{path}: cannot read {chosen!r} ({_first_line(error)})") from None
+        with open(path, "rb") as stream:
+            magic = stream.read(len(_ZIP_MAGIC))
+            if magic not in (_ZIP_MAGIC, _EMPTY_ZIP_MAGIC):
+                stream.seek(0)
+                _check_header(path, key, stream, path.stat().st_size)
+                stream.seek(0)
+                return np.load(stream, allow_pickle=False), None
+        with zipfile.ZipFile(path) as archive:
+            members = {name[:-4]: info for info in archive.infolist()
+                       for name in [info.filename] if name.endswith(".npy")}
+            chosen = key if key in members else (next(iter(members)) if len(members) == 1 else None)
+            if chosen is None:
+                raise InputError(f"{shown_path(path)}: holds {sorted(members)[:8]}; expected an array named {key!r}")
+            wanted = [chosen] + (["labels"] if "labels" in members and chosen != "labels" else [])
+            arrays = [_member(path, archive, members[name], name) for name in wanted]
+    except _READ_ERRORS as error:
+        raise InputError(f"{shown_path(path)}: not a readable .npy or .npz array file ({_first_line(error)})") from None
+    return arrays[0], (arrays[1] if len(arrays) > 1 else None)
+
+
+def _member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> np.ndarray:
+    """One ``.npy`` member of an ``.npz``, its header checked against the member's size."""
+    with archive.open(info) as stream:
+        _check_header(path, name, stream, info.file_size)
+    with archive.open(info) as stream:
+        return np.lib.format.read_array(stream, allow_pickle=False)
+
+
+def _check_header(path: Path, name: str, stream: BinaryIO, size: int) -> None:
+    """Refuse an array whose header claims more than :data:`MAX_ARRAY_BYTES`, or more
+    bytes than ``size`` (the file's or the zip member's) holds; leaves ``stream`` after it."""
+    version = np.lib.format.read_magic(stream)
+    if version not in _HEADER_READERS:
+        raise InputError(f"{shown_path(path)}: {name!r} is .npy format version {version}; expected 1.0 or 2.0")
+    shape, _, dtype = _HEADER_READERS[version](stream)
+    if dtype.hasobject:
+        raise InputError(f"{shown_path(path)}: {name!r} holds Python objects ({dtype}); expected numbers")
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed > MAX_ARRAY_BYTES:
+        raise InputError(f"{shown_path(path)}: {name!r} claims shape {shown(shape)} of {dtype} ({claimed} bytes); "
+                         f"at most {MAX_ARRAY_BYTES} bytes are loaded")
+    held = size - stream.tell()
+    if claimed > held:
+        raise InputError(f"{shown_path(path)}: {name!r} claims shape {shown(shape)} of {dtype} ({claimed} bytes) "
+                         f"and holds {max(held, 0)}: truncated or corrupt")
+
+
+def _some_samples(path: Path, array: np.ndarray, key: str) -> None:
+    """A file of inputs holds at least one sample, each of at least one element."""
+    if not array.size:
+        raise InputError(f"{shown_path(path)}: {key} of shape {array.shape} hold no "
+                         f"{'samples' if not len(array) else 'values'}; expected at least one sample")
 
 
 def _binary(path: Path, array: np.ndarray) -> np.ndarray:

@@ -11,13 +11,15 @@ otherwise say which key is missing.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from neurodeploy.atomic import read_json, write_json
 from neurodeploy.encoding.schedule import FrameSchedule
-from neurodeploy.errors import ConfigError, NeurodeployError
+from neurodeploy.errors import ConfigError, NeurodeployError, shown
+from neurodeploy.paths import is_regular
 from neurodeploy.schema import Invalid, Node, field, integer, list_of, mapping, optional, strings_to_strings, text
 
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ def manifest_path_for(network_path: str | Path) -> Path:
     exists (a second export into a run folder), else the folder's ``manifest.json``."""
     network_path = Path(network_path)
     own = network_path.with_name(f"{network_path.stem}.manifest.json")
-    return own if own.is_file() else network_path.with_name(MANIFEST_NAME)
+    return own if is_regular(own) else network_path.with_name(MANIFEST_NAME)
 
 
 SIZE = integer(1, 1 << 24)
@@ -127,6 +129,22 @@ class Manifest:
 
     def save(self, path: str | Path) -> None:
         write_json(path, self.to_dict())
+
+    @classmethod
+    def beside(cls, network_path: str | Path) -> Optional["Manifest"]:
+        """The manifest beside ``network_path`` (:func:`manifest_path_for`), ``None`` when
+        there is none; one that names another network file is an error, not a fallback:
+        it would feed this network another network's schedule and data."""
+        network_path = Path(network_path)
+        path = manifest_path_for(network_path)
+        if not os.path.lexists(path):
+            return None
+        manifest = cls.load(path)
+        if Path(manifest.network_file).name != network_path.name:
+            raise NeurodeployError(f"{path}: describes {shown(manifest.network_file)}, not {network_path.name}; "
+                                   f"give the network a folder of its own with its manifest, or pass "
+                                   f"--spikes FILE (or --bias FILE --steps T)")
+        return manifest
 
     @classmethod
     def load(cls, path: str | Path) -> "Manifest":

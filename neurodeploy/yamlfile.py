@@ -2,8 +2,9 @@
 
 PyYAML's safe loader still expands aliases (a 400-byte "billion laughs" file becomes a
 structure whose text is hundreds of megabytes), recurses once per nesting level and
-reads any bytes. Here a file is at most :data:`MAX_BYTES`, UTF-8, nested at most
-:data:`MAX_DEPTH` levels and alias-free; anything else is one
+reads any bytes. Here a file is a regular file (not a FIFO or a device), at most
+:data:`MAX_BYTES`, UTF-8, nested at most :data:`MAX_DEPTH` levels and alias-free;
+anything else is one
 :class:`~neurodeploy.errors.ConfigError` line naming the file and, where known, the line.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import yaml
 
 from neurodeploy.errors import ConfigError
+from neurodeploy.paths import input_file
 
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 32
@@ -39,7 +41,7 @@ def _check_events(text: str) -> None:
 
 def read_yaml(path: str | Path, what: str) -> Any:
     """The parsed YAML document at ``path`` (``None`` when empty); ``what`` names it in errors."""
-    path = Path(path)
+    path = input_file(path, what, ConfigError)  # by type first: a FIFO blocks, /dev/zero never ends
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:

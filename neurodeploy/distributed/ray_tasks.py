@@ -2,7 +2,9 @@
 
 ``--ray ADDRESS`` joins a running cluster (``ray start --head`` prints the address; a
 ``ray://host:10001`` client address works too); ``--ray local`` starts Ray on this machine
-for the length of the command. Without ``--ray`` nothing here runs.
+for the length of the command. Without ``--ray`` nothing here runs. An address must
+resolve and accept a connection within :data:`CONNECT_TIMEOUT_S`, or the command stops
+with one line naming it (Ray alone would retry for minutes).
 
 Each task runs in a Ray worker: a process of its own, started by Ray's raylet and not a
 daemonic ``multiprocessing`` child, so Lava may start its runtime's processes there (a
@@ -17,6 +19,8 @@ own message, and the other tasks are cancelled.
 """
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -30,6 +34,11 @@ from neurodeploy.netxfile import NetxNetwork
 from neurodeploy.results import SimulationResult
 
 LOCAL = "local"
+AUTO = "auto"  # Ray's own: the cluster this machine last started, which Ray finds at once or not at all
+#: Seconds a cluster address has to resolve and accept a connection.
+CONNECT_TIMEOUT_S = 10.0
+#: Longest address taken (a host name is at most 253 characters).
+MAX_ADDRESS = 300
 TASK_RETRIES = 3
 """Times Ray re-runs a task whose worker died; an exception raised by the task is final."""
 
@@ -45,6 +54,8 @@ def ray_session(address: str) -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
+    if address not in (LOCAL, AUTO):
+        check_address(address)
     try:
         if address == LOCAL:
             ray.init(include_dashboard=False, logging_level="WARNING")
@@ -57,6 +68,65 @@ def ray_session(address: str) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def check_address(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse, within ``timeout_s``, a cluster address that is malformed, does not resolve
+    or where nothing accepts a connection: ``ray.init`` itself retries such an address for
+    minutes without a word. (A service that answers but is not Ray is left to Ray.)"""
+    host, port = _host_port(address)
+    deadline = time.monotonic() + timeout_s
+    found: list[Any] = []
+
+    def resolve() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except (OSError, UnicodeError) as error:
+            found.append(error)
+
+    worker = threading.Thread(target=resolve, name="neurodeploy-ray-resolve", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if not found:
+        raise DistributedError(f"--ray {_shown(address)}: {host} did not resolve within {timeout_s:g} s")
+    if isinstance(found[0], BaseException):
+        raise DistributedError(f"--ray {_shown(address)}: cannot resolve {_shown(host)} ({_reason(found[0])})")
+    problem: Optional[BaseException] = None
+    for family, kind, protocol, _, target in found[0]:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            with socket.socket(family, kind, protocol) as probe:
+                probe.settimeout(left)
+                probe.connect(target)
+            return
+        except OSError as error:
+            problem = error
+    why = _reason(problem) if problem is not None else "no answer"
+    raise DistributedError(f"--ray {_shown(address)}: nothing answered at {_shown(host)}:{port} within "
+                           f"{timeout_s:g} s ({why}); start the cluster (ray start --head) or use --ray local")
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    """``host`` and ``port`` of ``[ray://]host:port`` (``[v6]:port`` too)."""
+    rest = address[len("ray://"):] if address.startswith("ray://") else address
+    host, sep, port = rest.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or len(address) > MAX_ADDRESS:
+        raise DistributedError(f"--ray {_shown(address)}: expected 'local', 'auto' or a cluster address HOST:PORT "
+                               f"(port 1..65535), e.g. 127.0.0.1:6379 or ray://127.0.0.1:10001")
+    return host, int(port)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return _first_line(error)
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 80 else f"{text[:77]}..."
 
 
 def cluster_cpus() -> int:

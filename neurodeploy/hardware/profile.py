@@ -26,6 +26,7 @@ from neurodeploy.schema import (Check, Invalid, Node, choice, field, flag, integ
                                 strings_to_strings, text)
 
 ENV_VAR = "NEURODEPLOY_HW_CONFIGS"
+MAX_NAME = 64  # a profile name longer than this names no shipped profile (and no file name fits)
 CONFIDENCES = ("code", "doc", "secondary", "uncertain")
 
 #: A count the checks divide by (cores, neurons, memory, group sizes, chips).
@@ -268,13 +269,13 @@ def load_profile(name_or_path: str | Path) -> Profile:
 
 
 def _resolve(name_or_path: str) -> Path:
+    from neurodeploy.paths import input_file
+
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.parent != Path("."):
-        if not candidate.is_file():
-            raise ConfigError(f"{candidate}: profile file not found")
-        return candidate
+        return input_file(candidate, "profile file", ConfigError)
     named = profiles_dir() / f"{name_or_path}.yaml"
-    if not named.is_file():
+    if len(name_or_path) > MAX_NAME or not named.is_file():
         known = [path.stem for path in list_profiles()]
         guess = get_close_matches(name_or_path, known, n=1)
         hint = f" (did you mean '{guess[0]}'?)" if guess else ""
