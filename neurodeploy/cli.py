@@ -60,6 +60,17 @@ set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALU
                           help="Override a config value, e.g. --set train.epochs=3.")
 
 
+def _quiet(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    from neurodeploy.progress import set_quiet
+
+    set_quiet(value)
+    return value
+
+
+quiet_option = click.option("--quiet", "-q", is_flag=True, expose_value=False, callback=_quiet,
+                            help="No progress and no messages: only results and errors.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="neurodeploy")
 def cli() -> None:
@@ -316,6 +327,8 @@ from neurodeploy.interop.commands import export_nir, import_nir, parity_nir  # n
 cli.add_command(import_nir)
 cli.add_command(export_nir)
 cli.add_command(parity_nir)
+for _command in (train, export, simulate, run, parity, compare, import_nir, export_nir, parity_nir):
+    quiet_option(_command)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ for the whole frame and up to the exit step.
 from __future__ import annotations
 
 import statistics
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -18,6 +19,7 @@ from neurodeploy.atomic import write_json
 from neurodeploy.decision import accuracy_per_step, choose_threshold, cumulative_counts, early_exit, threshold_sweep
 from neurodeploy.netxfile import NetxNetwork
 from neurodeploy.pipeline import TrainedRun, train_and_export
+from neurodeploy.progress import say, time_left
 
 DEFAULT_THRESHOLDS = (0, 1, 2, 3, 4, 5, 6, 8, 10, 10**9)
 EXIT_TOLERANCE = 0.01  # the exit threshold is the earliest within 1 point of full-frame accuracy
@@ -63,7 +65,11 @@ def compare(config_path: str, encodings: list[str], seeds: int, output: str,
              str(folder / "runs" / f"{encoding}-seed{seed}"), thresholds, profiles)
             for encoding in encodings for seed in range(seeds)]
     if ray is None:
-        measurements = [train_and_measure(*run) for run in runs]
+        measurements, began = [], time.perf_counter()
+        for done, run in enumerate(runs):
+            say(f"compare: run {done + 1}/{len(runs)} ({run[1]['encoding.encoding']}, seed {run[1]['seed']})"
+                + time_left(done, len(runs) - done, time.perf_counter() - began))
+            measurements.append(train_and_measure(*run))
     else:
         from neurodeploy.distributed.ray_tasks import ray_session, run_tasks
 

@@ -19,6 +19,7 @@ from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.inputs import ImageInput, Inputs
 from neurodeploy.manifest import MANIFEST_NAME, Manifest, manifest_path_for, package_versions
+from neurodeploy.progress import say as _say
 from neurodeploy.results import SimulationResult
 
 if TYPE_CHECKING:
@@ -90,9 +91,6 @@ def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = Non
         result = train(network, split.train, split.test, schedule, config, run_dir, plugin)
     if world is not None and not world.is_main:
         return None  # the other ranks train; rank 0 alone exports and reports
-    for row in result.history[-1:]:
-        _say(f"epoch {row['epoch']}: loss {row['train_loss']:.4f}, "
-             f"test accuracy {100 * row['test_accuracy']:.2f} %")
     began = time.perf_counter()
     manifest, description = _export(network, schedule, split, config, run_dir)
     export_s = time.perf_counter() - began
@@ -388,9 +386,3 @@ def run_activity(network: "NetxNetwork", schedule: FrameSchedule, images: np.nda
 
     input_spikes = float(encode(images, schedule).sum()) / len(images)
     return activity_counts(network, input_spikes, layer_spikes, schedule.frame_steps)
-
-
-def _say(message: str) -> None:
-    from neurodeploy.report.console import console
-
-    console.print(message, highlight=False)

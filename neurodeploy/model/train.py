@@ -24,7 +24,7 @@ from neurodeploy.distributed.ddp import World, all_sum
 from neurodeploy.encoding import FrameSchedule, encode
 from neurodeploy.errors import ConfigError, OutputError
 from neurodeploy.model.network import SpikingNetwork
-from neurodeploy.report.console import progress_bar
+from neurodeploy.progress import progress, say
 from neurodeploy.runtime import resolve_device
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -111,7 +111,8 @@ def train(network: SpikingNetwork, train_set: ImageSet, test_set: ImageSet,
         network.train()
         total_loss, correct = 0.0, 0
         batches = range(0, len(order), batch_size)
-        with progress_bar(f"epoch {epoch + 1}/{config.train.epochs}", len(batches)) as advance:
+        epoch_began = time.perf_counter()
+        with progress(f"epoch {epoch + 1}/{config.train.epochs}", len(batches), "batches") as advance:
             for start in batches:
                 index = order[start:start + batch_size]
                 spikes = encode(train_set.images[index], schedule, encoder_rng).to(device)
@@ -129,13 +130,21 @@ def train(network: SpikingNetwork, train_set: ImageSet, test_set: ImageSet,
                 advance()
         test = evaluate(network, test_set, schedule, config.train.batch_size * 4, config.seed)
         loss_sum, correct_sum, seen = all_sum(torch.tensor([total_loss, correct, len(order)], dtype=torch.float64)).tolist()
-        result.history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen,
-                               "train_accuracy": correct_sum / seen,
-                               "test_accuracy": test.accuracy(test_set.labels)})
+        row = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_accuracy": correct_sum / seen,
+               "test_accuracy": test.accuracy(test_set.labels), "wall_s": time.perf_counter() - epoch_began}
+        result.history.append(row)
         result.wall_s = time.perf_counter() - began
         if rank == 0:
             _save_checkpoint(checkpoint, network, optimizer, result, config, plugin, epoch + 1)
+            say(epoch_line(row, config.train.epochs))
     return result
+
+
+def epoch_line(row: dict[str, float], epochs: int) -> str:
+    """One epoch of the history as the line training prints (and keeps) after it."""
+    line = (f"epoch {row['epoch']}/{epochs}: loss {row['train_loss']:.4f}, train accuracy "
+            f"{100 * row['train_accuracy']:.2f} %, test accuracy {100 * row['test_accuracy']:.2f} %")
+    return line + (f", {row['wall_s']:.1f} s" if "wall_s" in row else "")
 
 
 def _feed_plugin(plugin: PlasticityPlugin, network: SpikingNetwork, spikes: torch.Tensor,

@@ -40,6 +40,7 @@ from neurodeploy.encoding import FrameSchedule, encode_steps
 from neurodeploy.errors import NetworkFileError
 from neurodeploy.inputs import BiasInput, ImageInput, Inputs, SpikeInput, as_inputs, check_drive, check_fits
 from neurodeploy.netxfile import NetxNetwork, read_netx
+from neurodeploy.progress import progress
 from neurodeploy.results import SimulationResult
 from neurodeploy.runtime import exact_cuda, resolve_device
 from neurodeploy.runtime import threads as runtime_threads
@@ -215,18 +216,20 @@ def _run_batched(layers: Sequence[EmulatedLayer], timing: NetworkTiming, inputs:
     parts: list[list[_Activity]] = [[] for _ in layers]
     counts = [0] * len(layers)
     resets = [step == 0 for step in range(frame)]
-    for start in range(0, inputs.samples, batch_size):
-        stop = min(start + batch_size, inputs.samples)
-        spikes, known = _first_input(layers[0], inputs, start, stop, generator, device), None
-        bias = _bias_of(inputs, start, stop, device)
-        for index, layer in enumerate(layers):
-            constant = bias[:, None] if layer.bias_driven and bias is not None else None
-            activity, carries[index] = _run_layer(layer, spikes, resets, carries[index], record, constant, known)
-            spikes = activity.spikes if activity.events is None else activity.events
-            known = activity.count
-            counts[index] += int(torch.count_nonzero(activity.spikes)) if activity.count is None else activity.count
-            if record or index == len(layers) - 1:
-                parts[index].append(activity)
+    with progress("emulator", inputs.samples) as advance:
+        for start in range(0, inputs.samples, batch_size):
+            stop = min(start + batch_size, inputs.samples)
+            spikes, known = _first_input(layers[0], inputs, start, stop, generator, device), None
+            bias = _bias_of(inputs, start, stop, device)
+            for index, layer in enumerate(layers):
+                constant = bias[:, None] if layer.bias_driven and bias is not None else None
+                activity, carries[index] = _run_layer(layer, spikes, resets, carries[index], record, constant, known)
+                spikes = activity.spikes if activity.events is None else activity.events
+                known = activity.count
+                counts[index] += int(torch.count_nonzero(activity.spikes)) if activity.count is None else activity.count
+                if record or index == len(layers) - 1:
+                    parts[index].append(activity)
+            advance(stop - start)
     return [_joined(part, layer, frame, count) for part, layer, count in zip(parts, layers, counts)]
 
 

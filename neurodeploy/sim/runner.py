@@ -1,8 +1,9 @@
 """The one Lava runner every command uses.
 
 It builds the netx network once with a state reset at every frame boundary, feeds it
-from the generator process, counts spikes per sample per layer, runs all samples in one
-Lava run (rebuilding per sample leaks and slows), stops the runtime when done and
+from the generator process, counts spikes per sample per layer, runs all samples on one
+built network (rebuilding per sample leaks and slows; consecutive runs of whole frames tell
+the progress), stops the runtime when done and
 turns faults into one clear error:
 
 - Lava waits forever when a child process dies; the watchdog polls the children it
@@ -31,6 +32,7 @@ from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import InputError, NetworkFileError, SimulationError
 from neurodeploy.inputs import BiasInput, ImageInput, Inputs, SpikeInput, as_inputs, check_drive
 from neurodeploy.netxfile import NetxNetwork, read_netx
+from neurodeploy.progress import progress
 from neurodeploy.results import SimulationResult
 
 if TYPE_CHECKING:
@@ -46,6 +48,8 @@ DEADLINE_STEP_S = 0.02
 #: Runs under a watchdog now, so possibly forking Lava's processes (read by the fork hook).
 _lava_runs = 0
 _lava_runs_lock = threading.Lock()
+#: Most consecutive runs the samples are split into, to tell progress between them.
+PROGRESS_RUNS = 50
 
 
 def arrange_for_port(array: np.ndarray, port_shape: tuple[int, ...], leading: int = 1) -> np.ndarray:
@@ -160,12 +164,27 @@ def _source(built: Any, inputs: Inputs) -> Optional[Any]:
 
 
 def _run(root: Any, built: Any, inputs: Inputs, timing: NetworkTiming, run_cfg: Any) -> None:
-    """All steps in one run; a bias drive runs one frame per sample, its bias set between."""
+    """Runs of whole frames, the last one with the drain (at most :data:`PROGRESS_RUNS` runs,
+    so progress can be told; Lava keeps every state between runs); a bias drive runs one
+    frame per sample, its bias set between."""
     from lava.magma.core.run_conditions import RunSteps
 
-    if not isinstance(inputs, BiasInput):
-        root.run(condition=RunSteps(num_steps=timing.total_steps(inputs.samples)), run_cfg=run_cfg)
-        return
+    with progress("Lava", inputs.samples) as advance:
+        if not isinstance(inputs, BiasInput):
+            chunk = max(1, -(-inputs.samples // PROGRESS_RUNS))
+            for first in range(0, max(inputs.samples, 1), chunk):
+                count = min(chunk, inputs.samples - first)
+                drain = timing.hops if first + chunk >= inputs.samples else 0
+                root.run(condition=RunSteps(num_steps=count * timing.frame_steps + drain), run_cfg=run_cfg)
+                advance(count)
+            return
+        _run_biased(root, built, inputs, timing, run_cfg, advance)
+
+
+def _run_biased(root: Any, built: Any, inputs: BiasInput, timing: NetworkTiming, run_cfg: Any,
+                advance: Callable[[int], None]) -> None:
+    from lava.magma.core.run_conditions import RunSteps
+
     bias = built.layers[0].neuron.bias_mant
     for sample in range(inputs.samples):
         values = _bias_whc(inputs.bias[sample])
@@ -174,6 +193,7 @@ def _run(root: Any, built: Any, inputs: Inputs, timing: NetworkTiming, run_cfg: 
         else:
             bias.set(values)
         root.run(condition=RunSteps(num_steps=timing.frame_steps), run_cfg=run_cfg)
+        advance(1)
     if inputs.samples == 0:
         return
     bias.set(np.zeros(bias.shape))
