@@ -55,11 +55,11 @@ def compare(path: str, samples: Optional[int], repeats: int, lava_repeats: int) 
     from neurodeploy.decision import predict_from_counts
     from neurodeploy.encoding import encode
     from neurodeploy.pipeline import InputRequest, simulation_inputs
-    from neurodeploy.sim.parity import CHECKPOINT_NAME, checkpoint_network
+    from neurodeploy.model.checkpoint import CHECKPOINT_NAME, checkpoint_network
 
     network = nd.load_network(path)
     inputs, _ = simulation_inputs(network, InputRequest(samples=samples))
-    slayer = checkpoint_network(Path(path).parent / CHECKPOINT_NAME)
+    slayer, _ = checkpoint_network(Path(path).parent / CHECKPOINT_NAME)
 
     def emulator() -> Any:
         return nd.simulate(network, inputs, backend="emulator")

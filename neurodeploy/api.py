@@ -28,6 +28,7 @@ from neurodeploy.results import SimulationResult
 if TYPE_CHECKING:
     from neurodeploy.hardware.validate import ValidationReport
     from neurodeploy.manifest import Manifest
+    from neurodeploy.model.network import SpikingNetwork
     from neurodeploy.pipeline import TrainedRun
     from neurodeploy.sim.parity import ParityReport
 
@@ -107,14 +108,16 @@ def validate(network: NetworkLike, profile: Union[str, Path] = "loihi2",
 
 
 def parity(network: NetworkLike, inputs: Union[Inputs, np.ndarray], *,
-           schedule: Optional[FrameSchedule] = None, timeout_s: Optional[float] = None) -> "ParityReport":
-    """Torch (when a checkpoint is beside the file), emulator and Lava on the same inputs:
-    per layer, the first step where spikes differ, how many, and voltage divergence."""
+           schedule: Optional[FrameSchedule] = None, timeout_s: Optional[float] = None,
+           checkpoint: Optional[Union[str, Path, "SpikingNetwork"]] = None) -> "ParityReport":
+    """Emulator and Lava, and torch when a training ``checkpoint`` is given (a path, read as
+    plain data, never one found beside the file; or a trained SpikingNetwork), on the same
+    inputs: per layer, the first step where spikes differ, how many, and voltage divergence."""
     from neurodeploy.sim.parity import parity_report
 
     inputs = as_inputs(inputs, schedule)
     description = network if isinstance(network, NetxNetwork) else read_netx(network)
-    return parity_report(description, inputs, timeout_s)
+    return parity_report(description, inputs, timeout_s, checkpoint=checkpoint)
 
 
 def train(config: Union[str, Path], overrides: Optional[dict[str, Any]] = None,

@@ -221,28 +221,38 @@ cli.add_command(validate)
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True, max=1e6), default=None,
               callback=_finite, help="Watchdog in seconds for the Lava run (default: grows with the work).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON here.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), metavar="FILE.pt",
+              help="Also run torch (SLAYER) from this training checkpoint, e.g. the run folder's "
+                   "checkpoint.pt; read as plain data, and only when given.")
 @ray_option
 def parity(network: str, config: Optional[str], spikes: Optional[str], bias: Optional[str],
            labels: Optional[str], layout: str, steps: Optional[int], reset_interval: Optional[str],
-           samples: int, timeout_s: Optional[float], json_path: Optional[str], ray: Optional[str]) -> None:
-    """Compare torch (SLAYER, from checkpoint.pt beside NETWORK), the emulator and Lava
-    fixed_pt on the same samples: per layer, the first frame step where spikes differ,
-    how many differ, voltage divergence, prediction agreement.
+           samples: int, timeout_s: Optional[float], json_path: Optional[str], checkpoint: Optional[str],
+           ray: Optional[str]) -> None:
+    """Compare the emulator and Lava fixed_pt (and torch, with --checkpoint) on the same
+    samples: per layer, the first frame step where spikes differ, how many differ,
+    voltage divergence, prediction agreement.
 
     Exit code 0: emulator and Lava agree exactly; 1: they do not; 2: unusable input."""
     from neurodeploy.api import parity as parity_of
-    from neurodeploy.atomic import write_json
+    from neurodeploy.atomic import check_output, write_json
     from neurodeploy.netxfile import read_netx
     from neurodeploy.pipeline import InputRequest, parity_on_ray, simulation_inputs
     from neurodeploy.report.parity_table import render
 
+    if json_path:
+        check_output(json_path, "parity report")
     description = read_netx(network)
+    if checkpoint is not None:
+        from neurodeploy.model.checkpoint import checkpoint_network
+
+        checkpoint = checkpoint_network(checkpoint)[0]  # read once, first: a bad one stops here
     request = InputRequest(config, spikes, bias, labels, layout, steps, samples, _reset_interval(reset_interval))
     if request.reset_interval is not None:
         raise click.UsageError("parity compares the per-sample reset plan only; drop --reset-interval")
     inputs, _ = simulation_inputs(description, request)
-    report = (parity_of(description, inputs, timeout_s=timeout_s) if ray is None
-              else parity_on_ray(ray, description, inputs, timeout_s))
+    report = (parity_of(description, inputs, timeout_s=timeout_s, checkpoint=checkpoint) if ray is None
+              else parity_on_ray(ray, description, inputs, timeout_s, checkpoint))
     render(report)
     if json_path:
         write_json(json_path, report.to_dict())

@@ -25,6 +25,7 @@ DEFAULT_THRESHOLDS = (0, 1, 2, 3, 4, 5, 6, 8, 10, 10**9)
 EXIT_TOLERANCE = 0.01  # the exit threshold is the earliest within 1 point of full-frame accuracy
 VALIDATION_FRACTION = 0.1  # of the training images, held out of training to choose that threshold
 CONFIDENCE = 0.95  # paired differences across seeds carry this two-sided t-interval
+MAX_SEEDS = 1000  # seeds per encoding; each one trains a network
 
 
 @dataclass
@@ -58,9 +59,14 @@ def compare(config_path: str, encodings: list[str], seeds: int, output: str,
     """Train and measure every (encoding, seed); write compare.json, compare.md and plots.
     ``overrides`` (``--set``) apply to every run, under the encoding and seed. ``ray`` (an
     address or ``local``) runs each (encoding, seed) as a Ray task."""
+    from neurodeploy.atomic import check_writable
+    from neurodeploy.errors import NeurodeployError
     from neurodeploy.report.compare_report import write_report
 
-    folder = Path(output)
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise NeurodeployError(f"--seeds {seeds}: expected 1..{MAX_SEEDS} seeds (each trains a network "
+                               f"per encoding)")
+    folder = check_writable(output, "compare folder")
     runs = [(config_path, {**(overrides or {}), "encoding.encoding": encoding, "seed": seed},
              str(folder / "runs" / f"{encoding}-seed{seed}"), thresholds, profiles)
             for encoding in encodings for seed in range(seeds)]

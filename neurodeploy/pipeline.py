@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from neurodeploy.atomic import write_json
+from neurodeploy.atomic import check_output, write_json
 from neurodeploy.config import ExperimentConfig, load_config, parse_config
 from neurodeploy.data import ImageSet, Split, load_split
 from neurodeploy.encoding import FrameSchedule
@@ -139,36 +139,27 @@ def _export(network, schedule: FrameSchedule, split: Split, config: ExperimentCo
 
 
 def export_checkpoint(checkpoint: str, output: str) -> Manifest:
-    """Rebuild the network of a training checkpoint and export it beside ``output``."""
-    import pickle
+    """Rebuild the network of a training checkpoint (read as plain data: no code in it
+    runs) and export it beside ``output``; both outputs are checked before any work."""
+    from neurodeploy.model.checkpoint import checkpoint_network
 
-    from neurodeploy.atomic import check_writable
-
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise NeurodeployError(f"{path}: checkpoint not found")
-    check_writable(Path(output).parent, "export folder")
-    import torch
-
-    from neurodeploy.model.network import SpikingNetwork
-
-    try:
-        state = torch.load(path, map_location="cpu")
-        config = parse_config(state["config"], source=str(path))
-        network = SpikingNetwork(config.model, tuple(state["input_shape"]), state["num_classes"])
-        network.load_state_dict(state["model"])
-    except FileNotFoundError:
-        raise NeurodeployError(f"{path}: checkpoint not found") from None
-    except (RuntimeError, KeyError, EOFError, ValueError, TypeError, AttributeError, IndexError,
-            pickle.UnpicklingError) as error:
-        raise NeurodeployError(f"{path}: not a neurodeploy checkpoint ({str(error)[:120]})") from None
+    check_output(output, "exported network")
+    check_output(_export_manifest_path(Path(output)), "manifest")
+    network, config = checkpoint_network(checkpoint)
     split = load_split(config.data, config.seed)
     schedule = _schedule(config, network)
     out = Path(output)
-    manifest_name = MANIFEST_NAME if out.name == NETWORK_NAME else f"{out.stem}.manifest.json"
+    manifest_name = _export_manifest_path(out).name
     manifest, _ = _export(network, schedule, split, config, out.parent, out.name, manifest_name)
     _say(f"exported {out} and {out.parent / manifest_name}")
     return manifest
+
+
+def _export_manifest_path(network_file: Path) -> Path:
+    """Where ``export`` writes the manifest of ``network_file``: the folder's own for
+    ``model.net``, ``<stem>.manifest.json`` for any other name."""
+    return network_file.with_name(MANIFEST_NAME if network_file.name == NETWORK_NAME
+                                  else f"{network_file.stem}.manifest.json")
 
 
 @dataclass(frozen=True)
@@ -205,7 +196,7 @@ def simulation_inputs(network: "NetxNetwork", request: InputRequest) -> tuple[In
             inputs = replace(inputs, labels=load_labels(request.labels, inputs.samples))
         return inputs.head(request.samples), config
     manifest_path = manifest_path_for(network.path)
-    manifest = Manifest.load(manifest_path) if manifest_path.exists() else None
+    manifest = Manifest.beside(network.path)
     if config is not None:
         hops = network.hops
         schedule, data_config, seed = config.encoding.schedule(hops), config.data, config.seed
@@ -284,29 +275,34 @@ def _simulate_on_ray(address: str, network: "NetxNetwork", inputs: Inputs, exit_
     return result
 
 
-def parity_on_ray(address: str, network: "NetxNetwork", inputs: Inputs, timeout_s: Optional[float]):
+def parity_on_ray(address: str, network: "NetxNetwork", inputs: Inputs, timeout_s: Optional[float],
+                  checkpoint: Any = None):
     """``nd.parity`` as Ray tasks over shards of the samples, one report over all of them.
-    A rate code's spikes are drawn per shard (seeded alike on every backend of a shard)."""
+    A rate code's spikes are drawn per shard (seeded alike on every backend of a shard).
+    ``checkpoint``: as ``nd.parity`` takes it; a path is read once, here, not by every task."""
     from functools import partial
 
     from neurodeploy.api import parity
     from neurodeploy.distributed.ray_tasks import ray_session, run_tasks, shards_for
     from neurodeploy.sim.parity import concatenate_reports
 
+    if isinstance(checkpoint, (str, Path)):
+        from neurodeploy.model.checkpoint import checkpoint_network
+
+        checkpoint = checkpoint_network(checkpoint)[0]
     with ray_session(address):
         parts = shards_for(network, inputs)
-        return concatenate_reports(run_tasks(partial(parity, network, timeout_s=timeout_s), [(p,) for p in parts]))
+        task = partial(parity, network, timeout_s=timeout_s, checkpoint=checkpoint)
+        return concatenate_reports(run_tasks(task, [(p,) for p in parts]))
 
 
 def _check_outputs(json_path: Optional[str], save_output: Optional[str]) -> None:
     """The files ``simulate`` will write can be written, checked before it runs."""
-    from neurodeploy.atomic import check_writable
-
     if save_output and Path(save_output).suffix != ".npz":
         raise NeurodeployError(f"--save-output {save_output}: expected a .npz file name")
-    for target in (json_path, save_output):
+    for target, what in ((json_path, "metrics JSON"), (save_output, "output spikes file")):
         if target:
-            check_writable(Path(target).parent)
+            check_output(target, what)
 
 
 def _save_output(path: str, result: SimulationResult) -> None:

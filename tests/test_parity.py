@@ -1,5 +1,5 @@
 """The parity report: comparisons of recorded traces, a mismatch injected into a copy of a
-``.net`` found at its layer and step, torch reported unavailable, the CLI's JSON."""
+``.net`` found at its layer and step, torch joining only with an explicit checkpoint, the CLI's JSON."""
 import json
 import shutil
 import subprocess
@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
+from neurodeploy.model.checkpoint import checkpoint_network
 from neurodeploy.netxfile import read_netx
 from neurodeploy.pipeline import InputRequest, simulation_inputs
 from neurodeploy.sim.parity import compare, parity_report, torch_traces
@@ -55,9 +56,10 @@ def test_an_injected_threshold_is_found_at_its_layer_and_step(tmp_path, small_ru
     with h5py.File(copy, "r+") as handle:
         handle["layer/1/neuron/vThMant"][()] = (1 << 17) - 1
     inputs, _ = simulation_inputs(read_netx(copy), InputRequest(samples=10))
-    report = parity_report(copy, inputs, timeout_s=LAVA_TIMEOUT_S)
+    report = parity_report(copy, inputs, timeout_s=LAVA_TIMEOUT_S, checkpoint=copy.parent / "checkpoint.pt")
 
-    original, _ = torch_traces(trained.network_file, inputs.images, inputs.schedule)
+    original, _ = torch_traces(checkpoint_network(trained.run_dir / "checkpoint.pt")[0], inputs.images,
+                               inputs.schedule)
     dense1 = original["dense1"]
     fires = dense1.spikes.any(axis=2)
     expected_step = int(np.flatnonzero(fires.any(axis=0))[0])
@@ -73,15 +75,15 @@ def test_an_injected_threshold_is_found_at_its_layer_and_step(tmp_path, small_ru
 
 
 @pytest.mark.timeout(240)
-def test_torch_is_reported_unavailable_without_a_checkpoint(tmp_path, small_run):
+def test_torch_joins_only_when_a_checkpoint_is_given(tmp_path, small_run):
+    """The checkpoint.pt beside the network is not read unless asked for (a data file
+    handed over with a .net is not trusted by being there)."""
     trained, _ = small_run
-    copy = tmp_path / "alone"
-    copy.mkdir()
-    for name in ("model.net", "manifest.json"):
-        shutil.copy(trained.run_dir / name, copy / name)
-    inputs, _ = simulation_inputs(read_netx(copy / "model.net"), InputRequest(samples=3))
-    report = parity_report(copy / "model.net", inputs, timeout_s=LAVA_TIMEOUT_S)
-    assert "no checkpoint.pt" in report.torch_unavailable
+    copy = _copy_run(trained.run_dir, tmp_path / "alone")
+    assert (copy.parent / "checkpoint.pt").exists()
+    inputs, _ = simulation_inputs(read_netx(copy), InputRequest(samples=3))
+    report = parity_report(copy, inputs, timeout_s=LAVA_TIMEOUT_S)
+    assert "no training checkpoint given" in report.torch_unavailable
     assert [(c.reference, c.other) for c in report.comparisons] == [("emulator", "lava")]
     assert report.emulator_exact and set(report.accuracy) == {"emulator", "lava"}
 
@@ -91,7 +93,8 @@ def test_cli_parity_prints_and_writes_json(tmp_path, small_run):
     trained, _ = small_run
     out = tmp_path / "parity.json"
     done = subprocess.run([sys.executable, "-m", "neurodeploy.cli", "parity", str(trained.network_file),
-                           "-n", "4", "--json", str(out)], capture_output=True, text=True, timeout=220)
+                           "-n", "4", "--json", str(out), "--checkpoint", str(trained.run_dir / "checkpoint.pt")],
+                          capture_output=True, text=True, timeout=220)
     assert done.returncode == 0, done.stderr
     assert "emulator and Lava agree exactly" in done.stdout
     report = json.loads(out.read_text())

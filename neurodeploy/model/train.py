@@ -23,11 +23,11 @@ from neurodeploy.decision import predict_from_counts
 from neurodeploy.distributed.ddp import World, all_sum
 from neurodeploy.encoding import FrameSchedule, encode
 from neurodeploy.errors import ConfigError, OutputError
+from neurodeploy.model.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from neurodeploy.model.network import SpikingNetwork
 from neurodeploy.progress import progress, say
 from neurodeploy.runtime import resolve_device
 
-CHECKPOINT_NAME = "checkpoint.pt"
 
 
 class PlasticityPlugin(Protocol):
@@ -90,7 +90,7 @@ def train(network: SpikingNetwork, train_set: ImageSet, test_set: ImageSet,
                                     false_rate=config.train.false_rate, reduction="none")
     result, start_epoch = TrainResult(), 0
     checkpoint = run_dir / CHECKPOINT_NAME
-    state = torch.load(checkpoint, map_location="cpu") if rank == 0 and checkpoint.exists() else None
+    state = load_checkpoint(checkpoint) if rank == 0 and checkpoint.exists() else None  # runs no code from it
     if world is not None:  # rank 0's checkpoint, so every rank resumes from the same state
         state = world.broadcast(state)
     if state is not None:
@@ -202,10 +202,15 @@ def _resume(state: dict[str, Any], path: Path, network: SpikingNetwork, optimize
     if state.get("identity") != _checkpoint_identity(config):
         raise ConfigError(f"{path}: checkpoint was made with a different config; "
                           f"remove it or choose another output folder")
-    network.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if plugin is not None and state.get("plugin") is not None:
-        plugin.load_state_dict(state["plugin"])
-    result.history.extend(state["history"])
-    result.wall_s = state.get("wall_s", 0.0)
-    return int(state["epoch"])
+    try:
+        network.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if plugin is not None and state.get("plugin") is not None:
+            plugin.load_state_dict(state["plugin"])
+        result.history.extend(list(state["history"]))
+        result.wall_s = float(state.get("wall_s", 0.0))
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as error:
+        raise ConfigError(f"{path}: cannot resume from this checkpoint ({type(error).__name__}: "
+                          f"{str(error).splitlines()[0][:120] if str(error) else ''}); remove it or choose "
+                          f"another output folder") from None
+    return state["epoch"]

@@ -12,16 +12,20 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
 
 from neurodeploy.encoding import FrameSchedule
+from neurodeploy.errors import InputError
 from neurodeploy.inputs import ImageInput, Inputs
+from neurodeploy.model.checkpoint import checkpoint_network
 from neurodeploy.netxfile import NetxNetwork, read_netx
 from neurodeploy.sim.trace import LayerTrace
 
-CHECKPOINT_NAME = "checkpoint.pt"
+if TYPE_CHECKING:
+    from neurodeploy.model.network import SpikingNetwork
+
 BACKENDS = ("torch", "emulator", "lava")
 
 
@@ -91,26 +95,30 @@ def compare(reference: dict[str, LayerTrace], other: dict[str, LayerTrace]) -> l
 
 
 def parity_report(network: NetxNetwork | str | Path, inputs: Inputs, timeout_s: Optional[float] = None,
-                  labels: Optional[np.ndarray] = None) -> ParityReport:
-    """Record ``inputs`` on every backend and compare each pair; torch (SLAYER, from the
-    ``checkpoint.pt`` beside the file) joins when the inputs are images and it exists.
-    Accuracy is reported only with labels (``labels`` or the inputs' own)."""
+                  labels: Optional[np.ndarray] = None,
+                  checkpoint: "Optional[str | Path | SpikingNetwork]" = None) -> ParityReport:
+    """Record ``inputs`` on every backend and compare each pair; torch (SLAYER) joins when
+    a training ``checkpoint`` is given (a path, read first as plain data so that a bad one
+    stops before any backend runs, or the network :func:`checkpoint_network` returned).
+    Nothing is read that was not named: a ``checkpoint.pt`` lying beside the ``.net`` is
+    not. Accuracy is reported only with labels (``labels`` or the inputs' own)."""
     from neurodeploy.sim.emulator import emulate
     from neurodeploy.sim.runner import simulate
 
     description = network if isinstance(network, NetxNetwork) else read_netx(network)
+    slayer, reason = None, "no training checkpoint given (--checkpoint FILE)"
+    if checkpoint is not None:
+        if not isinstance(inputs, ImageInput):
+            raise InputError(f"--checkpoint {checkpoint}: torch runs images through the trained encoder; "
+                             f"the inputs are {inputs.kind} (drop --checkpoint, or give images)")
+        slayer = checkpoint_network(checkpoint)[0] if isinstance(checkpoint, (str, Path)) else checkpoint
+        reason = None
     emulated = emulate(description, inputs, record=True)
     lava = simulate(description, inputs, timeout_s=timeout_s, record_layers=True)
     runs = {"emulator": (emulated.recording, emulated.predictions),
             "lava": (lava.recording, lava.predictions)}
-    reason = None
-    if isinstance(inputs, ImageInput):
-        try:
-            runs["torch"] = torch_traces(description.path, inputs.images, inputs.schedule)
-        except LookupError as error:
-            reason = str(error)
-    else:
-        reason = f"inputs are {inputs.kind}, not images through the trained encoder"
+    if slayer is not None:
+        runs["torch"] = torch_traces(slayer, inputs.images, inputs.schedule)
     pairs = [(a, b) for a, b in (("torch", "emulator"), ("emulator", "lava"), ("torch", "lava"))
              if a in runs and b in runs]
     comparisons = tuple(
@@ -124,18 +132,16 @@ def parity_report(network: NetxNetwork | str | Path, inputs: Inputs, timeout_s: 
                         comparisons, reason)
 
 
-def torch_traces(network_file: str | Path, images: np.ndarray,
+def torch_traces(network: "SpikingNetwork", images: np.ndarray,
                  schedule: FrameSchedule) -> tuple[dict[str, LayerTrace], np.ndarray]:
-    """Every block's spikes from the SLAYER network of the ``checkpoint.pt`` beside the
-    ``.net``, cut into the same windows as the other backends, and its predictions.
-
-    Raises :class:`LookupError` (with the reason) when there is no usable checkpoint."""
+    """Every block's spikes from a trained SLAYER ``network`` (see
+    :func:`neurodeploy.model.checkpoint.checkpoint_network`), cut into the same windows as
+    the other backends, and its predictions."""
     import torch
 
     from neurodeploy.decision import predict_from_counts
     from neurodeploy.encoding import encode
 
-    network = checkpoint_network(Path(network_file).parent / CHECKPOINT_NAME)
     with torch.no_grad():
         forward = network(encode(images, schedule))
     traces, hops = {}, 0
@@ -146,26 +152,6 @@ def torch_traces(network_file: str | Path, images: np.ndarray,
         steps = spikes.movedim(-1, 1) != 0
         traces[name] = LayerTrace(hops, steps[:, hops:].numpy())
     return traces, predict_from_counts(forward.output.sum(-1))
-
-
-def checkpoint_network(path: Path):
-    """The trained SpikingNetwork a checkpoint holds (as ``export_checkpoint`` rebuilds it)."""
-    import torch
-
-    from neurodeploy.config import parse_config
-    from neurodeploy.errors import NeurodeployError
-    from neurodeploy.model.network import SpikingNetwork
-
-    if not path.exists():
-        raise LookupError(f"no {CHECKPOINT_NAME} beside the network file")
-    try:
-        state = torch.load(path, map_location="cpu")
-        config = parse_config(state["config"], source=str(path))
-        network = SpikingNetwork(config.model, tuple(state["input_shape"]), state["num_classes"])
-        network.load_state_dict(state["model"])
-    except (NeurodeployError, RuntimeError, KeyError, EOFError, ValueError) as error:
-        raise LookupError(f"{path} is not a usable checkpoint ({error})") from None
-    return network.eval()
 
 
 def _divergence(name: str, a: LayerTrace, b: LayerTrace) -> Divergence:
