@@ -14,6 +14,7 @@ import click
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from neurodeploy.hardware.resources import InputPlacement, LayerMapping
     from neurodeploy.hardware.validate import ValidationReport
@@ -105,17 +106,52 @@ def render(report: "ValidationReport", console: "Console") -> None:
                                                           finding.limit, finding.source, finding.fix)))
     if report.findings:
         console.print(findings)
+    console.print(_compiler_table(report) if report.mapping.accounting == "loihi2-compiler"
+                  else _core_table(report))
+    console.print(Text(f"input: {_input(report.mapping.input)}", style="dim"))
+    console.print(Text(summary_line(report), style="bold"))
+    for line in report.estimate.notes:
+        console.print(Text(f"note: {line}", style="dim"))
+
+
+def _core_table(report: "ValidationReport") -> "Table":
+    from rich.table import Table
+
     mapping = Table(title="Core map", title_justify="left")
     for column in ("layer", "neurons", "synapses", "cores", "tile", "neurons/core", "binding limit"):
         mapping.add_column(column, justify="left" if column in ("layer", "tile", "binding limit") else "right")
     for layer in report.mapping.layers:
         mapping.add_row(layer.name, str(layer.neurons), str(layer.synapses), str(layer.cores),
                         _tile(layer), str(layer.neurons_per_core), _binding(layer))
-    console.print(mapping)
-    console.print(Text(f"input: {_input(report.mapping.input)}", style="dim"))
-    console.print(Text(summary_line(report), style="bold"))
-    for line in report.estimate.notes:
-        console.print(Text(f"note: {line}", style="dim"))
+    return mapping
+
+
+def _compiler_table(report: "ValidationReport") -> "Table":
+    """The core map in the columns of Intel's compiler table ("Per core utilization"),
+    busiest core of each layer, input first (the compiler prints the output first)."""
+    from rich.table import Table
+
+    from neurodeploy.hardware.compiler_map import HEADERS
+
+    table = Table(title="Per core utilization (as Intel's Loihi 2 compiler prints it; busiest core)",
+                  title_justify="left", caption=f"Total: {report.mapping.cores} cores", caption_justify="left")
+    table.add_column("layer")
+    for header in HEADERS.values():
+        table.add_column(header, justify="right")
+    table.add_column("Cores", justify="right")
+    table.add_column("tile")
+    table.add_column("binding")
+    for layer in report.mapping.layers:
+        shares = [f"{100 * layer.utilisation[key]:.2f}%" for key in HEADERS]
+        table.add_row(layer.name, *shares, str(layer.cores), _conv_tile(layer), _binding(layer))
+    return table
+
+
+def _conv_tile(layer: "LayerMapping") -> str:
+    """``Conv(x, y, c)`` as the compiler names a conv tile; ``N neurons`` otherwise."""
+    if len(layer.tile) == 3:
+        return f"Conv({layer.tile[0]}, {layer.tile[1]}, {layer.tile[2]})"
+    return f"{layer.tile[0]} neurons"
 
 
 def summary_line(report: "ValidationReport") -> str:

@@ -27,7 +27,7 @@ from neurodeploy.schema import (Check, Invalid, Node, choice, field, flag, integ
 
 ENV_VAR = "NEURODEPLOY_HW_CONFIGS"
 MAX_NAME = 64  # a profile name longer than this names no shipped profile (and no file name fits)
-CONFIDENCES = ("code", "doc", "secondary", "uncertain")
+CONFIDENCES = ("code", "doc", "compiler output", "secondary", "uncertain")
 
 #: A count the checks divide by (cores, neurons, memory, group sizes, chips).
 COUNT = integer(1, 1 << 48)
@@ -125,6 +125,9 @@ class Timing(_Section):
     t_epoch_steps = span(ANY_INT)
     t_epoch_typical_steps = span(ANY_INT)
     epoch_time_bits = fact(WIDTH)
+    synaptic_op_s = span(number, optional=True)
+    neuron_update_s = span(number, optional=True)
+    spike_s = span(number, optional=True)
 
 
 class WeightRanges(_Section):
@@ -197,6 +200,25 @@ class Resources(_Section):
     systems = field(list_of(lambda item, where: System.read(item, where + ".")), [])
 
 
+class Compiler(_Section):
+    """Per-core registers of a vendor compiler that prints its own core map (Loihi 2's
+    ``Per core utilization`` table): each column's capacity, the memory pool they share,
+    the SynMem register its partitioner splits on, and how it stores synapses
+    (docs/mapping.md, "Loihi 2")."""
+
+    neurons_per_core = fact(COUNT)
+    neuron_groups_per_core = fact(COUNT)
+    axon_in_per_core = fact(COUNT)
+    synapses_per_core = fact(COUNT)
+    synapse_register = fact(COUNT)
+    axon_map_per_core = fact(COUNT)
+    axon_mem_per_core = fact(COUNT)
+    memory_pool = fact(COUNT)
+    dense_synapse_extra_bits = fact(BITS)
+    dense_synapse_unit_bits = fact(WIDTH)
+    conv_synapse_word_bits = fact(WIDTH)
+
+
 class Energy(_Section):
     """Energy per operation in joules; a missing entry means no public figure."""
 
@@ -224,6 +246,7 @@ class Profile(Node):
     precision = section(Precision)
     learning = section(Learning)
     resources = section(Resources)
+    compiler = field(lambda raw, where: Compiler.read(raw, where + "."), None)
     energy = section(Energy)
     support = section(Support)
 

@@ -91,13 +91,22 @@ class CoreMap:
     input: InputPlacement
     system: Optional[str] = None
     limits: dict[str, int] = field(default_factory=dict)
+    #: ``nengo-loihi`` (per-core limits, this module) or ``loihi2-compiler``
+    #: (the columns of Intel's compiler table, :mod:`compiler_map`).
+    accounting: str = "nengo-loihi"
 
     @property
     def mappable(self) -> bool:
         return not any(layer.blocked for layer in self.layers)
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The utilisation keys each layer carries, in display order."""
+        return tuple(self.limits)
+
     def to_dict(self) -> dict[str, Any]:
         return {"cores": self.cores, "chips": self.chips, "system": self.system,
+                "accounting": self.accounting,
                 "limits": self.limits, "input": self.input.to_dict(),
                 "layers": [layer.to_dict() for layer in self.layers]}
 
@@ -108,7 +117,13 @@ def synapse_bits_per_axon(synapses: int, bits_per_synapse: int, profile: Profile
 
 
 def map_cores(network: NetxNetwork, profile: Profile, plastic: Iterable[str] = ()) -> CoreMap:
-    """Place every layer with neurons; ``plastic`` names layers whose synapses learn."""
+    """Place every layer with neurons; ``plastic`` names layers whose synapses learn.
+    A profile with a ``compiler`` section is mapped the way its compiler's tables show
+    (:mod:`neurodeploy.hardware.compiler_map`)."""
+    if profile.compiler is not None:
+        from neurodeploy.hardware.compiler_map import compiler_core_map
+
+        return compiler_core_map(network, profile)
     plastic = set(plastic)
     limits = {name: getattr(profile.resources, name).value for name in LIMITS}
     placed: list[LayerMapping] = []
@@ -118,13 +133,18 @@ def map_cores(network: NetxNetwork, profile: Profile, plastic: Iterable[str] = (
         mapping, fan_out = _place(layer, layout, fan_out, profile, limits)
         placed.append(mapping)
     placed.reverse()
-    cores = sum(mapping.cores for mapping in placed)
+    return finish(tuple(placed), profile, _input_placement(network, fan_out), limits)
+
+
+def finish(layers: tuple[LayerMapping, ...], profile: Profile, placement: InputPlacement,
+           limits: dict[str, int], accounting: str = "nengo-loihi") -> CoreMap:
+    """The core map of placed layers: cores, chips and the smallest system that holds them."""
+    cores = sum(mapping.cores for mapping in layers)
     chips = math.ceil(cores / profile.resources.cores_per_chip.value)
-    mappable = not any(mapping.blocked for mapping in placed)
+    mappable = not any(mapping.blocked for mapping in layers)
     system = _smallest_system(profile, chips) if mappable else None
-    return CoreMap(layers=tuple(placed), cores=cores, chips=chips,
-                   input=_input_placement(network, fan_out), limits=limits,
-                   system=system.name if system else None)
+    return CoreMap(layers=layers, cores=cores, chips=chips, input=placement, limits=limits,
+                   system=system.name if system else None, accounting=accounting)
 
 
 def check_resources(core_map: CoreMap, profile: Profile) -> list[Finding]:
@@ -135,7 +155,7 @@ def check_resources(core_map: CoreMap, profile: Profile) -> list[Finding]:
     findings = []
     for layer in core_map.layers:
         for limit in layer.blocked:
-            fact: Fact = getattr(res, limit)
+            fact: Fact = limit_fact(profile, limit)
             fix = _FIXES[limit] + (" (uncertain limit: confirm with the vendor's compiler)"
                                    if fact.uncertain else "")
             findings.append(note(check=f"resources.{_short(limit)}", layer=layer.name,
@@ -143,6 +163,8 @@ def check_resources(core_map: CoreMap, profile: Profile) -> list[Finding]:
                                  source=fact.citation, fix=fix))
     if core_map.mappable:
         findings.extend(_check_system(core_map, profile))
+    if core_map.accounting != "nengo-loihi":
+        return findings
     uncertain = [name for name in LIMITS if getattr(res, name).uncertain]
     if res.conv_weight_sharing.uncertain and any(layer.shared_weights for layer in core_map.layers):
         uncertain.append("conv_weight_sharing")
@@ -154,6 +176,15 @@ def check_resources(core_map: CoreMap, profile: Profile) -> list[Finding]:
             fix="Core counts rest on per-core limits that are not public: confirm them with the "
                 "vendor's compiler before planning hardware."))
     return findings
+
+
+def limit_fact(profile: Profile, limit: str) -> Fact:
+    """The profile's fact for a limit named in a core map (a resource, or a compiler column)."""
+    if profile.compiler is not None and limit not in LIMITS:
+        from neurodeploy.hardware.compiler_map import COLUMNS
+
+        return getattr(profile.compiler, "synapse_register" if limit == "synapses" else COLUMNS[limit])
+    return getattr(profile.resources, limit)
 
 
 def _check_system(core_map: CoreMap, profile: Profile) -> list[Finding]:
@@ -530,4 +561,8 @@ _FIXES = {
                            "reduce the fan-in or the weight bits.",
     "output_axons_per_core": "One neuron fans out to more cores than a core has output axons: "
                              "make the next layer smaller or sparser.",
+    "axon_in": "A layer reads more inputs than a core has input axons (AxonIn): "
+               "reduce its fan-in (pool or downsample earlier) or split it into branches.",
+    "synapses": "One neuron's synapses (or one channel's kernel) exceed a core's synapse memory: "
+                "reduce the fan-in, the kernel or the weight bits.",
 }
