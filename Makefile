@@ -1,11 +1,18 @@
 # make demo: build .venv with python3.10, install, run the end-to-end job on the embedded digits.
 # make test: same install, then the default test suite (long Lava runs: make test-slow).
+# make test-core: the core without Lava (netx, validate, emulator, NIR) on Python 3.11 with numpy 2
+#   and the current CPU torch, in a fresh .venv-core; the Lava tests are deselected by name there.
 PYTHON310 := $(shell command -v python3.10 >/dev/null 2>&1 && python3.10 -c '' 2>/dev/null && echo python3.10 || ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PYTHON311 := $(shell command -v python3.11 >/dev/null 2>&1 && python3.11 -c '' 2>/dev/null && echo python3.11 || ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.11*/bin/python3.11 2>/dev/null | tail -n 1)
+CORE_VENV := .venv-core
+CORE_STAMP := $(CORE_VENV)/.installed
+# torch 2.13.0 first: on these machines it is a CPU wheel on disk; an unpinned torch pulls a CUDA build.
+CORE_TORCH := torch==2.13.0
 
-.PHONY: install demo test test-slow clean
+.PHONY: install demo test test-slow test-core clean
 
 $(PY):
 	@test -n "$(PYTHON310)" || { echo "python3.10 not found (lava-nc 0.10.0 needs Python 3.10)"; exit 2; }
@@ -13,7 +20,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP): $(PY) setup.cfg pyproject.toml
-	$(PY) -m pip install --quiet -e '.[test,nir,scale]'
+	$(PY) -m pip install --quiet -e '.[lava,test,nir,scale]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -27,5 +34,17 @@ test: install
 test-slow: install
 	$(PY) -m pytest -q -m slow
 
+$(CORE_STAMP): setup.cfg pyproject.toml
+	@test -n "$(PYTHON311)" || { echo "python3.11 not found (the core leg runs on Python 3.11)"; exit 2; }
+	rm -rf $(CORE_VENV)
+	$(PYTHON311) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CORE_VENV)/bin/python -m pip install --quiet '$(CORE_TORCH)'
+	$(CORE_VENV)/bin/python -m pip install --quiet '.[test,nir]'
+	@touch $(CORE_STAMP)
+
+test-core: $(CORE_STAMP)
+	NEURODEPLOY_CORE_LEG=1 $(CORE_VENV)/bin/python -m pytest -q
+
 clean:
-	rm -rf $(VENV) runs *.egg-info
+	rm -rf $(VENV) $(CORE_VENV) runs *.egg-info
