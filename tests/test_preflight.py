@@ -14,8 +14,6 @@ import pytest
 import yaml
 
 from neurodeploy.hardware.profile import profiles_dir
-from neurodeploy.sim import runner
-from neurodeploy.errors import SimulationError
 from tests import netx_factory as nf
 from tests.conftest import SMALL_RUN, write_config
 from tests.fuzz_harness import assert_clean, run_cli
@@ -158,16 +156,6 @@ def test_bad_command_line_numbers(tmp_path, options, needle):
     outcome = run_cli(["simulate", net, "--spikes", spikes, *options])
     assert_clean(outcome, codes=(2,))
     assert needle in outcome.stderr
-
-
-def test_the_watchdog_deadline_grows_with_the_work(monkeypatch):
-    assert runner.deadline_s(10_000, 3) > runner.deadline_s(10_000, 1) > runner.deadline_s(100, 1)
-    monkeypatch.setattr(runner, "DEADLINE_START_S", 0.1)
-    monkeypatch.setattr(runner, "DEADLINE_STEP_S", 0.001)
-    with pytest.raises(SimulationError, match=r"did not finish 100 steps within 0.3 s"):
-        runner.run_with_watchdog(lambda: time.sleep(3), None, 100, 2)
-    with pytest.raises(SimulationError, match="expected a positive, finite number of seconds"):
-        runner.run_with_watchdog(lambda: None, float("nan"), 100, 2)
 
 
 @pytest.mark.parametrize("field, value, needle", [

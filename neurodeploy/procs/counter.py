@@ -22,13 +22,18 @@ from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
+from neurodeploy.procs.step_board import report
+
 
 class SpikeCounter(AbstractProcess):
-    """Counts spikes arriving on ``a_in`` per sample (see the module docstring)."""
+    """Counts spikes arriving on ``a_in`` per sample (see the module docstring); with a
+    ``progress`` slot it also reports every step it reaches there (:mod:`neurodeploy.procs.step_board`)."""
 
     def __init__(self, *, shape: tuple[int, ...], samples: int, frame_steps: int, hops: int,
-                 decode_steps: int, name: Optional[str] = None, **kwargs: Any) -> None:
-        super().__init__(frame_steps=frame_steps, hops=hops, decode_steps=decode_steps, name=name, **kwargs)
+                 decode_steps: int, progress: Optional[int] = None, name: Optional[str] = None,
+                 **kwargs: Any) -> None:
+        super().__init__(frame_steps=frame_steps, hops=hops, decode_steps=decode_steps, progress=progress,
+                         name=name, **kwargs)
         self.a_in = InPort(shape=shape)
         self.window = Var(shape=(samples, *shape), init=0)
         self.total = Var(shape=(samples,), init=0)
@@ -43,6 +48,8 @@ class PySpikeCounterModel(PyLoihiProcessModel):
     total: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
 
     def run_spk(self) -> None:
+        if self.proc_params["progress"] is not None:
+            report(self.proc_params["progress"], self.time_step)
         spikes = self.a_in.recv() != 0
         frame_steps, hops = self.proc_params["frame_steps"], self.proc_params["hops"]  # from NetworkTiming
         elapsed = self.time_step - 1 - hops

@@ -8,8 +8,12 @@ activation buffer; :func:`neurodeploy.sim.early_exit.state_vars` names them) and
 the generator at the next sample from the next step on (its ``sample`` and ``origin``).
 That is what the host did between runs, one ``Var.set`` round trip per Var, now done
 between two time steps of one run (each write read back before the step ends: a target
-applies a write asynchronously, and unchecked some landed after the next step began). After the last sample's exit the process asks Lava to
-pause, so the run ends at exactly the step the last sample needed.
+applies a write asynchronously, and unchecked some landed after the next step began).
+After the last sample's exit the process asks Lava to pause (``_req_pause``, a private
+flag of Lava's process model, checked by :func:`check_lava_internals`), so the run ends at
+exactly the step the last sample needed. Every step it reaches is reported to the run's
+slot of :mod:`neurodeploy.procs.step_board`: the watchdog's progress, and Lava's own count
+of the steps simulated.
 
 A process has as many RefPorts as the network has state Vars, so its model class is made
 per count (:func:`control_model`, a subclass of the one Lava finds here) and handed to the
@@ -17,7 +21,7 @@ run config's ``exception_proc_model_map``.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, Optional
 
 import numpy as np
@@ -32,6 +36,8 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from neurodeploy.decision import should_exit
+from neurodeploy.lava_private import require
+from neurodeploy.procs.step_board import report
 
 
 class ExitControl(AbstractProcess):
@@ -41,12 +47,14 @@ class ExitControl(AbstractProcess):
     ``state_0 .. state_{k-1}`` (``RefPort.connect_var``); ``next_sample`` and
     ``next_origin`` go to the generator's ``sample`` and ``origin``. Results: per sample
     the steps it ran (``exit_steps``) and its output counts then (``counts``);
-    ``finished`` samples in all, the last at Lava time step ``last_step``."""
+    ``finished`` samples in all. Each step reached is reported to slot ``progress`` of
+    the step board."""
 
     def __init__(self, *, shape: tuple[int, ...], samples: int, frame_steps: int, threshold: float,
-                 state_shapes: list[tuple[int, ...]], name: Optional[str] = None, **kwargs: Any) -> None:
+                 state_shapes: list[tuple[int, ...]], progress: int, name: Optional[str] = None,
+                 **kwargs: Any) -> None:
         super().__init__(shape=shape, samples=samples, frame_steps=frame_steps, threshold=float(threshold),
-                         name=name, **kwargs)
+                         progress=progress, name=name, **kwargs)
         self.a_in = InPort(shape=shape)
         self.next_sample = RefPort(shape=(1,))
         self.next_origin = RefPort(shape=(1,))
@@ -55,7 +63,6 @@ class ExitControl(AbstractProcess):
         self.exit_steps = Var(shape=(samples,), init=0)
         self.counts = Var(shape=(samples, *shape), init=0)
         self.finished = Var(shape=(1,), init=0)
-        self.last_step = Var(shape=(1,), init=0)
 
 
 @implements(proc=ExitControl, protocol=LoihiProtocol)
@@ -71,7 +78,6 @@ class PyExitControlModel(PyLoihiProcessModel):
     exit_steps: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
     counts: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
     finished: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
-    last_step: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
     states = 0
 
     def __init__(self, proc_params: dict[str, Any]) -> None:
@@ -80,6 +86,7 @@ class PyExitControlModel(PyLoihiProcessModel):
         self._restart = False
 
     def run_spk(self) -> None:
+        report(self.proc_params["progress"], self.time_step)
         spikes = self.a_in.recv() != 0
         sample = int(self.finished[0])
         self._restart = False
@@ -91,7 +98,6 @@ class PyExitControlModel(PyLoihiProcessModel):
                                                                         self.proc_params["threshold"]):
             self.exit_steps[sample] = self._step
             self.finished[0] = sample + 1
-            self.last_step[0] = self.time_step
             self._step = 0
             self._restart = True
             if sample + 1 == self.exit_steps.shape[0]:
@@ -117,3 +123,9 @@ def control_model(states: int) -> type:
     """The model of an :class:`ExitControl` with ``states`` state RefPorts."""
     ports = {f"state_{index}": LavaPyType(PyRefPort.VEC_DENSE, np.int32) for index in range(states)}
     return type(f"PyExitControlModel{states}", (PyExitControlModel,), {**ports, "states": states})
+
+
+@cache
+def check_lava_internals() -> None:
+    """The private flag the control sets, checked once before the first early-exit run."""
+    require(PyLoihiProcessModel, ("_req_pause",), "ending an early-exit run at the last sample's exit")

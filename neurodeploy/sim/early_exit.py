@@ -8,8 +8,8 @@ at exit or at the frame's end, zeroes every Var that carries activity into the n
 (each LIF's ``u`` and ``v``, each synapse's activation buffer ``a_buff``/``a_buf``: the one
 step of latency, or the delay line) and points the generator at the next sample, between
 two time steps. The whole set is one Lava run that pauses at the last sample's exit: the
-skipped steps are never simulated (``steps_run``, Lava's own clock, equals
-``exit_steps.sum()``) and no sample costs a host round trip.
+skipped steps are never simulated (``steps_run``, the last time step the run reached by
+Lava's own clock, equals ``exit_steps.sum()``) and no sample costs a host round trip.
 
 Timing: with the state zeroed before a sample's first step, the output at frame step
 ``s`` (torch's time axis, the hops of latency included) is produced by the sample's
@@ -33,7 +33,8 @@ from neurodeploy.decision import predict_from_counts
 from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import NetworkFileError
 from neurodeploy.netxfile import NetxNetwork, read_netx
-from neurodeploy.sim.runner import abort_runtime, arrange_for_port, build_network, run_with_watchdog, stop_runtime
+from neurodeploy.sim.runner import (abort_runtime, arrange_for_port, build_network, check_lava_internals,
+                                    run_with_watchdog, stop_runtime)
 
 if TYPE_CHECKING:
     from lava.magma.core.process.process import AbstractProcess
@@ -74,13 +75,18 @@ def simulate_early_exit(network: NetxNetwork | str | Path, images: np.ndarray, s
     """Run ``images`` (``uint8 (N, C, H, W)``) on Lava ``fixed_pt``, each until it exits.
 
     One Lava run serves every sample; the runtime is stopped after it (aborted on a fault
-    or Ctrl-C) and a dead child or a hang past ``timeout_s`` (default: the runner's
-    deadline) becomes :class:`~neurodeploy.errors.SimulationError`."""
+    or Ctrl-C) and a dead or stopped child, a hang (no progress for the runner's
+    :data:`~neurodeploy.sim.runner.STALL_S`) or a run past the caller's ``timeout_s``
+    becomes :class:`~neurodeploy.errors.SimulationError`."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
 
+    from neurodeploy.procs import exit_control, step_board
     from neurodeploy.procs.exit_control import ExitControl, control_model
     from neurodeploy.procs.generator import HybridSpikeGenerator
+
+    check_lava_internals()
+    exit_control.check_lava_internals()
 
     description = network if isinstance(network, NetxNetwork) else read_netx(network)
     samples, frame_steps = len(images), schedule.frame_steps
@@ -91,35 +97,37 @@ def simulate_early_exit(network: NetxNetwork | str | Path, images: np.ndarray, s
     if not samples:  # nothing to run (Lava cannot hold the control's empty Vars)
         none = np.zeros(0, dtype=np.int64)
         return EarlyExitRun(none, none, none.reshape(0, 0), float(threshold), 0, 0.0)
-    built = build_network(description, timing, images.shape[1:])
-    generator = HybridSpikeGenerator(images=arrange_for_port(images, built.inp.shape), schedule=schedule)
-    generator.s_out.connect(built.inp)
-    state = state_vars(built)
-    control = ExitControl(shape=built.out.shape, samples=samples, frame_steps=frame_steps, threshold=threshold,
-                          state_shapes=[var.shape for var in state])
-    built.out.connect(control.a_in)
-    control.next_sample.connect_var(generator.sample)
-    control.next_origin.connect_var(generator.origin)
-    for index, var in enumerate(state):
-        getattr(control, f"state_{index}").connect_var(var)
-    run_cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={ExitControl: control_model(len(state))})
-    outcome: list[tuple[np.ndarray, np.ndarray, int]] = []
+    with step_board.claim() as slot:  # the control reports each step there: the watchdog's progress
+        built = build_network(description, timing, images.shape[1:])
+        generator = HybridSpikeGenerator(images=arrange_for_port(images, built.inp.shape), schedule=schedule)
+        generator.s_out.connect(built.inp)
+        state = state_vars(built)
+        control = ExitControl(shape=built.out.shape, samples=samples, frame_steps=frame_steps, threshold=threshold,
+                              state_shapes=[var.shape for var in state], progress=slot)
+        built.out.connect(control.a_in)
+        control.next_sample.connect_var(generator.sample)
+        control.next_origin.connect_var(generator.origin)
+        for index, var in enumerate(state):
+            getattr(control, f"state_{index}").connect_var(var)
+        run_cfg = Loihi2SimCfg(select_tag="fixed_pt",
+                               exception_proc_model_map={ExitControl: control_model(len(state))})
+        outcome: list[tuple[np.ndarray, np.ndarray, int]] = []
 
-    def run() -> None:
-        # one run for the whole set, paused by the control at the last sample's exit, at the latest after
-        # every frame; one step more than that, as a pause asked for at a run's last step fails in Lava 0.10
-        generator.run(condition=RunSteps(num_steps=samples * frame_steps + 1), run_cfg=run_cfg)
-        outcome.append((control.exit_steps.get().astype(np.int64), control.counts.get().astype(np.int64),
-                        int(control.last_step.get()[0])))
+        def run() -> None:
+            # one run for the whole set, paused by the control at the last sample's exit, at the latest after
+            # every frame; one step more than that, as a pause asked for at a run's last step fails in Lava 0.10
+            generator.run(condition=RunSteps(num_steps=samples * frame_steps + 1), run_cfg=run_cfg)
+            outcome.append((control.exit_steps.get().astype(np.int64), control.counts.get().astype(np.int64),
+                            step_board.reached(slot)))
 
-    began = time.perf_counter()
-    try:
-        run_with_watchdog(run, timeout_s, samples * frame_steps, len(timing.blocks))
-        wall_s = time.perf_counter() - began
-    except BaseException:
-        abort_runtime(generator)
-        raise
-    stop_runtime(generator)
+        began = time.perf_counter()
+        try:
+            run_with_watchdog(run, timeout_s, samples * frame_steps, reached=lambda: step_board.reached(slot))
+            wall_s = time.perf_counter() - began
+        except BaseException:
+            abort_runtime(generator)
+            raise
+        stop_runtime(generator)
     exit_steps, counts, steps_run = outcome[0]
     counts = counts.reshape(samples, -1)
     return EarlyExitRun(exit_steps, predict_from_counts(counts), counts, float(threshold), steps_run, wall_s)

@@ -7,13 +7,17 @@ the progress), stops the runtime when done and
 turns faults into one clear error:
 
 - Lava waits forever when a child process dies; the watchdog polls the children it
-  started and reports a dead one within :data:`POLL_S` seconds;
-- a run past its deadline (:func:`deadline_s`, proportional to steps x blocks, unless the
-  caller gives one) is a hang;
+  started and reports a dead or stopped one within :data:`POLL_S` seconds;
+- a hang is a run that makes no progress (no new time step, no new Lava process) for
+  :data:`STALL_S` seconds, however long the whole run takes: a slow machine or a big
+  network takes longer per step, not forever; the caller may add a wall-clock limit;
 - after a fault or Ctrl-C the runtime is not stopped politely (that waits on the dead
   child) but aborted: every Lava process killed, its shared memory unlinked;
 - Lava's children ignore SIGINT (Ctrl-C reaches the whole process group; the parent
   alone answers it) and exit on their own when the parent dies, even by ``kill -9``.
+
+The abort and the watchdog use private attributes of Lava and of multiprocessing; they are
+checked once, before the first run (:func:`check_lava_internals`).
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import os
 import signal
 import threading
 import time
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
@@ -39,12 +44,13 @@ if TYPE_CHECKING:
     from neurodeploy.sim.trace import LayerTrace
 
 STOP_GRACE_S = 10.0
-#: How often the watchdog looks at Lava's child processes.
+#: How often the watchdog looks at Lava's child processes and the run's progress.
 POLL_S = 0.25
-#: The deadline of a run: time to start, plus time per step and block (a step of one
-#: block takes about 1 ms on a loaded 2-core machine, so this allows 20 times that).
-DEADLINE_START_S = 60.0
-DEADLINE_STEP_S = 0.02
+#: Seconds without progress after which a run is hung. A healthy run's longest stretch
+#: without a new step or process is compiling the network or starting its processes
+#: (a few seconds for the mnist5k conv net on a loaded 2-core machine); a step itself
+#: takes well under a second there.
+STALL_S = 30.0
 #: Runs under a watchdog now, so possibly forking Lava's processes (read by the fork hook).
 _lava_runs = 0
 _lava_runs_lock = threading.Lock()
@@ -80,11 +86,14 @@ def simulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.nd
     every block's spikes and voltages at every step (slow; for parity) and returns them
     per window in ``recording``; ``keep_output`` keeps every output spike of the decode
     window. ``reset=False`` builds netx without its periodic reset; ``reset_interval``
-    resets every that many steps instead of once per frame. ``timeout_s`` defaults to
-    :func:`deadline_s`."""
+    resets every that many steps instead of once per frame. ``timeout_s``: a wall-clock
+    limit on top of the watchdog's no-progress rule (:data:`STALL_S`); default none."""
     from lava.magma.core.run_configs import Loihi2SimCfg
 
+    from neurodeploy.procs import step_board
     from neurodeploy.procs.counter import SpikeCounter
+
+    check_lava_internals()
 
     inputs = as_inputs(inputs, schedule)
     description = network if isinstance(network, NetxNetwork) else read_netx(network)
@@ -95,42 +104,57 @@ def simulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.nd
     built = build_network(description, timing, inputs.sample_shape)
     samples, frame = inputs.samples, timing.frame_steps
     source = _source(built, inputs)
-    counters = []
-    for block, layer in zip(timing.blocks, built.layers):
-        counter = SpikeCounter(shape=layer.out.shape, samples=samples, frame_steps=frame, hops=block.hops,
-                               decode_steps=timing.window_steps(block))
-        layer.out.connect(counter.a_in)
-        counters.append((block, counter))
-    steps = timing.total_steps(samples)
-    recorders = [_recorder(layer, steps) for layer in built.layers] if record_layers else []
-    output = _spike_log(built.layers[-1], steps) if keep_output and not record_layers else None
-    root = source if source is not None else built
-    run_cfg = Loihi2SimCfg(select_tag=select_tag)
-    began = time.perf_counter()
-    try:
-        run_with_watchdog(lambda: _run(root, built, inputs, timing, run_cfg), timeout_s, steps,
-                          len(timing.blocks))
-        wall_s = time.perf_counter() - began
-        output_counts = counters[-1][1].window.get().reshape(samples, -1).astype(np.int64)
-        per_layer = {block.name: float(counter.total.get().mean()) if samples else 0.0
-                     for block, counter in counters}
-        recording = {block.name: _trace(recorder, block.hops, samples, frame)
-                     for block, recorder in zip(timing.blocks, recorders)} if record_layers else None
-        output_spikes = None
-        if keep_output:
-            from neurodeploy.sim.trace import windows
+    with step_board.claim() as slot:  # the output counter reports each step there; the watchdog reads it
+        counters = []
+        for block, layer in zip(timing.blocks, built.layers):
+            counter = SpikeCounter(shape=layer.out.shape, samples=samples, frame_steps=frame, hops=block.hops,
+                                   decode_steps=timing.window_steps(block),
+                                   progress=slot if block is timing.blocks[-1] else None)
+            layer.out.connect(counter.a_in)
+            counters.append((block, counter))
+        steps = timing.total_steps(samples)
+        recorders = [_recorder(layer, steps) for layer in built.layers] if record_layers else []
+        output = _spike_log(built.layers[-1], steps) if keep_output and not record_layers else None
+        root = source if source is not None else built
+        run_cfg = Loihi2SimCfg(select_tag=select_tag)
+        outcome: list[tuple] = []
 
-            timeline = recording[timing.output.name].spikes if recording else windows(
-                np.moveaxis(output.data.get(), -1, 0) != 0, timing.hops, samples, frame)
-            output_spikes = timeline[:, :timing.decode_steps].reshape(
-                samples, timing.decode_steps, int(np.prod(built.layers[-1].out.shape)))
-    except BaseException:
-        abort_runtime(root)
-        raise
-    stop_runtime(root)
+        def run_and_read() -> None:  # reading Vars waits on the children too: watched alike
+            _run(root, built, inputs, timing, run_cfg)
+            wall_s = time.perf_counter() - began
+            outcome.append((wall_s, *_results(built, timing, samples, counters, recorders, output, keep_output)))
+
+        began = time.perf_counter()
+        try:
+            run_with_watchdog(run_and_read, timeout_s, steps, reached=lambda: step_board.reached(slot))
+        except BaseException:
+            abort_runtime(root)
+            raise
+        stop_runtime(root)
+    wall_s, output_counts, per_layer, recording, output_spikes = outcome[0]
     return SimulationResult("lava", output_counts, per_layer,
                             timing.neurons, frame, steps,
                             wall_s, recording=recording, output_spikes=output_spikes)
+
+
+def _results(built: Any, timing: NetworkTiming, samples: int, counters: list, recorders: list,
+             output: Optional[Any], keep_output: bool) -> tuple:
+    """Output counts, mean spikes per layer, the recording and the output spikes of a
+    finished run, read from its processes."""
+    frame = timing.frame_steps
+    output_counts = counters[-1][1].window.get().reshape(samples, -1).astype(np.int64)
+    per_layer = {block.name: float(counter.total.get().mean()) if samples else 0.0 for block, counter in counters}
+    recording = {block.name: _trace(recorder, block.hops, samples, frame)
+                 for block, recorder in zip(timing.blocks, recorders)} if recorders else None
+    output_spikes = None
+    if keep_output:
+        from neurodeploy.sim.trace import windows
+
+        timeline = recording[timing.output.name].spikes if recording else windows(
+            np.moveaxis(output.data.get(), -1, 0) != 0, timing.hops, samples, frame)
+        output_spikes = timeline[:, :timing.decode_steps].reshape(
+            samples, timing.decode_steps, int(np.prod(built.layers[-1].out.shape)))
+    return output_counts, per_layer, recording, output_spikes
 
 
 def _rate_spikes(inputs: ImageInput) -> SpikeInput:
@@ -257,22 +281,41 @@ def _trace(recorder, hops: int, samples: int, frame_steps: int) -> "LayerTrace":
                       windows(voltage_timeline, hops, samples, frame_steps))
 
 
-def deadline_s(steps: int, blocks: int) -> float:
-    """The watchdog of a run of ``steps`` steps through ``blocks`` blocks: it grows with the work."""
-    return DEADLINE_START_S + DEADLINE_STEP_S * steps * max(blocks, 1)
+class Stall:
+    """The hang rule: a run is hung once its progress has stayed the same for ``limit_s``
+    seconds. Progress is whatever the caller can see move (the time step reached, the
+    processes started); the clock is the caller's, so the rule is testable without waiting."""
+
+    def __init__(self, limit_s: float, now: float) -> None:
+        if not 0 < limit_s < float("inf"):
+            raise SimulationError(f"stall limit {limit_s!r} s: expected a positive, finite number of seconds")
+        self.limit_s, self.progress, self.since = limit_s, None, now
+
+    def hung(self, progress: Any, now: float) -> bool:
+        """Whether a run showing ``progress`` at time ``now`` has stalled for too long."""
+        if progress != self.progress:
+            self.progress, self.since = progress, now
+        return now - self.since > self.limit_s
 
 
-def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps: int, blocks: int = 1) -> None:
-    """Run ``run`` in a thread while watching Lava's child processes: a child that dies, a
-    run past ``timeout_s`` (default :func:`deadline_s`) or a failure is a SimulationError.
+def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps: int,
+                      reached: Optional[Callable[[], int]] = None, stall_s: float = STALL_S) -> None:
+    """Run ``run`` in a thread while watching it; a SimulationError is raised for
 
-    A child stopped by a signal (SIGSTOP: the run would stall until the deadline) counts as
-    a fault too. The caller aborts the runtime (:func:`abort_runtime`) on any exception,
-    Ctrl-C included."""
+    - a Lava child that exits or is stopped by a signal (SIGSTOP: the run would stall),
+      within :data:`POLL_S` seconds;
+    - no progress for ``stall_s`` seconds (:class:`Stall`): progress is a new child
+      process or a new time step (``reached()``, the step the run reports, see
+      :mod:`neurodeploy.procs.step_board`); time per step does not count;
+    - a run past the caller's wall-clock limit ``timeout_s`` (none by default);
+    - a failure of ``run``.
+
+    The caller aborts the runtime (:func:`abort_runtime`) on any exception, Ctrl-C included."""
     global _lava_runs
-    limit = timeout_s if timeout_s is not None else deadline_s(steps, blocks)
-    if not 0 < limit < float("inf"):
-        raise SimulationError(f"timeout {limit!r} s: expected a positive, finite number of seconds")
+    if timeout_s is not None and not 0 < timeout_s < float("inf"):
+        raise SimulationError(f"timeout {timeout_s!r} s: expected a positive, finite number of seconds")
+    began = time.monotonic()
+    stall = Stall(stall_s, began)
     failure: list[BaseException] = []
 
     def target() -> None:
@@ -284,7 +327,6 @@ def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps
     before = set(_children())
     started: dict[int, multiprocessing.Process] = {}
     worker = threading.Thread(target=target, name="lava-run", daemon=True)
-    ends = time.monotonic() + limit
     with _lava_runs_lock:
         _lava_runs += 1
     try:
@@ -293,11 +335,18 @@ def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps
             worker.join(POLL_S)
             started.update((child.pid, child) for child in _children() if child not in before)
             fault = next(filter(None, map(_fault, started.values())), None)
-            if fault and worker.is_alive():
+            step = reached() if reached is not None else 0
+            now = time.monotonic()
+            if not worker.is_alive():
+                break
+            if fault:
                 raise SimulationError(f"Lava process {fault} during the run of {steps} steps; "
                                       f"every Lava process was stopped")
-            if time.monotonic() > ends and worker.is_alive():
-                raise SimulationError(f"Lava did not finish {steps} steps within {limit:g} s; "
+            if stall.hung((len(started), step), now):
+                raise SimulationError(f"Lava made no progress for {stall_s:g} s (at step {step} of {steps}): "
+                                      f"hung; every Lava process was stopped")
+            if timeout_s is not None and now - began > timeout_s:
+                raise SimulationError(f"Lava did not finish {steps} steps within {timeout_s:g} s (at step {step}); "
                                       f"every Lava process was stopped (--timeout sets the limit)")
     finally:
         with _lava_runs_lock:
@@ -306,9 +355,36 @@ def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps
         raise SimulationError(f"Lava run failed: {_first_line(failure[0])[:200]}") from failure[0]
 
 
+@cache
+def check_lava_internals() -> None:
+    """The private attributes :func:`abort_runtime` and the watchdog use, checked once per
+    process before the first run: a missing one is a
+    :class:`~neurodeploy.lava_private.LavaInternalsError` naming it, not a cleanup that
+    silently does nothing."""
+    import multiprocessing.managers
+    import multiprocessing.process
+
+    from lava.magma.runtime.message_infrastructure.multiprocessing import MultiProcessing
+    from lava.magma.runtime.message_infrastructure.shared_memory_manager import SharedMemoryManager
+    from lava.magma.runtime.runtime import Runtime
+
+    from neurodeploy.lava_private import PYTHON_PIN, LavaInternalsError, require
+
+    require(Runtime, ("_messaging_infrastructure", "_is_started", "stop"), "aborting a run after a fault")
+    require(MultiProcessing, ("actors", "smm"), "killing a run's processes after a fault")
+    require(SharedMemoryManager, ("_manager", "_shared_memory_handles"), "unlinking a run's shared memory")
+    require(multiprocessing.managers.BaseManager, ("_process",), "killing Lava's shared-memory server",
+            pinned=PYTHON_PIN)
+    require(multiprocessing.process, ("_children",), "the watchdog's view of Lava's processes", pinned=PYTHON_PIN)
+    method = multiprocessing.get_start_method()
+    if method != "fork":
+        raise LavaInternalsError(f"multiprocessing start method {method!r}: the watchdog reads a run's progress "
+                                 f"from memory Lava's processes inherit, which needs 'fork' (what Lava sets)")
+
+
 def stop_runtime(process) -> None:
     """Stop the runtime politely after a good run; if that hangs too, abort it."""
-    if getattr(process, "runtime", None) is None:
+    if process.runtime is None:
         return
     stopper = threading.Thread(target=process.stop, name="lava-stop", daemon=True)
     stopper.start()
@@ -320,25 +396,27 @@ def stop_runtime(process) -> None:
 def abort_runtime(process) -> None:
     """Kill every process of ``process``'s Lava runtime and unlink its shared memory, at
     once: after a fault or Ctrl-C a polite stop would wait forever on a dead child."""
-    runtime = getattr(process, "runtime", None)
-    if runtime is None:
+    runtime = process.runtime
+    if runtime is None:  # the run failed before Lava built its runtime
         return
-    infrastructure = getattr(runtime, "_messaging_infrastructure", None)
-    memory = getattr(infrastructure, "smm", None)
-    manager = getattr(memory, "_manager", None)
-    children = list(getattr(infrastructure, "actors", ()))
-    children += [child for child in (getattr(manager, "_process", None),) if child is not None]
-    for child in children:
-        if child.exitcode is None:
-            child.kill()
-    for child in children:
-        multiprocessing.Process.join(child, 1.0)  # Lava's SystemProcess.join takes no timeout
-    for handle in getattr(memory, "_shared_memory_handles", ()):
-        try:
-            handle.close()
-            handle.unlink()
-        except (OSError, BufferError):
-            pass  # already unlinked (the manager got there first) or still mapped by a thread
+    infrastructure = runtime._messaging_infrastructure
+    if infrastructure is not None:  # None: the runtime failed before it started anything
+        memory = infrastructure.smm
+        manager = memory._manager  # None once Lava has shut it down
+        children = list(infrastructure.actors)
+        if manager is not None and manager._process is not None:
+            children.append(manager._process)
+        for child in children:
+            if child.exitcode is None:
+                child.kill()
+        for child in children:
+            multiprocessing.Process.join(child, 1.0)  # Lava's SystemProcess.join takes no timeout
+        for handle in memory._shared_memory_handles:
+            try:
+                handle.close()
+                handle.unlink()
+            except (OSError, BufferError):
+                pass  # already unlinked (the manager got there first) or still mapped by a thread
     # Lava's __del__ stops a started runtime again, which would wait on the processes just
     # killed; this runtime is finished.
     runtime._is_started = False
@@ -350,7 +428,7 @@ def _children() -> list[multiprocessing.Process]:
     (``active_children`` drops a child that died before the first look)."""
     import multiprocessing.process
 
-    return list(getattr(multiprocessing.process, "_children", ())) or multiprocessing.active_children()
+    return list(multiprocessing.process._children)
 
 
 def _fault(child: multiprocessing.Process) -> Optional[str]:
