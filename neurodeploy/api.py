@@ -53,8 +53,9 @@ def simulate(network: NetworkLike, inputs: Union[Inputs, np.ndarray], *, backend
     images with their ``schedule``. ``reset=False`` lets state carry across samples;
     ``reset_interval`` resets every that many steps instead of once per sample.
     ``exit_threshold`` (Lava, images) stops each sample once the top-two output margin
-    reaches it. ``timeout_s`` defaults to a deadline that grows with the work
-    (:func:`neurodeploy.sim.runner.deadline_s`). ``device`` (``cpu``, ``cuda``, ``cuda:N``,
+    reaches it. ``timeout_s`` is a wall-clock limit on a Lava run, none by default: the
+    watchdog stops a run with no new time step for :data:`neurodeploy.sim.runner.STALL_S`
+    seconds, however long it takes in all. ``device`` (``cpu``, ``cuda``, ``cuda:N``,
     ``auto``) is where the emulator computes; Lava's simulator runs on the CPU only."""
     if backend not in BACKENDS:
         raise NeurodeployError(f"backend {backend!r}: expected one of {BACKENDS}")

@@ -60,6 +60,15 @@ set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALU
                           help="Override a config value, e.g. --set train.epochs=3.")
 
 
+def resume_options(command):
+    """``--fresh`` / ``--resume``: what to do with a checkpoint in the run folder that is not
+    obviously this run's (default: resume it only when it is)."""
+    command = click.option("--resume", "resume", flag_value="resume",
+                           help="Continue the run folder's checkpoint even on another number of processes.")(command)
+    return click.option("--fresh", "resume", flag_value="fresh", default="auto", show_default=False,
+                        help="Train from scratch; the run folder's checkpoint is replaced after the first epoch.")(command)
+
+
 def _quiet(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
     from neurodeploy.progress import set_quiet
 
@@ -103,11 +112,16 @@ def init(name: str, folder: str, output: Optional[str], force: bool) -> None:
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--output", "-o", type=click.Path(file_okay=False), help="Run folder (default: config's output).")
 @set_option
-def train(config: str, output: Optional[str], overrides: tuple[str, ...]) -> None:
-    """Train a SLAYER network from CONFIG and export it (model.net + manifest.json)."""
+@resume_options
+def train(config: str, output: Optional[str], overrides: tuple[str, ...], resume: str) -> None:
+    """Train a SLAYER network from CONFIG and export it (model.net + manifest.json).
+
+    A checkpoint in the run folder is resumed when it is the same run (same config,
+    epochs aside; no more epochs than asked; as many processes), and the first line
+    says so; anything else stops with the choice: --fresh or --resume."""
     from neurodeploy.pipeline import train_and_export
 
-    train_and_export(config, _overrides(overrides), output)
+    train_and_export(config, _overrides(overrides), output, resume=resume)
 
 
 @cli.command()
@@ -171,7 +185,7 @@ def input_options(command):
 @input_options
 @click.option("--samples", "-n", type=click.IntRange(min=1), help="Number of samples (default: all).")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True, max=1e6),
-              default=None, callback=_finite, help="Watchdog in seconds for the Lava run (default: grows with the work).")
+              default=None, callback=_finite, help="Wall-clock limit in seconds for the Lava run (default: none; a run with no new time step for 30 s is stopped as hung).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write metrics JSON here.")
 @click.option("--save-output", type=click.Path(dir_okay=False),
               help="Write every output spike (N, steps, outputs) and the counts to this .npz.")
@@ -202,11 +216,13 @@ def simulate(network: str, config: Optional[str], spikes: Optional[str], bias: O
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--output", "-o", type=click.Path(file_okay=False), help="Run folder (default: config's output).")
 @set_option
-def run(config: str, output: Optional[str], overrides: tuple[str, ...]) -> None:
-    """Train, export, simulate on Lava and summarise, all from CONFIG."""
+@resume_options
+def run(config: str, output: Optional[str], overrides: tuple[str, ...], resume: str) -> None:
+    """Train, export, simulate on Lava and summarise, all from CONFIG (training resumes
+    as `train` does: --fresh, --resume)."""
     from neurodeploy.pipeline import run_all
 
-    run_all(config, _overrides(overrides), output)
+    run_all(config, _overrides(overrides), output, resume=resume)
 
 
 from neurodeploy.hardware.commands import profiles, validate  # noqa: E402  (light: click only)
@@ -219,7 +235,7 @@ cli.add_command(validate)
 @input_options
 @click.option("--samples", "-n", type=click.IntRange(min=1), default=20, show_default=True, help="Number of samples.")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True, max=1e6), default=None,
-              callback=_finite, help="Watchdog in seconds for the Lava run (default: grows with the work).")
+              callback=_finite, help="Wall-clock limit in seconds for the Lava run (default: none; a run with no new time step for 30 s is stopped as hung).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON here.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), metavar="FILE.pt",
               help="Also run torch (SLAYER) from this training checkpoint, e.g. the run folder's "

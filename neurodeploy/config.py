@@ -136,7 +136,7 @@ class DassdpConfig(_Section):
 class SimulateConfig(_Section):
     samples: Optional[int] = Field(None, gt=0, description="test samples run on Lava; default all")
     timeout_s: Optional[float] = Field(None, gt=0, le=1e6,
-                                       description="watchdog for one Lava run; default grows with the work")
+                                       description="wall-clock limit for one Lava run; default none (a run with no new time step for 30 s is hung)")
 
 
 class ExperimentConfig(_Section):

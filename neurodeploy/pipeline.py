@@ -61,14 +61,17 @@ class TrainedRun:
 
 
 def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = None,
-                     output: Optional[str] = None, validation_fraction: float = 0.0) -> Optional[TrainedRun]:
+                     output: Optional[str] = None, validation_fraction: float = 0.0,
+                     resume: str = "auto") -> Optional[TrainedRun]:
     """Train from the config, export ``model.net`` + ``manifest.json`` + ``train_curve.png``.
 
     ``validation_fraction > 0`` holds that share of the training images out of training
-    (``TrainedRun.validation``), for choices that must not look at the test split."""
+    (``TrainedRun.validation``), for choices that must not look at the test split.
+    ``resume``: ``auto`` (the run folder's checkpoint when it is the same run), ``resume``
+    or ``fresh`` (:mod:`neurodeploy.resume`)."""
     from neurodeploy.preflight import preflight
 
-    checked = preflight(config_path, overrides, output)  # before torch: a mistake costs a second
+    checked = preflight(config_path, overrides, output, resume)  # before torch: a mistake costs a second
     from neurodeploy.model.network import SpikingNetwork
     from neurodeploy.distributed.ddp import process_group
     from neurodeploy.model.train import evaluate, seed_everything, train
@@ -88,7 +91,7 @@ def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = Non
          f"{schedule.frame_steps} steps per sample ({schedule.encoding})")
     # torchrun: one DDP rank per process; torch threads as neurodeploy.runtime says (one by default)
     with process_group(resolve_device(config.train.device, option="train.device")) as world, threads():
-        result = train(network, split.train, split.test, schedule, config, run_dir, plugin)
+        result = train(network, split.train, split.test, schedule, config, run_dir, plugin, resume)
     if world is not None and not world.is_main:
         return None  # the other ranks train; rank 0 alone exports and reports
     began = time.perf_counter()
@@ -317,14 +320,14 @@ def _save_output(path: str, result: SimulationResult) -> None:
 
 
 def run_all(config_path: str, overrides: Optional[dict[str, Any]] = None,
-            output: Optional[str] = None) -> dict[str, Any]:
+            output: Optional[str] = None, resume: str = "auto") -> dict[str, Any]:
     """Train, export, simulate on Lava, write ``metrics.json`` and print the summary."""
     from neurodeploy.hardware.deployment import deployment_summary
     from neurodeploy.report.summary import print_run_summary
     from neurodeploy.sim.emulator import emulate
     from neurodeploy.sim.runner import simulate
 
-    trained = train_and_export(config_path, overrides, output)
+    trained = train_and_export(config_path, overrides, output, resume=resume)
     if trained is None:  # a torchrun rank other than 0: it trained, rank 0 goes on alone
         return {}
     config, test = trained.config, trained.split.test

@@ -15,6 +15,8 @@ from neurodeploy.atomic import check_writable
 from neurodeploy.config import ExperimentConfig, ModelConfig, load_config
 from neurodeploy.data import Split, load_split
 from neurodeploy.errors import ConfigError
+from neurodeploy.model.checkpoint import CHECKPOINT_NAME
+from neurodeploy.resume import read_sidecar, resume_from, world_size
 
 
 @dataclass(frozen=True)
@@ -24,24 +26,36 @@ class Checked:
     config: ExperimentConfig
     run_dir: Path
     split: Split
+    start_epoch: Optional[int] = 0  # from the run folder's checkpoint; None: known once train loads it
 
     @property
     def summary(self) -> str:
         split, config = self.split, self.config
+        epochs = config.train.epochs
+        plan = (f"check its {CHECKPOINT_NAME} when training loads it" if self.start_epoch is None else
+                f"train {epochs} epochs" if not self.start_epoch else
+                f"resume its checkpoint from epoch {self.start_epoch} of {epochs}" if self.start_epoch < epochs else
+                f"use its checkpoint's {epochs} epochs (--fresh trains again)")
         return (f"{config.name}: {config.data.dataset} {len(split.train)} train / {len(split.test)} test "
                 f"images of shape {split.input_shape}, {split.num_classes} classes; run folder "
-                f"{self.run_dir} is writable; profiles {', '.join(config.hardware) or 'none'} load")
+                f"{self.run_dir} is writable, will {plan}; profiles {', '.join(config.hardware) or 'none'} load")
 
 
 def preflight(config_path: str, overrides: Optional[dict[str, Any]] = None,
-              output: Optional[str] = None) -> Checked:
-    """Check the config, profiles, run folder and data; raise the first problem found."""
+              output: Optional[str] = None, resume: str = "auto") -> Checked:
+    """Check the config, profiles, run folder (and the checkpoint in it: what training will
+    resume or refuse) and data; raise the first problem found."""
     config = load_config(config_path, overrides)
     check_profiles(config.hardware)
     run_dir = check_writable(Path(output or config.output), "run folder")
+    checkpoint = run_dir / CHECKPOINT_NAME
+    saved = read_sidecar(checkpoint)
+    start_epoch = resume_from(checkpoint, saved, config, world_size(), resume)
+    if saved is None and checkpoint.exists() and resume != "fresh":
+        start_epoch = None  # a checkpoint without its JSON (older): train decides once it loads it
     split = load_split(config.data, config.seed)
     check_model_fits(config.model, split.input_shape)
-    return Checked(config, run_dir, split)
+    return Checked(config, run_dir, split, start_epoch)
 
 
 def check_profiles(names: list[str]) -> None:

@@ -92,7 +92,7 @@ def export_nir(network: str, output: str, dt: Optional[float]) -> None:
 @click.option("--samples", "-n", type=click.IntRange(min=1), help="Test samples (default: all).")
 @click.option("--lava/--no-lava", default=False, show_default=True, help="Also run Lava fixed_pt.")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True, max=1e6), default=None,
-              help="Watchdog in seconds for the Lava run (default: grows with the work).")
+              help="Wall-clock limit in seconds for the Lava run (default: none; a run with no new time step for 30 s is stopped as hung).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report here.")
 def parity_nir(graph: str, network: str, samples: Optional[int], lava: bool, timeout_s: float,
                json_path: Optional[str]) -> None:

@@ -26,6 +26,7 @@ from neurodeploy.errors import ConfigError, OutputError
 from neurodeploy.model.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from neurodeploy.model.network import SpikingNetwork
 from neurodeploy.progress import progress, say
+from neurodeploy.resume import Saved, identity, resume_from, resume_line, write_sidecar
 from neurodeploy.runtime import resolve_device
 
 
@@ -75,8 +76,9 @@ def seed_everything(seed: int) -> None:
 
 def train(network: SpikingNetwork, train_set: ImageSet, test_set: ImageSet,
           schedule: FrameSchedule, config: ExperimentConfig, run_dir: Path,
-          plugin: Optional[PlasticityPlugin] = None) -> TrainResult:
-    """Train for ``config.train.epochs``, checkpointing each epoch and resuming from one.
+          plugin: Optional[PlasticityPlugin] = None, resume: str = "auto") -> TrainResult:
+    """Train for ``config.train.epochs``, checkpointing each epoch and resuming from one as
+    :func:`neurodeploy.resume.resume_from` decides (``resume``: auto, resume or fresh).
 
     Inside a torch.distributed group (torchrun) each rank trains a DDP replica on its part
     of every global batch and only rank 0 writes the checkpoint (:mod:`neurodeploy.distributed.ddp`)."""
@@ -93,8 +95,12 @@ def train(network: SpikingNetwork, train_set: ImageSet, test_set: ImageSet,
     state = load_checkpoint(checkpoint) if rank == 0 and checkpoint.exists() else None  # runs no code from it
     if world is not None:  # rank 0's checkpoint, so every rank resumes from the same state
         state = world.broadcast(state)
-    if state is not None:
-        start_epoch = _resume(state, checkpoint, network, optimizer, result, config, plugin)
+    start_epoch = resume_from(checkpoint, None if state is None else Saved.of_state(state), config, ranks, resume)
+    if start_epoch:
+        _resume(state, checkpoint, network, optimizer, result, config, plugin)
+        result.wall_s = 0.0  # this run's training time; each epoch's own is in the history
+        if rank == 0:
+            say(resume_line(checkpoint, start_epoch, config.train.epochs))
     model, batch_size = network, config.train.batch_size
     if world is not None:
         batch_size = world.local_batch_size(batch_size)
@@ -102,7 +108,7 @@ def train(network: SpikingNetwork, train_set: ImageSet, test_set: ImageSet,
     shuffle = torch.Generator().manual_seed(config.seed)
     for _ in range(start_epoch):  # replay the shuffles of finished epochs
         torch.randperm(len(train_set), generator=shuffle)
-    began = time.perf_counter() - result.wall_s
+    began = time.perf_counter()
     for epoch in range(start_epoch, config.train.epochs):
         order = torch.randperm(len(train_set), generator=shuffle).numpy()
         if world is not None:
@@ -135,7 +141,7 @@ def train(network: SpikingNetwork, train_set: ImageSet, test_set: ImageSet,
         result.history.append(row)
         result.wall_s = time.perf_counter() - began
         if rank == 0:
-            _save_checkpoint(checkpoint, network, optimizer, result, config, plugin, epoch + 1)
+            _save_checkpoint(checkpoint, network, optimizer, result, config, plugin, epoch + 1, ranks)
             say(epoch_line(row, config.train.epochs))
     return result
 
@@ -174,18 +180,14 @@ def evaluate(network: SpikingNetwork, data: ImageSet, schedule: FrameSchedule,
     return Evaluation(predict_from_counts(output_steps.sum(axis=1, dtype=np.int64)), output_steps, per_layer)
 
 
-def _checkpoint_identity(config: ExperimentConfig) -> dict[str, Any]:
-    """The parts of the config a checkpoint must agree with to be resumed."""
-    return {key: config.model_dump()[key] for key in ("seed", "data", "encoding", "model", "dassdp")} | {
-        "train": {k: v for k, v in config.train.model_dump().items() if k != "epochs"}}
-
-
 def _save_checkpoint(path: Path, network: SpikingNetwork, optimizer: torch.optim.Optimizer,
                      result: TrainResult, config: ExperimentConfig,
-                     plugin: Optional[PlasticityPlugin], epoch: int) -> None:
+                     plugin: Optional[PlasticityPlugin], epoch: int, world_size: int) -> None:
+    """The checkpoint, then the JSON beside it that ``check`` reads (:mod:`neurodeploy.resume`)."""
+    saved = Saved(epoch, identity(config), world_size)
     state = {"epoch": epoch, "model": network.state_dict(), "optimizer": optimizer.state_dict(),
-             "history": result.history, "wall_s": result.wall_s,
-             "identity": _checkpoint_identity(config), "config": config.model_dump(),
+             "history": result.history, "identity": saved.identity, "world_size": world_size,
+             "config": config.model_dump(),
              "input_shape": network.input_shape, "num_classes": network.num_classes,
              "plugin": plugin.state_dict() if plugin is not None else None}
     with atomic_path(path) as temporary:
@@ -194,14 +196,12 @@ def _save_checkpoint(path: Path, network: SpikingNetwork, optimizer: torch.optim
         except RuntimeError as error:  # a full disk: torch's writer says "file write failed"
             reason = str(error).strip().splitlines()[-1][:160]
             raise OutputError(f"{path}: cannot write the checkpoint ({reason})") from None
+    write_sidecar(path, saved)
 
 
 def _resume(state: dict[str, Any], path: Path, network: SpikingNetwork, optimizer: torch.optim.Optimizer,
             result: TrainResult, config: ExperimentConfig,
             plugin: Optional[PlasticityPlugin]) -> int:
-    if state.get("identity") != _checkpoint_identity(config):
-        raise ConfigError(f"{path}: checkpoint was made with a different config; "
-                          f"remove it or choose another output folder")
     try:
         network.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
