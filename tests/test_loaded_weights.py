@@ -16,14 +16,14 @@ import pytest
 
 from neurodeploy.loaded_weights import WeightsNotLoadable, lava_dense_weights, netx_optimised
 
-netx_utils = pytest.importorskip("lava.lib.dl.netx.utils", reason="the Lava leg compares with netx itself")
-weightutils = pytest.importorskip("lava.utils.weightutils")
-
-LAVA_DL_NETS = Path(netx_utils.__file__).resolve().parents[4] / "tests" / "lava" / "lib" / "dl" / "netx"
+pytestmark = pytest.mark.lava  # compares with netx and Lava themselves
 
 
 def _theirs(weight: np.ndarray):
     """netx's optimisation then Lava's Dense model's first-step clip and truncation."""
+    from lava.lib.dl.netx import utils as netx_utils
+    from lava.utils import weightutils
+
     with contextlib.redirect_stdout(io.StringIO()):
         optimised, bits, exponent, _ = netx_utils.optimize_weight_bits(weight)
     held = optimised.astype(np.int32)
@@ -81,7 +81,10 @@ def _dense_weights(path: Path):
 
 
 def test_every_lava_dl_dense_weight_equals_netx_and_lava():
-    found = [item for path in sorted(LAVA_DL_NETS.rglob("*.net")) for item in _dense_weights(path)]
-    assert len(found) >= 6, f"lava-dl's netx test networks not found under {LAVA_DL_NETS}"
+    from lava.lib.dl.netx import utils as netx_utils
+
+    nets = Path(netx_utils.__file__).resolve().parents[4] / "tests" / "lava" / "lib" / "dl" / "netx"
+    found = [item for path in sorted(nets.rglob("*.net")) for item in _dense_weights(path)]
+    assert len(found) >= 6, f"lava-dl's netx test networks not found under {nets}"
     for _, weight in found:
         _assert_same(weight)
