@@ -143,6 +143,24 @@ def test_every_layer_of_a_conv_network_is_reset(tmp_path):
     assert run.steps_run == run.exit_steps.sum() < never.steps_run
 
 
+def test_the_pause_flag_gone_is_an_error_naming_it(monkeypatch):
+    """The control ends the run through Lava's private ``_req_pause``: a Lava without it is
+    refused before the run (the pause itself is checked above: ``steps_run`` is the last
+    step Lava simulated, and equals the exit steps' sum)."""
+    from neurodeploy.lava_private import LavaInternalsError
+    from neurodeploy.procs import exit_control
+
+    class Renamed:
+        def __init__(self):
+            self._pause_requested = False
+
+    monkeypatch.setattr(exit_control, "PyLoihiProcessModel", Renamed)
+    with pytest.raises(LavaInternalsError, match=r"Renamed has no _req_pause: .*lava-nc==0\.10\.0"):
+        exit_control.check_lava_internals.__wrapped__()
+    monkeypatch.undo()
+    exit_control.check_lava_internals.__wrapped__()
+
+
 def test_only_known_state_is_reset(tmp_path):
     from neurodeploy.lavadl import netx
 

@@ -1,8 +1,12 @@
-"""Injected faults: a Lava child killed, Ctrl-C, the parent killed, an unwritable or full
-output folder, a torch writer that fails, temporary files of a killed writer.
+"""Injected faults: a Lava child killed or stopped, Ctrl-C, the parent killed, an
+unwritable or full output folder, a torch writer that fails, temporary files of a killed
+writer; and what a good run leaves behind (nothing).
 
 Lava runs here are small networks fed long spike trains (so a fault lands mid-run); each
 has a timeout and ends with every Lava process gone and its shared memory unlinked.
+README ("Bad input and faults"): a child that dies is reported within seconds, every Lava
+process and /dev/shm segment is removed, Ctrl-C ends with ``interrupted`` and exit 130,
+``kill -9`` of the command leaves no process nor segment.
 """
 from __future__ import annotations
 
@@ -61,31 +65,59 @@ def _children(pid: int) -> list[int]:
     return [int(value) for value in found.split()]
 
 
-def test_a_killed_lava_child_is_reported_within_seconds_and_cleaned_up(tmp_path):
+def _lava_children(at_least: int = 3, within_s: float = 120) -> list[multiprocessing.Process]:
+    """This process's Lava children once at least ``at_least`` of them run."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        lava = [child for child in multiprocessing.active_children() if type(child).__name__ == "SystemProcess"]
+        if len(lava) >= at_least:
+            return lava
+        time.sleep(0.1)
+    return []
+
+
+@pytest.mark.parametrize("strike, message", [(signal.SIGKILL, r"was killed by SIGKILL"),
+                                             (signal.SIGSTOP, r"is stopped \(state T\)")])
+def test_a_killed_or_stopped_lava_child_is_reported_within_seconds_and_cleaned_up(tmp_path, strike, message):
     network = nd.load_network(_network(tmp_path))
     spikes = nd.SpikeInput(np.load(_long_spikes(tmp_path)))
     seen: dict[str, object] = {}
 
-    def kill_a_child() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            lava = [child for child in multiprocessing.active_children() if type(child).__name__ == "SystemProcess"]
-            if len(lava) >= 3:
-                break
-            time.sleep(0.1)
+    def strike_a_child() -> None:
+        lava = _lava_children()
         time.sleep(1.0)
         seen["children"] = [child.pid for child in multiprocessing.active_children()]
         seen["memory"] = _shared_memory(os.getpid())
-        seen["killed_at"] = time.monotonic()
-        os.kill(lava[-1].pid, signal.SIGKILL)
+        seen["struck_at"] = time.monotonic()
+        os.kill(lava[-1].pid, strike)
 
-    threading.Thread(target=kill_a_child, daemon=True).start()
-    with pytest.raises(SimulationError, match=r"was killed by SIGKILL") as caught:
+    threading.Thread(target=strike_a_child, daemon=True).start()
+    with pytest.raises(SimulationError, match=message) as caught:
         nd.simulate(network, spikes, backend="lava", timeout_s=240)
-    reported_after = time.monotonic() - seen["killed_at"]
+    reported_after = time.monotonic() - seen["struck_at"]
     assert reported_after < REPORT_WITHIN_S, reported_after
     assert "\n" not in str(caught.value)
     assert seen["memory"], "the run mapped no shared memory: the test did not see Lava running"
+    assert [pid for pid in seen["children"] if not _gone(pid)] == []
+    assert [name for name in seen["memory"] if os.path.exists(name)] == []
+
+
+def test_a_good_run_leaves_no_lava_process_or_shared_memory(tmp_path):
+    network = nd.load_network(_network(tmp_path))
+    spikes = nd.SpikeInput(np.load(_long_spikes(tmp_path, samples=200)))
+    seen: dict[str, object] = {}
+
+    def look() -> None:
+        _lava_children()
+        seen["children"] = [child.pid for child in multiprocessing.active_children()]
+        seen["memory"] = _shared_memory(os.getpid())
+
+    watcher = threading.Thread(target=look, daemon=True)
+    watcher.start()
+    result = nd.simulate(network, spikes, backend="lava", timeout_s=240)
+    watcher.join(5)
+    assert result.output_counts.shape == (200, 4)
+    assert seen.get("memory"), "the look came after the run: the test saw nothing to clean up"
     assert [pid for pid in seen["children"] if not _gone(pid)] == []
     assert [name for name in seen["memory"] if os.path.exists(name)] == []
 
