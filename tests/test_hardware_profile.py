@@ -20,7 +20,7 @@ def test_shipped_profiles_load_and_cite_every_number(name):
     assert profile.name == name and len(facts) > 40
     for key, fact in facts.items():
         assert fact.source.strip(), key
-        assert fact.confidence in ("code", "doc", "secondary", "uncertain"), key
+        assert fact.confidence in ("code", "doc", "compiler output", "secondary", "uncertain"), key
     assert {path.stem for path in list_profiles()} >= {"loihi1", "loihi2"}
 
 

@@ -96,11 +96,15 @@ def test_fan_in_beyond_the_input_axons_cannot_be_mapped(tmp_path):
     assert (finding.severity, finding.check, finding.layer, finding.value, finding.limit) == \
         ("error", "resources.input_axons", "dense0", 5000, 4096)
     assert not core_map.mappable and core_map.layers[0].blocked == ("input_axons_per_core",)
-    # nothing maps whatever the limit's confidence: an error on Loihi 2 too, that says so
-    uncertain = [f for f in check_resources(map_cores(dense_net(tmp_path, (5000, 10)), LOIHI2), LOIHI2)
-                 if f.check == "resources.input_axons"][0]
-    assert uncertain.severity == "error" and "uncertain limit" in uncertain.source
-    assert "uncertain limit" in uncertain.fix
+    # Loihi 2 takes 16,000 input axons a core (its compiler's AxonIn): 5,000 map, 16,001 do not
+    assert map_cores(dense_net(tmp_path, (5000, 10)), LOIHI2).mappable
+    loihi2 = map_cores(dense_net(tmp_path, (16_001, 1), name="wide.net"), LOIHI2)
+    # (and one unit of synapse memory per input axon breaks the 12,000-unit SynMem register too)
+    axon_in, synapses = errors(check_resources(loihi2, LOIHI2))
+    assert (axon_in.check, axon_in.value, axon_in.limit) == ("resources.axon_in", 16_001, 16_000)
+    assert (synapses.check, synapses.value, synapses.limit) == ("resources.synapses", 16_001, 12_000)
+    finding = axon_in
+    assert "[compiler output]" in finding.source and not loihi2.mappable
 
 
 def test_one_neuron_beyond_the_synapse_memory_cannot_be_mapped(tmp_path):
@@ -122,10 +126,17 @@ def test_one_neuron_beyond_the_output_axons_cannot_be_mapped(tmp_path):
 
 
 def test_uncertain_per_core_limits_are_noted_once(tmp_path):
+    """Loihi 1's limits are public (no note); an edited profile with an uncertain limit gets
+    one note; Loihi 2's map follows its compiler's printed registers (no note)."""
     network = dense_net(tmp_path, (64, 128, 10))
     assert [f.check for f in check_resources(map_cores(network, LOIHI1), LOIHI1)] == ["resources.system"]
-    [note] = [f for f in check_resources(map_cores(network, LOIHI2), LOIHI2) if f.check != "resources.system"]
+    raw = yaml.safe_load((profiles_dir() / "loihi1.yaml").read_text())
+    raw["resources"]["neurons_per_core"]["confidence"] = "uncertain"
+    (tmp_path / "guess.yaml").write_text(yaml.safe_dump(raw))
+    guess = load_profile(tmp_path / "guess.yaml")
+    [note] = [f for f in check_resources(map_cores(network, guess), guess) if f.check != "resources.system"]
     assert (note.severity, note.check, note.layer, note.value) == ("info", "resources.uncertain_limits", "network", 2)
+    assert [f.check for f in check_resources(map_cores(network, LOIHI2), LOIHI2)] == ["resources.system"]
 
 
 @pytest.mark.parametrize("builder", ["conv_net", "recurrent_net", "sigma_delta_net", "pool_net"])

@@ -164,6 +164,8 @@ def summary_line(report: "ValidationReport") -> str:
              f"{steps} steps/sample"]
     if estimate.time_per_sample_s:
         parts.append(f"time/sample {_range(estimate.time_per_sample_s, 's')}")
+    if estimate.busiest_layer and estimate.step_time_s:
+        parts.append(f"step {_range(estimate.step_time_s, 's')} (busiest core: {estimate.busiest_layer})")
     energy = estimate.energy_per_sample_j or estimate.dynamic_energy_per_sample_j
     if energy:
         kind = "" if estimate.energy_per_sample_j else " (dynamic only)"

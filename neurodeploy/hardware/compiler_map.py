@@ -129,7 +129,7 @@ def dense_units(axons: int, neurons: int, bits: int, compiler: Compiler) -> int:
 
 def _place_dense(layer: NetxLayer, bits: int, compiler: Compiler, capacity: dict[str, int]) -> Placement:
     n = layer.n_neurons
-    axons = layer.fan_in + (n if layer.weight_rec is not None else 0)
+    axons = layer.fan_in  # feed-forward plus recurrent inputs
     register = compiler.synapse_register.value
     cores = max(1, math.ceil(n / capacity["neurons"]))
     binding = "neurons" if cores > 1 else "whole layer"

@@ -44,7 +44,7 @@ def deployment_summary(report: ValidationReport, activity: dict[str, float],
         profile = getattr(report, "loaded_profile", None) or report.profile
     if not isinstance(profile, Profile):
         profile = load_profile(profile)
-    energy = estimate(profile, report.estimate.steps_per_sample, report.mapping.chips, activity)
+    energy = estimate(profile, report.estimate.steps_per_sample, report.mapping.chips, activity, report.mapping)
     return {"verdict": report.verdict, "errors": report.count("error"),
             "warnings": report.count("warning"), "cores": report.mapping.cores,
             "chips": report.mapping.chips, **energy.to_dict()}

@@ -259,8 +259,9 @@ class Profile(Node):
         """One line for ``neurodeploy profiles``."""
         res = self.resources
         uncertain = sum(fact.uncertain for _, fact in self.facts())
+        neurons = (self.compiler or res).neurons_per_core.value
         return (f"{self.title}: {res.cores_per_chip.value} cores/chip, "
-                f"{res.neurons_per_core.value} neurons/core, "
+                f"{neurons} neurons/core, "
                 f"{uncertain} of {sum(1 for _ in self.facts())} numbers uncertain")
 
 

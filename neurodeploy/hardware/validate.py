@@ -82,7 +82,8 @@ def validate(network: NetxNetwork, profile: Profile, manifest: Optional[Manifest
     return ValidationReport(
         network=str(network.path), profile=profile.name, profile_title=profile.title,
         manifest=None, findings=tuple(findings), mapping=core_map,
-        estimate=estimate(profile, schedule.frame_steps if schedule else None, core_map.chips, activity))
+        estimate=estimate(profile, schedule.frame_steps if schedule else None, core_map.chips, activity,
+                          core_map))
 
 
 def validate_file(network: NetxNetwork | str | Path, hw: str | Path, manifest_path: Optional[str | Path] = None,

@@ -32,7 +32,8 @@ def markdown(summary: dict[str, Any]) -> str:
     lines = [f"# Encoding comparison: `{summary['config']}`{settings}, {summary['seeds']} seed(s)", "",
              "Loihi-faithful = the emulator, bit-exact with Lava `fixed_pt`. Spikes, synaptic ops "
              "and energy are per sample over the frame (the drain tail excluded); energy is Loihi 1's "
-             "dynamic energy (midpoint of the profile's range; Loihi 2 has no public figure). Each run "
+             "dynamic energy (midpoint of the profile's range), then Loihi 2's where the summary carries it "
+             "(per-op energies calibrated on Intel's measured PilotNet SNN, docs/hardware.md). Each run "
              f"trains on {100 * (1 - summary['validation_fraction']):.0f} % of the training images; the "
              f"other {100 * summary['validation_fraction']:.0f} % (seeded, stratified) choose its exit "
              f"threshold, the earliest margin whose accuracy there stays within {100 * summary['exit_tolerance']:.0f} "
@@ -123,9 +124,10 @@ def _num(stat: dict[str, float]) -> str:
 
 
 def _energy(row: dict[str, Any]) -> str:
-    if "loihi1_dynamic_energy_j" not in row:
-        return "n/a"
-    return f"{1e9 * row['loihi1_dynamic_energy_j']['mean']:.1f} / {1e9 * row['loihi1_dynamic_energy_at_exit_j']['mean']:.1f}"
+    shown = [f"{chip}: {1e9 * row[f'{chip}_dynamic_energy_j']['mean']:.1f} / "
+             f"{1e9 * row[f'{chip}_dynamic_energy_at_exit_j']['mean']:.1f}"
+             for chip in ("loihi1", "loihi2") if f"{chip}_dynamic_energy_j" in row]
+    return "; ".join(shown) or "n/a"
 
 
 def _save(figure, path: Path) -> None:
