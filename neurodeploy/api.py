@@ -122,12 +122,15 @@ def parity(network: NetworkLike, inputs: Union[Inputs, np.ndarray], *,
 
 
 def train(config: Union[str, Path], overrides: Optional[dict[str, Any]] = None,
-          output: Optional[Union[str, Path]] = None) -> Optional["TrainedRun"]:
+          output: Optional[Union[str, Path]] = None, resume: str = "auto") -> Optional["TrainedRun"]:
     """Train a SLAYER network from a YAML config and export ``model.net`` + manifest
-    (``None`` on a torchrun rank other than 0, which trains and writes nothing)."""
+    (``None`` on a torchrun rank other than 0, which trains and writes nothing).
+    ``resume``: ``auto`` resumes the run folder's checkpoint only when it is the same run
+    (else an error naming the choice), ``fresh`` trains from scratch, ``resume`` continues
+    it on another number of processes."""
     from neurodeploy.pipeline import train_and_export
 
-    return train_and_export(str(config), overrides, None if output is None else str(output))
+    return train_and_export(str(config), overrides, None if output is None else str(output), resume=resume)
 
 
 def export(checkpoint: Union[str, Path], output: Union[str, Path]) -> "Manifest":

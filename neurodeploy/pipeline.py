@@ -43,6 +43,7 @@ class TrainedRun:
     train_s: float
     export_s: float
     validation: Optional[ImageSet] = None  # carved from the training images, not trained on
+    trained_epochs: int = 0  # by this run (train_s is their time); the others came from the checkpoint
     _network: Optional["NetxNetwork"] = field(default=None, repr=False)
 
     @property
@@ -102,7 +103,8 @@ def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = Non
         test = evaluate(network, split.test, schedule, seed=config.seed)
     return TrainedRun(run_dir, config, split, manifest, test.accuracy(split.test.labels),
                       test.predictions, test.output_steps, test.spikes_per_layer, result.history,
-                      result.wall_s, export_s, validation, _network=description)
+                      result.wall_s, export_s, validation, trained_epochs=config.train.epochs - result.start_epoch,
+                      _network=description)
 
 
 def _schedule(config: ExperimentConfig, network) -> FrameSchedule:
@@ -351,6 +353,7 @@ def run_all(config_path: str, overrides: Optional[dict[str, Any]] = None,
         "emulator_accuracy": emulated.accuracy(test.labels),
         "emulator_lava_agreement": float(np.mean(emulated.predictions[:count] == lava.predictions)),
         "spikes_per_sample": {"torch": trained.torch_spikes_per_layer, "lava": lava.spikes_per_layer},
+        "trained_epochs": trained.trained_epochs,
         "wall_s": {"train": trained.train_s, "export": trained.export_s, "lava": lava.wall_s,
                    "emulator": emulated.wall_s},
         "lava_steps_per_s": lava.steps_per_second,

@@ -44,8 +44,12 @@ class PlasticityPlugin(Protocol):
 
 @dataclass
 class TrainResult:
+    """The whole history (resumed epochs included); ``wall_s`` is this run's training time,
+    over the epochs after ``start_epoch``."""
+
     history: list[dict[str, float]] = field(default_factory=list)
     wall_s: float = 0.0
+    start_epoch: int = 0
 
     @property
     def test_accuracy(self) -> float:
@@ -98,7 +102,7 @@ def train(network: SpikingNetwork, train_set: ImageSet, test_set: ImageSet,
     start_epoch = resume_from(checkpoint, None if state is None else Saved.of_state(state), config, ranks, resume)
     if start_epoch:
         _resume(state, checkpoint, network, optimizer, result, config, plugin)
-        result.wall_s = 0.0  # this run's training time; each epoch's own is in the history
+        result.wall_s, result.start_epoch = 0.0, start_epoch  # this run's time; each epoch's is in the history
         if rank == 0:
             say(resume_line(checkpoint, start_epoch, config.train.epochs))
     model, batch_size = network, config.train.batch_size

@@ -26,8 +26,8 @@ def print_run_summary(metrics: dict[str, Any], run_dir: Path) -> None:
     for name in lava_spikes:
         table.add_row(f"spikes/sample {name} (torch | Lava incl. drain)",
                       f"{torch_spikes.get(name, float('nan')):.1f} | {lava_spikes[name]:.1f}")
-    walls = metrics["wall_s"]
-    table.add_row("wall time train | export | Lava | emulator",
+    walls, epochs = metrics["wall_s"], metrics["trained_epochs"]
+    table.add_row(f"wall time train ({epochs} epoch{'s' * (epochs != 1)} in this run) | export | Lava | emulator",
                   f"{walls['train']:.1f} s | {walls['export']:.1f} s | {walls['lava']:.1f} s | {walls['emulator']:.2f} s")
     table.add_row("Lava steps per second", f"{metrics['lava_steps_per_s']:.0f}")
     for name, hardware in metrics.get("hardware", {}).items():
