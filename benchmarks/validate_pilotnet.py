@@ -1,12 +1,14 @@
-"""Time `neurodeploy validate` on a PilotNet-sized network (docs/mapping.md).
+"""Time `neurodeploy validate` on a PilotNet-sized and a YOLO-KP-sized network (docs/mapping.md).
 
 PilotNet as lava-dl's tutorial builds it: input 3x66x200 as netx's Input block, five 3x3
 conv layers (24, 36, 48, 64, 64 channels; strides 2, 2, 2, (2, 1), 1; padding (1, 0) on
 the fourth), then dense 100, 50, 10, 1: 158,509 neurons with the input, 14,550,054
-synapses without weight sharing. Written with h5py (even int8-range weights, CUBA
-neurons), then read and validated in-process on both Loihi profiles; the first call warms
-the imports, each time is the best of three. Prints one JSON object.
-Run: .venv/bin/python benchmarks/validate_pilotnet.py
+synapses without weight sharing. YOLO-KP as lava-dl's ``netx/yolo_kp`` tutorial runs it
+(the delta-encoding layer skipped): ten conv layers on a 448x448x3 input, 1,344,896
+neurons, 574 Loihi 2 cores in Intel's compiler table. Written with h5py (even int8-range
+weights, CUBA neurons), then read and validated in-process on both Loihi profiles; the
+first call warms the imports, each time is the best of three. Prints one JSON object.
+Run: .venv/bin/python benchmarks/validate_pilotnet.py [--runs N]
 """
 from __future__ import annotations
 
@@ -27,6 +29,10 @@ CONVS = ((3, 24, (24, 32, 99), (2, 2), (0, 0)), (24, 36, (36, 15, 49), (2, 2), (
          (36, 48, (48, 7, 24), (2, 2), (0, 0)), (48, 64, (64, 4, 22), (2, 1), (1, 0)),
          (64, 64, (64, 2, 20), (1, 1), (0, 0)))
 DENSE = (2560, 100, 50, 10, 1)
+#: YOLO-KP: (in channels, out channels, output side, kernel, stride, padding); input 448x448x3.
+YOLO_KP = ((3, 16, 224, 3, 2, 1), (16, 32, 112, 3, 2, 1), (32, 64, 56, 3, 2, 1), (64, 128, 28, 3, 2, 1),
+           (128, 256, 28, 3, 1, 1), (256, 256, 14, 3, 2, 1), (256, 512, 14, 3, 1, 1), (512, 256, 14, 1, 1, 0),
+           (256, 512, 14, 3, 1, 1), (512, 48, 14, 1, 1, 0))
 
 
 def build(path: Path, seed: int = 0) -> Path:
@@ -55,6 +61,23 @@ def build(path: Path, seed: int = 0) -> Path:
     return path
 
 
+def build_yolo_kp(path: Path, seed: int = 0) -> Path:
+    """Write the YOLO-KP-shaped netx file (no Input block: its input is 448x448x3)."""
+    rng = np.random.default_rng(seed)
+    with h5py.File(path, "w") as handle:
+        layers = handle.create_group("layer")
+        for index, (c_in, c_out, side, kernel, stride, padding) in enumerate(YOLO_KP):
+            group = layers.create_group(str(index))
+            group.create_dataset("type", (1,), "S10", [b"conv"])
+            group.create_dataset("shape", data=np.array([c_out, side, side]))
+            datasets = {"weight": _weights(rng, c_out, c_in, kernel, kernel), "kernelSize": np.array([kernel, kernel]),
+                        "stride": np.array([stride, stride]), "padding": np.array([padding, padding]),
+                        "dilation": np.array([1, 1]), "groups": 1, "inChannels": c_in, "outChannels": c_out}
+            for key, value in {**datasets, **{f"neuron/{k}": v for k, v in NEURON.items()}}.items():
+                group.create_dataset(key, data=value)
+    return path
+
+
 def _weights(rng: np.random.Generator, *shape: int) -> np.ndarray:
     return (2 * rng.integers(-60, 61, size=shape)).astype(np.float32)
 
@@ -69,21 +92,28 @@ def _best_of(runs: int, action: Any) -> tuple[float, Any]:
 
 
 def main() -> None:
+    import argparse
+
     from neurodeploy.hardware.validate import validate_file
 
+    parser = argparse.ArgumentParser(description="time validate on PilotNet and YOLO-KP shapes")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per profile (best kept)")
+    args = parser.parse_args()
+    output: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
-        path = build(Path(folder) / "pilotnet.net")
-        validate_file(path, "loihi1")  # warm the imports
-        results = {}
-        for hw in ("loihi1", "loihi2"):
-            seconds, report = _best_of(3, lambda: validate_file(path, hw))
-            results[hw] = {"validate_s": round(seconds, 3), "verdict": report.verdict,
-                           "cores": report.mapping.cores, "chips": report.mapping.chips,
-                           "system": report.mapping.system,
-                           "cores_per_layer": {m.name: m.cores for m in report.mapping.layers}}
-        neurons = sum(m.neurons for m in report.mapping.layers)
-        synapses = sum(m.synapses for m in report.mapping.layers)
-    print(json.dumps({"neurons": neurons, "synapses": synapses, **results}))
+        for name, builder in (("pilotnet", build), ("yolo_kp", build_yolo_kp)):
+            path = builder(Path(folder) / f"{name}.net")
+            validate_file(path, "loihi1")  # warm the imports
+            results: dict[str, Any] = {}
+            for hw in ("loihi1", "loihi2"):
+                seconds, report = _best_of(args.runs, lambda: validate_file(path, hw))
+                results[hw] = {"validate_s": round(seconds, 3), "verdict": report.verdict,
+                               "cores": report.mapping.cores, "chips": report.mapping.chips,
+                               "system": report.mapping.system,
+                               "cores_per_layer": {m.name: m.cores for m in report.mapping.layers}}
+            output[name] = {"neurons": sum(m.neurons for m in report.mapping.layers),
+                            "synapses": sum(m.synapses for m in report.mapping.layers), **results}
+    print(json.dumps(output))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ does:
   ``Conv(x, y, c)`` with x a power of two, y the height halved k times and c the
   channels halved j times; of the tiles whose neurons and shared kernel fit, the one
   with the fewest channel tiles wins (as many channels as the kernel memory allows),
-  then the fewest cores, then the fewest y tiles, then the widest x;
+  then the fewest cores, then one with ``x <= y < 4x``, then the fewest y tiles, then
+  the widest x (the ties broken to match the printed tiles: 19 of 20);
 - a dense layer starts on one core and, while a core's synapse allocation exceeds the
   SynMem register, multiplies its core count by the overshoot rounded up (the
   compiler's ``Violation ... SynMem ... Final max_ratio=N`` loop).
@@ -181,7 +182,7 @@ def _place_spatial(layer: NetxLayer, bits: int, source: Optional[Placement], suc
         if x * y * c > capacity["neurons"] or conv_units(layer, c, bits, compiler) > capacity["synapses"]:
             continue
         grid = (math.ceil(width / x), math.ceil(height / y), math.ceil(channels / c))
-        rank = (grid[2], math.prod(grid), grid[1], -x)
+        rank = (grid[2], math.prod(grid), not x <= y < 4 * x, grid[1], -x)
         if best is None or rank < best[0]:
             best = (rank, (x, y, c))
     if best is None:  # not even one neuron's kernel slice fits
