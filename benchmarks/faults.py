@@ -1,14 +1,25 @@
 """How fast Lava faults end, and what they leave behind: a killed Lava child, Ctrl-C of
-``neurodeploy simulate``, and ``kill -9`` of the simulate process itself.
+``neurodeploy simulate``, and ``kill -9`` of the simulate process itself; with ``--net``,
+a healthy run of that network on a machine made slower, and a stopped child there.
 
     .venv/bin/python benchmarks/faults.py
+    .venv/bin/python benchmarks/faults.py --net runs/mnist5k_conv/model.net --samples 50 --spinners 2
 
-Each scenario runs a 12-16-4 dense network on 400 spike samples of 40 steps on Lava and
-strikes once the run's processes are up; it prints the seconds from the fault to the
+Each fault scenario runs a 12-16-4 dense network on 400 spike samples of 40 steps on Lava
+and strikes once the run's processes are up; it prints the seconds from the fault to the
 error (or exit), and the Lava processes and /dev/shm segments still there a second later.
+
+With ``--net`` (a trained export with its manifest; the slowest example is
+``examples/mnist5k_conv.yaml``) it first starts ``--spinners`` processes that spin on a
+core each, then runs ``--samples`` test samples on Lava under the default watchdog (no
+wall-clock limit) and prints whether the run finished, its time per step and per block-step
+beside the 20 ms per block-step the old deadline allowed, and the longest stretch without
+progress the watchdog saw (against its stall limit); then it runs again and stops
+(SIGSTOP) one Lava process mid-run, and prints how soon that was reported.
 """
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import os
 import signal
@@ -116,8 +127,85 @@ def killed_parent(net: Path, spikes: Path) -> None:
           f"{_left(pids, segments)}")
 
 
+def _test_images(net: Path, samples: int):
+    """The first ``samples`` test images of the data set the network's manifest names."""
+    import neurodeploy as nd
+    from neurodeploy.data import load_split
+    from neurodeploy.manifest import Manifest
+
+    manifest = Manifest.beside(net)
+    if manifest is None:
+        raise SystemExit(f"{net}: no manifest beside it (needed for its schedule and data)")
+    test = load_split(manifest.data_config(), seed=0).test
+    return nd.ImageInput(test.images[:samples], manifest.schedule)
+
+
+def slower_machine(net: Path, samples: int, spinners: int) -> None:
+    """The run on ``net`` beside ``spinners`` spinning processes, and a stopped child then."""
+    import neurodeploy as nd
+    from neurodeploy.errors import SimulationError
+    from neurodeploy.sim import runner
+
+    idle = {"longest_s": 0.0}
+
+    class Watched(runner.Stall):  # the watchdog's own rule, recording the longest stretch without progress
+        def hung(self, progress, now):
+            stalled = super().hung(progress, now)
+            idle["longest_s"] = max(idle["longest_s"], now - self.since)
+            return stalled
+
+    runner.Stall = Watched
+    from neurodeploy.blocks import NetworkTiming
+
+    network, inputs = nd.load_network(net), _test_images(net, samples)
+    blocks = len(NetworkTiming.of(network, inputs.frame_steps).blocks)
+    spinning = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(spinners)]
+    try:
+        load = os.getloadavg()[0]
+        began = time.monotonic()
+        result = nd.simulate(network, inputs, backend="lava")
+        took = time.monotonic() - began
+        per_step = 1000 * result.wall_s / result.steps
+        print(f"{net} on Lava beside {spinners} spinning processes (load {load:.1f} before, "
+              f"{os.getloadavg()[0]:.1f} after): finished {samples} samples, {result.steps} steps in {took:.1f} s "
+              f"({per_step:.1f} ms a step, {per_step / blocks:.1f} ms a block-step against the old 20 ms; "
+              f"the old deadline was {60 + 0.02 * result.steps * blocks:.0f} s); longest stretch without progress "
+              f"{idle['longest_s']:.1f} s (stall limit {runner.STALL_S:g} s)")
+        seen: dict = {}
+
+        def stop_one() -> None:
+            while sum(type(c).__name__ == "SystemProcess" for c in multiprocessing.active_children()) < 3:
+                time.sleep(0.1)
+            time.sleep(2.0)
+            lava = [c for c in multiprocessing.active_children() if type(c).__name__ == "SystemProcess"]
+            seen["pids"] = [child.pid for child in multiprocessing.active_children()]
+            seen["segments"] = _segments(os.getpid())
+            seen["at"] = time.monotonic()
+            os.kill(lava[-1].pid, signal.SIGSTOP)
+
+        threading.Thread(target=stop_one, daemon=True).start()
+        try:
+            nd.simulate(network, inputs, backend="lava")
+            print("stopped Lava child: the run finished (the stop came too late)")
+        except SimulationError as error:
+            print(f"stopped Lava child beside {spinners} spinning processes: reported after "
+                  f"{time.monotonic() - seen['at']:.2f} s ({error}); {_left(seen['pids'], seen['segments'])}")
+    finally:
+        for process in spinning:
+            process.kill()
+            process.wait()
+
+
 if __name__ == "__main__":
-    with tempfile.TemporaryDirectory() as folder:
-        files = _files(Path(folder))
-        for scenario in (killed_child, ctrl_c, killed_parent):
-            scenario(*files)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--net", type=Path, help="a trained export: run the slower-machine scenarios on it")
+    parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument("--spinners", type=int, default=2)
+    options = parser.parse_args()
+    if options.net is not None:
+        slower_machine(options.net, options.samples, options.spinners)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            files = _files(Path(folder))
+            for scenario in (killed_child, ctrl_c, killed_parent):
+                scenario(*files)

@@ -164,6 +164,38 @@ def test_a_killed_parent_leaves_no_lava_process_or_shared_memory(tmp_path):
     assert [pid for pid in children if not _gone(pid)] == []
 
 
+def _mnist5k_conv_shaped(folder: Path) -> Path:
+    """The layers of examples/mnist5k_conv.yaml (28x28 -> 16c3s2 -> 32c3s2 -> 128 -> 10),
+    the slowest example on Lava, with seeded weights instead of trained ones: Lava's cost
+    per step is its processes' synchronisation, the same for any weights."""
+    rng = np.random.default_rng(0)
+    return nf.write_netx(folder / "mnist5k_conv.net", [
+        nf.conv_layer(2 * rng.integers(-30, 31, (16, 1, 3, 3)), (16, 14, 14), stride=2, padding=1),
+        nf.conv_layer(2 * rng.integers(-20, 21, (32, 16, 3, 3)), (32, 7, 7), stride=2, padding=1),
+        {"type": "flatten", "shape": np.array([32 * 7 * 7, 1, 1])},
+        nf.dense_layer(2 * rng.integers(-8, 9, (128, 32 * 7 * 7))),
+        nf.dense_layer(2 * rng.integers(-20, 21, (10, 128)))])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_slowest_example_network_finishes_beside_two_spinning_processes(tmp_path):
+    """README: a hang is no progress for 30 s, not time per step; the mnist5k conv net's
+    run finishes on a machine made slower by two processes spinning on its cores, under
+    the default watchdog (no wall-clock limit). The rule itself, fast: test_runner.py."""
+    network = nd.load_network(_mnist5k_conv_shaped(tmp_path))
+    images = np.random.default_rng(1).integers(0, 256, (20, 1, 28, 28), dtype=np.uint8)
+    spinning = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(2)]
+    try:
+        result = nd.simulate(network, nd.ImageInput(images, nd.FrameSchedule()), backend="lava")
+    finally:
+        for process in spinning:
+            process.kill()
+            process.wait()
+    assert result.output_counts.shape == (20, 10)
+    assert result.steps == 20 * nd.FrameSchedule().frame_steps + 4  # the drain: one step per hop
+
+
 def _refuse(error_number: int):
     def fail(*args, **kwargs):
         raise OSError(error_number, os.strerror(error_number))
