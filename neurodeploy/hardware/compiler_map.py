@@ -19,7 +19,7 @@ does:
   compiler's ``Violation ... SynMem ... Final max_ratio=N`` loop).
 
 Synapse memory: a dense layer stores, per input axon, its synapses into the core at
-``weight bits + dense_synapse_extra_bits`` each in units of ``dense_synapse_unit_bits``;
+``2 x weight bits + 17`` each in units of 105 (the profile's ``dense_synapse_cost_*``);
 a conv layer stores its kernel once per core (shared over positions), per tap and input
 channel the tile's channels at ``weight bits`` each in ``conv_synapse_word_bits`` words.
 Weight bits are what netx gives the layer (``optimize_weight_bits``), plus a sign bit for
@@ -123,9 +123,10 @@ def _spatial(layer: NetxLayer) -> bool:
 
 def dense_units(axons: int, neurons: int, bits: int, compiler: Compiler) -> int:
     """Synapse units of one core holding ``neurons`` of a dense layer: per input axon,
-    its synapses packed at ``bits + extra`` bits into units of ``unit`` bits."""
-    per_synapse = bits + compiler.dense_synapse_extra_bits.value
-    return axons * -(-neurons * per_synapse // compiler.dense_synapse_unit_bits.value)
+    ``ceil(neurons * (2 bits + 17) / 105)`` with the profile's three constants (fitted:
+    every dense allocation the compiler printed comes out exactly)."""
+    per_synapse = compiler.dense_synapse_cost_per_weight_bit.value * bits + compiler.dense_synapse_cost_fixed.value
+    return axons * -(-neurons * per_synapse // compiler.dense_synapse_cost_per_unit.value)
 
 
 def _place_dense(layer: NetxLayer, bits: int, compiler: Compiler, capacity: dict[str, int]) -> Placement:

@@ -214,8 +214,9 @@ class Compiler(_Section):
     axon_map_per_core = fact(COUNT)
     axon_mem_per_core = fact(COUNT)
     memory_pool = fact(COUNT)
-    dense_synapse_extra_bits = fact(BITS)
-    dense_synapse_unit_bits = fact(WIDTH)
+    dense_synapse_cost_per_weight_bit = fact(COUNT)
+    dense_synapse_cost_fixed = fact(COUNT)
+    dense_synapse_cost_per_unit = fact(COUNT)
     conv_synapse_word_bits = fact(WIDTH)
 
 

@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from neurodeploy.atomic import atomic_path
-from neurodeploy.hardware.resources import LIMITS, CoreMap
+from neurodeploy.hardware.resources import CoreMap
 
 _LABELS = {"neurons_per_core": "neurons", "input_axons_per_core": "input axons",
-           "synapse_memory_bits": "synapse memory", "output_axons_per_core": "output axons"}
+           "synapse_memory_bits": "synapse memory", "output_axons_per_core": "output axons",
+           "axon_in": "AxonIn", "neuron_groups": "NeuronGr", "neurons": "Neurons", "synapses": "Synapses",
+           "axon_map": "AxonMap", "axon_mem": "AxonMem", "total": "Total"}
 
 
 def plot_core_map(core_map: CoreMap, path: str | Path, title: str) -> None:
@@ -32,10 +34,11 @@ def plot_core_map(core_map: CoreMap, path: str | Path, title: str) -> None:
     cores_axis.set(title=f"cores per layer ({core_map.cores} in all, {core_map.chips} chip(s))",
                    ylabel="cores", xticks=positions)
     cores_axis.set_xticklabels(names, rotation=45, ha="right")
-    width = 0.8 / len(LIMITS)
-    for offset, limit in enumerate(LIMITS):
+    columns = core_map.columns
+    width = 0.8 / len(columns)
+    for offset, limit in enumerate(columns):
         shares = [100 * layer.utilisation[limit] for layer in core_map.layers]
-        use_axis.bar(positions + (offset - (len(LIMITS) - 1) / 2) * width, shares, width, label=_LABELS[limit])
+        use_axis.bar(positions + (offset - (len(columns) - 1) / 2) * width, shares, width, label=_LABELS[limit])
     use_axis.axhline(100, color="black", lw=0.8, ls="--")
     use_axis.set(title="most loaded core, share of each limit", ylabel="utilisation (%)", xticks=positions)
     use_axis.set_xticklabels(names, rotation=45, ha="right")
