@@ -160,21 +160,23 @@ def weight_update(t_pre: torch.Tensor, t_post: torch.Tensor, gate: torch.Tensor,
     return total.div_(batch or samples).clamp_(-1.0, 1.0)
 
 
-def epoch_updates(pre_spikes: torch.Tensor, post_spikes: torch.Tensor, t_epoch: int,
-                  gate: Gate, table: torch.Tensor, batch: int = 1) -> torch.Tensor:
-    """The rule as a Lava learning connection applies it: ``(epochs, Cout, Cin)`` updates.
+def online_updates(pre_spikes: torch.Tensor, post_spikes: torch.Tensor, t_epoch: int,
+                   gate: Gate, table: torch.Tensor, batch: int = 1) -> torch.Tensor:
+    """The rule as a Lava learning connection applies it: ``(steps, Cout, Cin)`` updates.
 
     ``pre_spikes (Cin, steps)`` and ``post_spikes (Cout, steps)`` are continuous trains;
-    each learning epoch of ``t_epoch`` steps is one window of one sample, counted as
-    ``1 / batch`` of a training step of ``batch`` samples.
+    each learning epoch of ``t_epoch`` steps is one window of one sample, and every
+    ``batch`` epochs make one online step, which adds their mean as a training step of
+    ``batch`` samples does. A last, incomplete step is not applied.
     """
     def latencies(spikes: torch.Tensor) -> torch.Tensor:
         return first_spike_latency(spikes.reshape(len(spikes), -1, t_epoch).transpose(0, 1))
 
     t_pre, t_post = latencies(pre_spikes), latencies(post_spikes)
     gates = gate(synchrony(spike_flags(t_pre, t_epoch), spike_flags(t_post, t_epoch)))
-    return torch.stack([weight_update(t_pre[epoch, None], t_post[epoch, None], gates[epoch, None],
-                                      table, batch) for epoch in range(len(gates))])
+    steps = [slice(start, start + batch) for start in range(0, len(gates) - batch + 1, batch)]
+    return torch.stack([weight_update(t_pre[step], t_post[step], gates[step], table, batch)
+                        for step in steps]) if steps else table.new_zeros((0, len(post_spikes), len(pre_spikes)))
 
 
 # --- the dopamine gate ------------------------------------------------------------------

@@ -13,10 +13,16 @@ series; the x/y traces are unused and stay 0. One epoch is one window of the rul
 batch of one. The models compute in numpy: Lava forks a process per model, and torch's
 thread pools are not fork-safe.
 
-One epoch's update is divided by ``batch`` (``dassdp.online_batch``, by default the
-training batch size): a training step adds the batch *mean* of the per-sample updates,
-so without the division each online sample would move the weights ``batch`` times more
-than it did in training.
+One *online step* is ``batch`` learning epochs (``dassdp.online_batch``, by default the
+training batch size), as one training step is a batch of samples: each epoch's update
+(gate times pd, one window) is added to the synapse's tag (``tag_1``, Loihi's per-synapse
+eligibility variable), and every ``batch`` epochs the tag's mean over the step,
+``clip(tag / batch, -1, 1)``, moves the weights and the tag restarts from zero. This is
+the training rule's batch mean, and in fixed point it is what lets the rule learn at all:
+one epoch's share of a step (0.003 weight units at the defaults) is below the learning
+accumulator's resolution (2^-7 units) and would round to zero, while a whole window's
+update (0.1 units) is resolved, and the step's mean reaches the weights through unbiased
+stochastic rounding (:class:`DassdpRule`).
 
 The third factor is a :class:`~neurodeploy.learning.dassdp.Gate` held in four Vars,
 ``dopamine``, ``sync_slope``, ``sync_mean`` and ``gate_clamp``, read at every epoch end. The gate fitted
@@ -27,13 +33,15 @@ port would need a sender process in every network.
 """
 from __future__ import annotations
 
+import math
+from functools import cache
 from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
 from lava.magma.core.decorator import implements, requires, tag
-from lava.magma.core.learning.constants import W_ACCUMULATOR_S, W_TRACE, W_WEIGHTS_S
-from lava.magma.core.learning.learning_rule import Loihi2FLearningRule
+from lava.magma.core.learning.constants import W_ACCUMULATOR_S, W_TAG_1_U, W_TRACE, W_WEIGHTS_S
+from lava.magma.core.learning.learning_rule import Loihi2FLearningRule, LoihiLearningRule
 from lava.magma.core.model.py.connection import (LearningConnectionModelBitApproximate,
                                                  LearningConnectionModelFloat,
                                                  PyLearningConnection)
@@ -48,6 +56,7 @@ from lava.proc.dense.process import LearningDense
 
 from neurodeploy.config import DassdpConfig
 from neurodeploy.errors import ConfigError
+from neurodeploy.lava_private import LavaInternalsError, pinned_lava, require
 from neurodeploy.learning.dassdp import (CO_SILENT, STEP_IN_LAVA_UNITS, Gate, active_pairs,
                                          float_amplitudes, gaussian, latency_difference,
                                          potentiation_depression, spike_flags, synchrony)
@@ -59,7 +68,42 @@ FRACTION_BITS = W_ACCUMULATOR_S - W_WEIGHTS_S
 """Fraction bits of the learning accumulator below the weight LSB: 16 - 9 = 7, as Lava
 shifts weights before a learning update."""
 
+TAG_MAX = 2 ** W_TAG_1_U - 1
+"""Largest tag magnitude: 8 bits + sign (Lava saturates ``tag_1`` to about +-255)."""
+
+GATE_MAX = 2.0
+"""The clamped gate's ceiling, for which the tag's range is checked."""
+
+LAVA_HOOKS = (
+    (LoihiLearningRule, ("_validate_learning_rule_strings", "_active_str_learning_rules",
+                         "_decimate_exponent")),
+    (PyLearningConnection, ("_learning_rule", "_process_pre_spikes", "_process_post_spikes",
+                            "_within_epoch_time_step", "_reset_dependencies_and_spike_times")),
+    (LearningConnectionModelFloat, ("_saturate_synaptic_variable",)),
+    (LearningConnectionModelBitApproximate, ("_saturate_synaptic_variable",)),
+)
+"""Lava's private names the DA-SSDP models override or use, by the class that has them."""
+
+LAVA_CALLS = ((LoihiLearningRule.__init__, "_validate_learning_rule_strings"),
+              (PyLearningConnection.recv_traces, "_process_pre_spikes"),
+              (PyLearningConnection.recv_traces, "_process_post_spikes"))
+"""Lava's methods that must still call the hooks the models override."""
+
 Rounding = Literal["stochastic", "nearest"]
+
+
+@cache
+def check_lava_hooks(hooks: tuple = LAVA_HOOKS, calls: tuple = LAVA_CALLS) -> None:
+    """Raise LavaInternalsError naming any private hook of Lava's learning process that the
+    installed Lava lacks (``hooks``), or that Lava no longer calls (``calls``): without them
+    the connection would keep Lava's last-spike times or skip the rule, silently."""
+    for owner, names in hooks:
+        require(owner, names, "the DA-SSDP learning connection")
+    for caller, hook in calls:
+        if hook not in caller.__code__.co_names:
+            raise LavaInternalsError(f"{caller.__qualname__} no longer calls {hook}: the DA-SSDP "
+                                     f"learning connection overrides it; written against "
+                                     f"{pinned_lava()}")
 
 
 def check_learning_window(t_epoch: int, sigma: float, frame_steps: int,
@@ -84,7 +128,7 @@ def check_learning_window(t_epoch: int, sigma: float, frame_steps: int,
 
 
 def quantise_update(delta: np.ndarray, noise: np.ndarray | int) -> np.ndarray:
-    """Weight-unit update -> integer update, as the learning engine rounds it.
+    """Update in units of the target's LSB -> integer update, as the learning engine rounds it.
 
     ``delta`` goes into an accumulator with FRACTION_BITS fraction bits (round to
     nearest), then ``(accumulator + noise) >> FRACTION_BITS``: ``noise`` uniform in
@@ -95,6 +139,20 @@ def quantise_update(delta: np.ndarray, noise: np.ndarray | int) -> np.ndarray:
     return (accumulator + noise) >> FRACTION_BITS
 
 
+def tag_exponent(batch: int, largest_update: float) -> int:
+    """``e`` such that the fixed-point tag counts in units of ``2^-e`` weight units.
+
+    ``FRACTION_BITS - ceil(log2 batch)`` makes the step's mean, ``tag * 2^-e / batch``, a
+    whole number of accumulator LSBs for a power-of-two batch (Lava's finest product
+    scaling, 2^-7); lowered until ``batch`` windows of ``largest_update`` weight units
+    each cannot saturate the tag.
+    """
+    exponent = FRACTION_BITS - math.ceil(math.log2(batch))
+    while largest_update > 0 and batch * largest_update * 2.0 ** exponent > TAG_MAX:
+        exponent -= 1
+    return exponent
+
+
 class DassdpRule(Loihi2FLearningRule):
     """DA-SSDP's parameters in LearningDense's learning-rule slot.
 
@@ -102,27 +160,33 @@ class DassdpRule(Loihi2FLearningRule):
     in its float weight units (:meth:`from_config` converts weight steps);
     ``weight_scale`` converts them to the connection's weight units (SLAYER's ``w_scale``
     for netx integer weights, 1 for float weights). ``co_silent`` is the rule's choice for
-    pairs where neither neuron spiked; ``batch`` divides every epoch's update (one sample
-    counted as one of a training batch). ``rounding`` and ``rng_seed`` choose how the
-    fixed-point model rounds updates. Validates the window on construction, so a bad one
-    fails before any Lava object exists.
+    pairs where neither neuron spiked; ``batch`` is the number of learning epochs in one
+    online step (one window counted as one sample of a training batch). ``rounding`` and
+    ``rng_seed`` choose how the fixed-point model rounds. Validates the window and checks
+    Lava's hooks on construction, so a bad one fails before any Lava object exists.
 
-    Fixed-point bound: on the same spikes and from the same weights, one epoch's
-    fixed-point weight change differs from the floating-point one,
-    ``clip(gate * pd / batch, -1, 1) * weight_scale``, by at most, per synapse::
+    Fixed point: each epoch's update ``gate * pd * weight_scale`` is rounded into the tag,
+    whose unit is ``2^-tag_exponent`` weight units (:func:`tag_exponent`: 1/4 at a batch
+    of 32); at the step's end ``clip(tag * 2^-tag_exponent / batch, -1, 1) *
+    weight_scale`` is rounded into the 8-bit + sign weights. Both roundings go through the
+    accumulator (:func:`quantise_update`) and are stochastic by default, so the expected
+    weight change is the float one. On the same spikes and from the same weights, one
+    step's fixed-point weight change differs from the floating-point one by at most, per
+    synapse::
 
-        R + 2^-8 + |gate| * max(A_plus, A_base) * weight_scale / (254 * batch)   weight units
+        (R + 2^-8) * (1 + 2^-tag_exponent) + |gate| * max(A_plus, A_base) * weight_scale / 254
 
-    with ``R = 1 - 2^-7`` (stochastic) or ``1/2`` (nearest): the final rounding, the
-    accumulator's rounding to 2^-7 (FRACTION_BITS), and G's 7-bit table (half an LSB of
-    1/127, scaled by the amplitude). Stochastic rounding is unbiased with respect to the
-    accumulator; clipping to 8 bits + sign does not widen the bound (it is 1-Lipschitz).
+    weight units, with ``R = 1 - 2^-7`` (stochastic) or ``1/2`` (nearest): the weight's
+    rounding, the batch of tag roundings averaged over the step, and G's 7-bit table (half
+    an LSB of 1/127, scaled by the amplitude). Clipping to 8 bits + sign does not widen it
+    (it is 1-Lipschitz); for ``|gate| <= 2`` the tag cannot saturate (checked here).
     :meth:`quantisation_bound` evaluates it.
     """
 
     def __init__(self, *, t_epoch: int, frame_steps: int, sigma: float, A_plus: float,
                  A_base: float, weight_scale: float = 1.0, co_silent: str = "skip",
                  batch: int = 1, rounding: Rounding = "stochastic", rng_seed: int = 0) -> None:
+        check_lava_hooks()
         check_learning_window(t_epoch, sigma, frame_steps)
         if rounding not in get_args(Rounding):
             raise ConfigError(f"DA-SSDP rounding={rounding!r}; "
@@ -137,6 +201,7 @@ class DassdpRule(Loihi2FLearningRule):
         self.sigma, self.A_plus, self.A_base = float(sigma), float(A_plus), float(A_base)
         self.weight_scale, self.co_silent, self.batch = float(weight_scale), co_silent, batch
         self.rounding = rounding
+        self.tag_exponent = tag_exponent(batch, GATE_MAX * max(self.A_plus, self.A_base) * self.weight_scale)
         # G by latency difference 0..t_epoch, and as 7-bit trace values (the fixed-point table)
         self.kernel = gaussian(torch.arange(t_epoch + 1, dtype=torch.float64), self.sigma).numpy()
         self.kernel_table = np.rint(TRACE_MAX * self.kernel).astype(np.int64)
@@ -158,11 +223,28 @@ class DassdpRule(Loihi2FLearningRule):
                    co_silent=config.co_silent, batch=batch, rounding=rounding, rng_seed=rng_seed)
 
     def quantisation_bound(self, gate: float) -> float:
-        """Largest |fixed - float| weight change of one epoch and synapse, in weight units."""
+        """Largest |fixed - float| weight change of one online step and synapse, in weight units."""
         rounding = 0.5 if self.rounding == "nearest" else 1 - 2.0 ** -FRACTION_BITS
-        table = (abs(gate) * max(self.A_plus, self.A_base) * self.weight_scale
-                 / (2 * TRACE_MAX * self.batch))
-        return rounding + 2.0 ** -(FRACTION_BITS + 1) + table
+        accumulator = 2.0 ** -(FRACTION_BITS + 1)
+        table = abs(gate) * max(self.A_plus, self.A_base) * self.weight_scale / (2 * TRACE_MAX)
+        return (rounding + accumulator) * (1 + 2.0 ** -self.tag_exponent) + table
+
+    def total_tolerance(self, expected: np.ndarray) -> float:
+        """How far the fixed-point weight change summed over synapses and online steps may
+        be from the floating-point one, ``expected.sum()`` (``expected``: the steps' float
+        changes in weight units), for stochastic rounding: five standard deviations of the
+        roundings (a step's fraction ``f`` rounds with variance ``f (1 - f)``; a batch of
+        window roundings into the tag adds at most ``2^-2e / (4 batch)``) plus, for every
+        synapse and step, the systematic part of :meth:`quantisation_bound` (accumulator
+        and G table at a gate of 2). Nearest rounding has no spread: every step's bound."""
+        if self.rounding == "nearest":
+            return expected.size * self.quantisation_bound(GATE_MAX)
+        fraction = expected - np.floor(expected)
+        variance = ((fraction * (1 - fraction)).sum()
+                    + expected.size * 2.0 ** (-2 * self.tag_exponent) / (4 * self.batch))
+        systematic = (2.0 ** -(FRACTION_BITS + 1) * (1 + 2.0 ** -self.tag_exponent)
+                      + GATE_MAX * max(self.A_plus, self.A_base) * self.weight_scale / (2 * TRACE_MAX))
+        return float(5 * np.sqrt(variance) + expected.size * systematic)
 
     def _validate_learning_rule_strings(self) -> None:
         # Lava insists on at least one product-series string; DA-SSDP has none.
@@ -171,10 +253,13 @@ class DassdpRule(Loihi2FLearningRule):
 
 
 class DassdpDense(LearningDense):
-    """A dense connection whose weights learn by DA-SSDP once per learning epoch.
+    """A dense connection whose weights learn by DA-SSDP, one online step every
+    ``learning_rule.batch`` learning epochs.
 
     Ports as LearningDense: ``s_in`` (pre spikes), ``a_out``, ``s_in_bap`` (post spikes).
-    ``weights`` are in the connection's units (Lava's integer units for ``fixed_pt``).
+    ``weights`` are in the connection's units (Lava's integer units for ``fixed_pt``);
+    ``tag_1`` holds the step's accumulated updates (fixed point: in units of
+    ``2^-tag_exponent`` weight units).
     """
 
     def __init__(self, *, weights: np.ndarray, learning_rule: DassdpRule, gate: Gate = Gate(),
@@ -216,7 +301,8 @@ class AbstractDassdpModel(PyLearningConnection):
         """Nothing to rebuild: the gate Vars are read at every epoch end."""
 
     def run_lrn(self) -> None:
-        """End of a learning epoch: apply DA-SSDP, then forget the epoch's spike times."""
+        """End of a learning epoch: add DA-SSDP's window update to the tag, move the
+        weights by the tag's mean at the end of an online step, forget the spike times."""
         rule, window = self._learning_rule, self._learning_rule.t_epoch
         t_pre = np.where(self.tx > 0, self.tx - 1, window).astype(np.int64)
         t_post = np.where(self.ty > 0, self.ty - 1, window).astype(np.int64)
@@ -227,15 +313,22 @@ class AbstractDassdpModel(PyLearningConnection):
         post, pre = post[:, None], pre[None, :]
         pd = potentiation_depression(post * pre, kernel, rule.A_plus, rule.A_base,
                                      active_pairs(post, pre, rule.co_silent))
-        delta = (gate * pd / rule.batch).clip(-1.0, 1.0) * rule.weight_scale
-        weights = self._saturate_synaptic_variable("weights", self.weights + self._round(delta))
-        self.weights = weights.astype(self.weights.dtype)
+        self.tag_1 = self._add_to_tag(gate * pd * rule.weight_scale)
+        if (self.time_step // window) % rule.batch == 0:
+            weights = self._saturate_synaptic_variable("weights", self.weights + self._step_change())
+            self.weights = weights.astype(self.weights.dtype)
+            self.tag_1 = np.zeros_like(self.tag_1)
         self._reset_dependencies_and_spike_times()
 
     def _kernel(self) -> np.ndarray:
         raise NotImplementedError
 
-    def _round(self, delta: np.ndarray) -> np.ndarray:
+    def _add_to_tag(self, delta: np.ndarray) -> np.ndarray:
+        """The tag after adding one window's update of ``delta`` weight units."""
+        raise NotImplementedError
+
+    def _step_change(self) -> np.ndarray:
+        """The weight change of the online step just ended, from the tag."""
         raise NotImplementedError
 
 
@@ -244,15 +337,19 @@ class AbstractDassdpModel(PyLearningConnection):
 @tag("floating_pt")
 class PyDassdpDenseModelFloat(AbstractDassdpModel, LearningConnectionModelFloat,
                               AbstractPyDenseModelFloat):
-    """Floating point: the torch rule's dW, times ``weight_scale``."""
+    """Floating point: the torch rule's dW, times ``weight_scale``; the tag in weight units."""
 
     run_spk = PyLearningDenseModelFloat.run_spk
 
     def _kernel(self) -> np.ndarray:
         return self._learning_rule.kernel
 
-    def _round(self, delta: np.ndarray) -> np.ndarray:
-        return delta
+    def _add_to_tag(self, delta: np.ndarray) -> np.ndarray:
+        return self.tag_1 + delta
+
+    def _step_change(self) -> np.ndarray:
+        rule = self._learning_rule
+        return (self.tag_1 / rule.batch).clip(-rule.weight_scale, rule.weight_scale)
 
 
 @implements(proc=DassdpDense, protocol=LoihiProtocol)
@@ -260,9 +357,10 @@ class PyDassdpDenseModelFloat(AbstractDassdpModel, LearningConnectionModelFloat,
 @tag("bit_approximate_loihi", "fixed_pt")
 class PyDassdpDenseModelBitApproximate(AbstractDassdpModel, LearningConnectionModelBitApproximate,
                                        AbstractPyDenseModelBitAcc):
-    """Fixed point: G from the 7-bit table, integer updates, weights clipped to 8 bits + sign.
+    """Fixed point: G from the 7-bit table, an 8-bit + sign tag in ``2^-tag_exponent``
+    weight units, integer weights clipped to 8 bits + sign.
 
-    Stochastic rounding draws one independent number per synapse and epoch from
+    Stochastic rounding draws one independent number per synapse and rounding from
     ``rng_seed`` (Lava's own model shares one per epoch). As in LearningDense's fixed
     model, odd initial weights of a mixed-sign matrix lose their LSB at the first step.
     """
@@ -276,6 +374,15 @@ class PyDassdpDenseModelBitApproximate(AbstractDassdpModel, LearningConnectionMo
 
     def _kernel(self) -> np.ndarray:
         return self._learning_rule.kernel_table / TRACE_MAX
+
+    def _add_to_tag(self, delta: np.ndarray) -> np.ndarray:
+        tag = self.tag_1 + self._round(delta * 2.0 ** self._learning_rule.tag_exponent)
+        return self._saturate_synaptic_variable("tag_1", tag)
+
+    def _step_change(self) -> np.ndarray:
+        rule = self._learning_rule
+        mean = self.tag_1 * 2.0 ** -rule.tag_exponent / rule.batch
+        return self._round(mean.clip(-rule.weight_scale, rule.weight_scale))
 
     def _round(self, delta: np.ndarray) -> np.ndarray:
         if self._learning_rule.rounding == "nearest":
