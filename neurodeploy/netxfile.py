@@ -6,18 +6,33 @@ need the file's contents without building anything, including layers netx cannot
 so this module reads every layer once into small frozen dataclasses, in the spirit of
 NIR: plain numpy arrays and tuples, no h5py handles kept open.
 
-Layout conventions follow ``netx/hdf5.py``:
+The reading rules are netx's own (``netx/hdf5.py``, ``netx/utils.py`` ``NetDict``,
+``netx/blocks/process.py`` and the Lava processes they build), so that a file netx builds
+is read and a file netx cannot build is refused (:class:`NetworkFileError`) or, for a
+layer type netx has no builder for, read for the validator to report:
 
+- ``type`` (of a layer and of a neuron) is text: netx decodes its first element as ASCII.
 - ``shape`` is given in netx's (x, y, z) = WHC order: the file stores slayer's CHW and
-  netx reverses it (``shape[::-1]``). A dense layer's shape is ``(n,)``.
-- ``kernel``, ``stride``, ``padding`` and ``dilation`` are (x, y), reversed like ``shape``.
-- ``weight`` is kept as stored: dense ``(out, in)``, conv ``(out, in / groups, kH, kW)``.
-- ``delay`` is kept as stored (slayer writes one axonal delay per output neuron).
+  netx reverses it (``shape[::-1]``). A dense layer's shape is ``(n,)`` with ``n`` the
+  product of the stored shape, as ``create_dense`` takes it (PilotNet stores ``[100, 1, 1]``).
+- A dense ``weight`` is ``(out, in)``; a one-dimensional one is reshaped to ``(n, -1)``
+  as netx does (PilotNet's last layer stores ``(10,)``). A conv ``weight`` is ``(out,
+  in / groups, kH, kW)``; trailing axes of size one are dropped (netx reshapes to
+  ``weight.shape[:4]``: ``tiny.net`` stores ``(24, 3, 5, 5, 1)``). The kernel size comes
+  from the weight: netx never reads ``kernelSize``.
+- ``stride``, ``padding``, ``dilation`` are one integer or two (y, x), read as (x, y)
+  like ``shape``; ``groups`` is one integer. A conv needs all four, and its neuron.
+- ``delay`` is kept as stored: one number, one per output neuron, one per input or one per
+  synapse, as ``create_dense`` expands it.
+- Each block is connected to the previous one as ``Network._create`` connects them: a
+  conv takes the previous block's (x, y, z) output, a dense layer takes it flattened only
+  after a ``flatten`` layer, and the output netx computes must be the layer's shape.
 
-Every file is checked as a schema while it is read (:func:`check_layer`): sizes are
-bounded before a dataset is read, shapes are positive and agree with the weights, every
-number is finite, and each layer type has the datasets netx reads for it. A file that
-fails is unusable input (:class:`NetworkFileError`), never a network to validate.
+Every file is checked as a schema while it is read: sizes are bounded before a dataset is
+read, shapes are positive and agree with the weights, every number is finite, and each
+layer type has the datasets netx reads for it. Some checks are stricter than netx's
+constructor where Lava would build a network that cannot run (a bias of the wrong size,
+a conv kernel for other input channels, an ``input`` block after other blocks).
 """
 from __future__ import annotations
 
@@ -36,6 +51,9 @@ from neurodeploy.errors import NetworkFileError, shown
 DENSE_TYPES = ("dense", "dense_rec", "dense_comp")
 #: Types whose synapses are a kernel slid over a (x, y, channel) input.
 KERNEL_TYPES = ("conv", "pool", "convT", "unpool")
+#: Types netx builds a block from (``input`` only with a neuron); ``flatten`` only marks
+#: that the next dense layer takes its input flattened.
+BLOCK_TYPES = ("input", "dense", "dense_rec", "conv")
 
 Pair = tuple[int, int]
 
@@ -46,14 +64,17 @@ MAX_DATASET_VALUES = 1 << 26
 MAX_LAYER_NEURONS = 1 << 22
 #: Largest kernel, stride, padding or dilation along one axis.
 MAX_GEOMETRY = 1 << 12
-#: Datasets netx reads unconditionally for each layer type it builds.
-REQUIRED = {"input": ("shape",), "dense": ("shape", "weight"), "dense_rec": ("shape", "weight", "weight_rec"),
-            "dense_comp": ("shape", "weight"), "conv": ("shape", "weight", "neuron")}
-#: Neuron parameters netx reads for each neuron type.
-NEURON_REQUIRED = {"CUBA": ("vThMant", "iDecay", "vDecay"), "LOIHI": ("vThMant", "iDecay", "vDecay")}
+#: Datasets netx reads unconditionally for each layer type it builds (an ``input`` layer
+#: needs its shape only when it has a neuron).
+REQUIRED = {"dense": ("shape", "weight"), "dense_rec": ("shape", "weight", "weight_rec"),
+            "conv": ("shape", "weight", "neuron", "stride", "padding", "dilation", "groups")}
+#: Neuron parameters netx reads for each neuron type (``get_neuron_params``; an SDNN
+#: neuron with ``sigma_output`` reads none, ``RF`` types read slayer's ``rf.neuron_params``).
+NEURON_REQUIRED = {"CUBA": ("vThMant", "iDecay", "vDecay"), "LOIHI": ("vThMant", "iDecay", "vDecay"),
+                   "SDNN": ("vThMant",), "RF": ("vThMant", "sinDecay", "cosDecay")}
 #: Neuron parameters netx and the checks read as numbers.
 NEURON_NUMBERS = ("vThMant", "iDecay", "vDecay", "refDelay", "messageBits", "period", "decay",
-                  "sin_decay", "cos_decay", "gradedSpike")
+                  "sinDecay", "cosDecay", "gradedSpike")
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,10 +177,10 @@ class NetxNetwork:
         """The network fed ``input_shape`` (WHC), as ``netx.hdf5.Network(input_shape=...)``;
         :class:`NetworkFileError` if the first layer cannot take it."""
         try:
-            first = _given_input(self.layers[0], input_shape)
+            layers = _connect(self.layers, tuple(int(v) for v in input_shape))
         except NetworkFileError as error:
             raise NetworkFileError(f"{self.path}: {error}") from None
-        return replace(self, layers=(first, *self.layers[1:]))
+        return replace(self, layers=layers)
 
     def layer(self, name: str) -> NetxLayer:
         for layer in self.layers:
@@ -174,11 +195,12 @@ def read_netx(path: str | Path, input_shape: Optional[tuple[int, ...]] = None) -
     layer, as ``netx.hdf5.Network(input_shape=...)`` does, and is checked against it.
 
     Raises :class:`NetworkFileError` (one line naming the file) when the file is missing,
-    not HDF5, has no layers, or a layer lacks its ``type``; unknown layer types are read.
+    not HDF5, has no layers, or breaks one of netx's reading rules (module docstring);
+    layer types netx has no builder for are read.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise NetworkFileError(f"{path}: network file not found")
+    from neurodeploy.paths import input_file
+
+    path = input_file(path, "network file", NetworkFileError)  # by type: a FIFO or device is refused unopened
     try:
         with open(path, "rb") as stream:
             raw = stream.read()
@@ -192,16 +214,18 @@ def read_netx(path: str | Path, input_shape: Optional[tuple[int, ...]] = None) -
             raise NetworkFileError(f"{path}: unreadable 'layer' group ({_first_line(error)[:120]})") from None
         layers: list[NetxLayer] = []
         for index, group in enumerate(groups):
-            previous = layers[-1] if layers else None
             try:
-                layers.append(_read_layer(index, group, previous))
+                layers.append(_read_layer(index, group))
             except NetworkFileError as error:
                 raise NetworkFileError(f"{path}: {error}") from None
             except _H5PY_ERRORS as error:
                 raise NetworkFileError(f"{path}: layer/{index} is malformed "
                                        f"({_first_line(error)[:120]})") from None
-    network = NetxNetwork(path=path, layers=tuple(layers), raw=raw)
-    return network.with_input_shape(input_shape) if input_shape is not None else network
+    try:
+        connected = _connect(tuple(layers), None if input_shape is None else tuple(int(v) for v in input_shape))
+    except NetworkFileError as error:
+        raise NetworkFileError(f"{path}: {error}") from None
+    return NetxNetwork(path=path, layers=connected, raw=raw)
 
 
 def conv_output_shape(input_whc: tuple[int, ...], layer: NetxLayer) -> Pair:
@@ -219,57 +243,109 @@ def _layer_groups(path: Path, handle: h5py.File) -> list[h5py.Group]:
     keys = sorted(group.keys(), key=lambda key: int(key) if key.isdigit() else -1)
     if keys != [str(i) for i in range(len(keys))]:
         raise NetworkFileError(f"{path}: 'layer' holds {keys}; expected groups 0..{len(keys) - 1}")
+    for key in keys:
+        if not isinstance(group.get(key), h5py.Group):
+            raise NetworkFileError(f"{path}: layer/{key} is not a group")
     return [group[key] for key in keys]
 
 
-def _read_layer(index: int, group: h5py.Group, previous: Optional[NetxLayer]) -> NetxLayer:
+# --- one layer, as netx reads it --------------------------------------------------------
+
+def _read_layer(index: int, group: h5py.Group) -> NetxLayer:
     if "type" not in group:
         raise NetworkFileError(f"layer/{index} has no 'type'")
-    kind = _text(_read(group, "type"))
-    missing = [key for key in REQUIRED.get(kind, ()) if key not in group]
+    kind = _text(group, "type")
+    where = f"layer/{index} ({kind})"
+    needed = REQUIRED.get(kind, ("shape",) if kind == "input" and "neuron" in group else ())
+    missing = [key for key in needed if key not in group]
     if missing:
-        raise NetworkFileError(f"layer/{index} ({kind}) lacks '{missing[0]}', which netx reads "
-                               f"for every {kind} layer")
-    arrays = {key: _array(group, key) for key in ("weight", "weight_rec", "bias", "delay")}
-    imag = None
-    if isinstance(group.get("weight"), h5py.Group):  # complex synapses: weight/real, weight/imag
-        arrays["weight"], imag = _array(group, "weight/real"), _array(group, "weight/imag")
-    geometry = {key: _pair(group, key) for key in ("stride", "padding", "dilation")}
-    kernel = _pair(group, "kernelSize")
-    if kernel is None and arrays["weight"] is not None and kind in KERNEL_TYPES:
-        kernel = (int(arrays["weight"].shape[-1]), int(arrays["weight"].shape[-2]))
-    layer = NetxLayer(
-        index=index, name=f"{kind}{index}", type=kind,
-        shape=_shape(group),
-        input_shape=None,
-        weight=arrays["weight"], weight_rec=arrays["weight_rec"], weight_imag=imag,
-        bias=arrays["bias"], delay=arrays["delay"],
-        neuron=_neuron(group), kernel=kernel,
-        stride=geometry["stride"] or ((1, 1) if kernel else None),
-        padding=geometry["padding"] or ((0, 0) if kernel else None),
-        dilation=geometry["dilation"] or ((1, 1) if kernel else None),
-        groups=_whole(group, "groups", 1, MAX_LAYER_NEURONS) if "groups" in group else None,
-    )
+        raise NetworkFileError(f"{where} lacks '{missing[0]}', which netx reads for every "
+                               f"{'input layer with a neuron' if kind == 'input' else kind + ' layer'}")
+    shape = _shape(group, allow_scalar=kind in DENSE_TYPES)
+    weight, imag = _weights(group, where)
+    arrays = {"weight": weight, "weight_rec": _array(group, "weight_rec"), "weight_imag": imag,
+              "bias": _array(group, "bias"), "delay": _array(group, "delay")}
+    _check_numbers(arrays, where)
+    if kind in DENSE_TYPES:
+        shape = (_size(shape),) if shape else shape
+        arrays = _dense_rows(arrays, _size(shape), where)
+    layer = NetxLayer(index=index, name=f"{kind}{index}", type=kind, shape=shape, input_shape=None,
+                      neuron=_neuron(group, where), **arrays)
+    if kind in KERNEL_TYPES:
+        layer = _with_geometry(layer, group)
     check_layer(layer)
-    layer = replace(layer, input_shape=_fed_by(previous, layer) if previous else _implied_input(layer))
-    if layer.input_shape is not None and min(layer.input_shape, default=1) < 1:
-        raise NetworkFileError(f"layer/{index} ({kind}): its geometry implies an input of shape "
-                               f"{layer.input_shape}; expected positive sizes")
     return layer
 
 
-def check_layer(layer: NetxLayer) -> None:
-    """The schema of one layer: finite numbers, weights that agree with the shape, the
-    neuron parameters netx reads; raises :class:`NetworkFileError` naming the layer."""
-    where = f"layer/{layer.index} ({layer.type})"
-    for name in ("weight", "weight_rec", "weight_imag", "bias", "delay"):
-        array = getattr(layer, name)
+def _check_numbers(arrays: dict[str, Optional[np.ndarray]], where: str) -> None:
+    for name, array in arrays.items():
         if array is None:
             continue
         if name.startswith("weight") and array.size == 0:
             raise NetworkFileError(f"{where}: {name} is empty")
         if array.size and not np.isfinite(array).all():
             raise NetworkFileError(f"{where}: {name} holds NaN or infinite values")
+
+
+def _dense_rows(arrays: dict[str, Optional[np.ndarray]], n: int, where: str) -> dict[str, Optional[np.ndarray]]:
+    """netx's reading of dense weights: ``(n, inputs)``; a flat weight (and then its
+    recurrent weight) reshaped to ``(n, -1)``."""
+    weight = arrays["weight"]
+    if weight is None:
+        return arrays
+    flat = weight.ndim == 1
+    rows = dict(arrays, weight=_as_rows(weight, n, where, "weight"))
+    if arrays["weight_imag"] is not None:
+        rows["weight_imag"] = _as_rows(arrays["weight_imag"], n, where, "weight/imag")
+    if arrays["weight_rec"] is not None and flat:
+        rows["weight_rec"] = _as_rows(arrays["weight_rec"], n, where, "weight_rec")
+    return rows
+
+
+def _weights(group: h5py.Group, where: str) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+    """``weight``, or ``weight/real`` and ``weight/imag`` (netx's complex synapse)."""
+    node = group.get("weight")
+    if node is None or isinstance(node, h5py.Dataset):
+        return _array(group, "weight"), None
+    if "real" not in node or "imag" not in node:
+        raise NetworkFileError(f"{where}: weight is a group without 'real' and 'imag'; netx reads "
+                               f"a dataset (or both parts of a complex weight)")
+    real, imag = _array(group, "weight/real"), _array(group, "weight/imag")
+    if real is None or imag is None:
+        raise NetworkFileError(f"{where}: weight/real and weight/imag must be datasets")
+    return real, imag
+
+
+def _with_geometry(layer: NetxLayer, group: h5py.Group) -> NetxLayer:
+    """A kernel layer's kernel, stride, padding, dilation and groups. netx's conv reads its
+    kernel from the weight and needs the other four (checked as REQUIRED); for the layer
+    types netx cannot build the file's ``kernelSize`` and PyTorch's defaults stand in."""
+    weight = layer.weight
+    if layer.type == "conv" and weight is not None:
+        weight = _conv_weight(weight, f"layer/{layer.index} (conv)")
+    kernel = (int(weight.shape[3]), int(weight.shape[2])) if weight is not None and weight.ndim >= 4 else None
+    if layer.type != "conv" and "kernelSize" in group:
+        kernel = _pair(group, "kernelSize")
+    geometry = {key: _pair(group, key) for key in ("stride", "padding", "dilation")}
+    return replace(layer, weight=weight, kernel=kernel,
+                   stride=geometry["stride"] or ((1, 1) if kernel else None),
+                   padding=geometry["padding"] or ((0, 0) if kernel else None),
+                   dilation=geometry["dilation"] or ((1, 1) if kernel else None),
+                   groups=_groups(group) if "groups" in group else None)
+
+
+def _conv_weight(weight: np.ndarray, where: str) -> np.ndarray:
+    """netx's ``weight.reshape(weight.shape[:4])``: axes past the fourth must be of size one."""
+    if weight.ndim < 4 or math.prod(weight.shape[4:]) != 1:
+        raise NetworkFileError(f"{where}: weight has shape {weight.shape}; netx reads "
+                               f"(out, in / groups, kH, kW), optionally followed by axes of size 1")
+    return weight.reshape(weight.shape[:4])
+
+
+def check_layer(layer: NetxLayer) -> None:
+    """The schema of one layer once read: weights that agree with the shape, the neuron
+    parameters netx reads; raises :class:`NetworkFileError` naming the layer."""
+    where = f"layer/{layer.index} ({layer.type})"
     _check_neuron(layer, where)
     if layer.type in DENSE_TYPES:
         _check_dense(layer, where)
@@ -280,6 +356,8 @@ def check_layer(layer: NetxLayer) -> None:
             array = getattr(layer, name)
             if array is not None and array.size != 1:
                 raise NetworkFileError(f"{where}: {name} has {array.size} values; netx reads one number")
+        if layer.neuron and not layer.shape:
+            raise NetworkFileError(f"{where}: an input layer with a neuron needs its shape")
 
 
 def _check_neuron(layer: NetxLayer, where: str) -> None:
@@ -296,27 +374,88 @@ def _check_neuron(layer: NetxLayer, where: str) -> None:
             continue  # slayer writes names too (``activation``)
         if not np.isfinite(numbers).all():
             raise NetworkFileError(f"{where}: neuron/{key} is {shown(value)}; expected a finite number")
-    missing = [key for key in NEURON_REQUIRED.get(kind, ()) if key not in layer.neuron]
+        if key in NEURON_NUMBERS and numbers.size != 1:
+            raise NetworkFileError(f"{where}: neuron/{key} holds {numbers.size} values; netx's "
+                                   f"neurons take one per layer")
+    family = "RF" if "RF" in kind else kind
+    needed = NEURON_REQUIRED.get(family, ())
+    if kind == "SDNN" and "sigma_output" in layer.neuron and layer.type != "input":
+        needed = ()
+    missing = [key for key in needed if key not in layer.neuron]
     if missing:
         raise NetworkFileError(f"{where}: neuron/{missing[0]} is missing; netx reads it for {kind} neurons")
+    if layer.type == "dense_comp":
+        return  # netx has no builder for it (the validator says so)
+    complex_weight = layer.weight_imag is not None
+    if family == "RF" and not (layer.type == "dense" and complex_weight):
+        raise NetworkFileError(f"{where}: {kind} neurons take complex synapses only (netx "
+                               f"connects them to a dense layer's weight/real and weight/imag)")
+    if complex_weight and family != "RF":
+        raise NetworkFileError(f"{where}: a complex weight (weight/real, weight/imag) needs RF "
+                               f"neurons; netx's ComplexDense feeds a_real_in, which {kind} neurons lack")
 
 
 def _check_dense(layer: NetxLayer, where: str) -> None:
     if layer.weight is None:
         return
     n = _size(layer.shape)
-    if layer.weight.ndim != 2 or layer.weight.shape[0] != n:
-        raise NetworkFileError(f"{where}: weight has shape {layer.weight.shape}; expected "
-                               f"({n}, inputs) for its shape {tuple(reversed(layer.shape))}")
-    if layer.weight_rec is not None and layer.weight_rec.shape != (n, n):
-        raise NetworkFileError(f"{where}: weight_rec has shape {layer.weight_rec.shape}; expected {(n, n)}")
+    if layer.weight_imag is not None and not layer.neuron and layer.type == "dense":
+        raise NetworkFileError(f"{where}: a complex weight (weight/real, weight/imag) needs RF "
+                               f"neurons; netx's default neuron is CUBA")
     if layer.weight_imag is not None and layer.weight_imag.shape != layer.weight.shape:
         raise NetworkFileError(f"{where}: weight/imag has shape {layer.weight_imag.shape}; "
                                f"expected weight/real's {layer.weight.shape}")
-    if layer.delay is not None and layer.delay.shape not in ((n,), (layer.weight.shape[1],), layer.weight.shape):
-        raise NetworkFileError(f"{where}: delay has shape {layer.delay.shape}; expected one per "
-                               f"neuron ({n},), per input ({layer.weight.shape[1]},) or per synapse")
-    _check_bias(layer, where, (1, n))
+    if layer.weight_rec is not None and layer.weight_rec.shape != (n, n):
+        raise NetworkFileError(f"{where}: weight_rec has shape {layer.weight_rec.shape}; expected {(n, n)}")
+    if layer.type != "dense_comp":
+        _check_scalable(layer, where)
+    if layer.delay is not None:
+        _check_delay(layer, where)
+    if layer.bias is not None and (layer.bias.ndim > 1 or layer.bias.size not in (1, n)):
+        raise NetworkFileError(f"{where}: bias has shape {layer.bias.shape}; expected one value or {n}")
+
+
+def _as_rows(weight: np.ndarray, n: int, where: str, name: str) -> np.ndarray:
+    """netx's reading of a dense weight: ``(n, inputs)``; a flat one reshaped to ``(n, -1)``."""
+    if weight.ndim == 1 and n and weight.size % n == 0:
+        weight = weight.reshape(n, -1)
+    if weight.ndim != 2 or weight.shape[0] != n:
+        raise NetworkFileError(f"{where}: {name} has shape {weight.shape}; expected ({n}, inputs) "
+                               f"(or {n} x inputs values in one axis) for its {n} neurons")
+    return weight
+
+
+def _check_scalable(layer: NetxLayer, where: str) -> None:
+    """netx's ``optimize_weight_bits`` divides by the largest weight (as ``astype(int)``
+    reads it): a layer whose weights are all zero once truncated cannot be built."""
+    parts = [layer.weight] + [w for w in (layer.weight_rec,) if w is not None]
+    for name, values in (("weight", parts), ("weight/imag", [layer.weight_imag])):
+        if values[0] is None:
+            continue
+        if not any(np.trunc(part).any() for part in values):
+            raise NetworkFileError(f"{where}: {name} is all zero once truncated to integers as netx "
+                                   f"reads it; netx cannot scale such a synapse")
+
+
+def _check_delay(layer: NetxLayer, where: str) -> None:
+    """netx's expansion of ``delay`` to one per synapse (``create_dense``) and Lava's
+    ``DelayDense`` rules (non-negative; as many as the recurrent weights too)."""
+    delay, weight = layer.delay, layer.weight
+    n, inputs = weight.shape
+    if delay.ndim == 0:
+        full = weight.shape
+    elif delay.ndim == 1 and delay.size in (n, inputs):
+        full = weight.shape
+    elif delay.shape == weight.shape:
+        full = weight.shape
+    else:
+        raise NetworkFileError(f"{where}: delay has shape {delay.shape}; expected one number, one "
+                               f"per neuron ({n},), per input ({inputs},) or per synapse {weight.shape}")
+    if delay.size and np.trunc(delay).min() < 0:
+        raise NetworkFileError(f"{where}: delay holds {shown(float(delay.min()))}; delays are >= 0")
+    if layer.weight_rec is not None and full != layer.weight_rec.shape:
+        raise NetworkFileError(f"{where}: delays of shape {full} cannot serve weight_rec "
+                               f"{layer.weight_rec.shape}: netx gives both synapses the same delays")
 
 
 def _check_kernel(layer: NetxLayer, where: str) -> None:
@@ -339,12 +478,103 @@ def _check_kernel(layer: NetxLayer, where: str) -> None:
                                f"with the weight's {layer.weight.shape[2:]}")
     if layer.groups is not None and channels % layer.groups:
         raise NetworkFileError(f"{where}: groups={layer.groups} does not divide its {channels} channels")
-    _check_bias(layer, where, (1, channels, layer.n_neurons))
+    bias = layer.bias
+    if bias is not None and layer.type == "conv" and bias.shape not in ((channels,), tuple(layer.shape)):
+        raise NetworkFileError(f"{where}: bias has shape {bias.shape}; netx spreads one per channel "
+                               f"({channels},) or takes one per neuron {tuple(layer.shape)} (x, y, channel)")
+    if bias is not None and layer.type != "conv" and bias.size not in (1, channels, layer.n_neurons):
+        raise NetworkFileError(f"{where}: bias has {bias.size} values; expected one of "
+                               f"{sorted({1, channels, layer.n_neurons})}")
 
 
-def _check_bias(layer: NetxLayer, where: str, sizes: tuple[int, ...]) -> None:
-    if layer.bias is not None and layer.bias.size not in sizes:
-        raise NetworkFileError(f"{where}: bias has {layer.bias.size} values; expected one of {sorted(set(sizes))}")
+# --- the chain of blocks, as Network._create connects it --------------------------------
+
+def _connect(layers: tuple[NetxLayer, ...], given: Optional[tuple[int, ...]]) -> tuple[NetxLayer, ...]:
+    """Each layer with the input netx feeds it (``input_shape``), checked the way
+    ``Network._create`` and the blocks connect ports; ``given`` is ``input_shape=``.
+
+    From the first layer type netx has no builder for (``pool``, ``average``, an unknown
+    name...) on, netx stops building; the rest is read as it comes, each layer fed the
+    previous one's output, for the validator to report that layer."""
+    connected: list[NetxLayer] = []
+    last: Optional[NetxLayer] = None    # the last block netx built
+    flatten_next = stopped = False
+    source = given
+    for position, layer in enumerate(layers):
+        where = f"layer/{layer.index} ({layer.type})"
+        if position == 0 and given is not None:
+            layer = _given_input(layer, given)
+        if stopped or layer.type not in BLOCK_TYPES + ("flatten",):
+            stopped = True
+            previous = connected[-1] if connected else None
+            fed = _fed_by(previous, layer) if previous else (layer.input_shape or _implied_input(layer))
+        elif layer.type == "input":
+            if layer.neuron and last is not None:
+                raise NetworkFileError(f"{where}: an input block after {last.name}; netx builds it "
+                                       f"as a second Input block that nothing feeds")
+            if layer.neuron:
+                last = layer
+            elif layer.shape:
+                source = layer.shape  # netx: self.input_shape
+            fed = layer.input_shape or layer.shape
+        elif layer.type == "flatten":
+            flatten_next = True
+            fed = last.shape if last is not None else source
+        elif layer.type == "conv":
+            fed = last.shape if last is not None else (layer.input_shape or source or _implied_input(layer))
+            _check_conv_input(layer, fed, where)
+            last = layer
+        else:
+            fed = _dense_input(layer, last, source, flatten_next, where)
+            flatten_next, last = False, layer
+        if fed is not None and min(fed, default=1) < 1:
+            raise NetworkFileError(f"{where}: its geometry implies an input of shape {fed}; expected "
+                                   f"positive sizes")
+        connected.append(replace(layer, input_shape=fed))
+    if last is None and not stopped:
+        raise NetworkFileError("no layer netx builds a block from (an input layer with a neuron, "
+                               "dense, dense_rec or conv)")
+    return tuple(connected)
+
+
+def _check_conv_input(layer: NetxLayer, fed: Optional[tuple[int, ...]], where: str) -> None:
+    """``lava.proc.conv`` takes an (x, y, channel) input and ``blocks.Conv`` requires the
+    output it computes to be the layer's shape; the kernel must take those channels."""
+    if fed is None or len(fed) != 3:
+        raise NetworkFileError(f"{where}: netx feeds it {fed}; a conv takes an (x, y, channel) input")
+    if min(fed) < 1:
+        raise NetworkFileError(f"{where}: its geometry implies an input of shape {fed}; expected "
+                               f"positive sizes")
+    channels = layer.weight.shape[1] * (layer.groups or 1)
+    if fed[2] != channels:
+        raise NetworkFileError(f"{where}: its kernel takes {channels} input channels "
+                               f"({layer.weight.shape[1]} x groups={layer.groups}); it is fed {fed}")
+    made = conv_output_shape(fed, layer)
+    if made != tuple(layer.shape[:2]):
+        raise NetworkFileError(f"{where}: a {fed} input gives (x, y) = {made}; its shape is "
+                               f"{tuple(layer.shape)}")
+
+
+def _dense_input(layer: NetxLayer, last: Optional[NetxLayer], source: Optional[tuple[int, ...]],
+                 flatten_next: bool, where: str) -> tuple[int, ...]:
+    """What a dense block takes: the previous block's output as is, or transposed and
+    flattened after a ``flatten`` layer (netx's ``out.transpose([2, 1, 0]).flatten()``)."""
+    inputs = int(layer.weight.shape[1])
+    if last is None:
+        if source is not None and _size(source) != inputs:
+            raise NetworkFileError(f"{where}: weight takes {inputs} inputs; the network's input "
+                                   f"is {source}")
+        return (inputs,)
+    out = tuple(last.shape)
+    if flatten_next and len(out) != 3:
+        raise NetworkFileError(f"{where}: a flatten layer after {last.name}, whose output {out} is "
+                               f"not (x, y, z); netx transposes it as one")
+    fed = (_size(out),) if flatten_next else out
+    if fed != (inputs,):
+        hint = "" if flatten_next or len(out) == 1 else " (without a flatten layer between them)"
+        raise NetworkFileError(f"{where}: weight takes {inputs} inputs; netx connects it to the "
+                               f"{out} output of {last.name}{hint}")
+    return fed
 
 
 def _fed_by(previous: NetxLayer, layer: NetxLayer) -> Optional[tuple[int, ...]]:
@@ -355,7 +585,6 @@ def _fed_by(previous: NetxLayer, layer: NetxLayer) -> Optional[tuple[int, ...]]:
 
 def _given_input(layer: NetxLayer, given: tuple[int, ...]) -> NetxLayer:
     """The first layer fed ``given``; raises when its weights cannot take it."""
-    given = tuple(int(v) for v in given)
     implied = _implied_input(layer)
     if implied is not None:
         if layer.type in KERNEL_TYPES:
@@ -384,11 +613,18 @@ def _implied_input(layer: NetxLayer) -> Optional[tuple[int, ...]]:
     return None
 
 
-def _neuron(group: h5py.Group) -> dict[str, Any]:
+# --- datasets, as NetDict reads them ----------------------------------------------------
+
+def _neuron(group: h5py.Group, where: str) -> dict[str, Any]:
+    if "neuron" not in group:
+        return {}
     neuron = group.get("neuron")
     if not isinstance(neuron, h5py.Group):
-        return {}
-    return {key: _value(_read(neuron, key)) for key in neuron.keys()}
+        raise NetworkFileError(f"{where}: neuron is not a group; netx reads its parameters from one")
+    values = {key: _value(_read(neuron, key)) for key in neuron.keys() if key != "type"}
+    if "type" in neuron:
+        values["type"] = _text(neuron, "type")
+    return values
 
 
 def _read(group: h5py.Group, key: str) -> Any:
@@ -402,41 +638,61 @@ def _read(group: h5py.Group, key: str) -> Any:
     return dataset[()]
 
 
+def _text(group: h5py.Group, key: str) -> str:
+    """A ``type``: NetDict takes the first element (or the scalar) and decodes it as ASCII."""
+    raw = _read(group, key)
+    where = f"{group.name.lstrip('/')}/{key}"
+    if isinstance(raw, np.ndarray):
+        if raw.ndim == 0 or raw.size == 0:
+            raise NetworkFileError(f"{where} has shape {raw.shape}; netx reads its first element as text")
+        raw = raw.reshape(-1)[0] if raw.ndim == 1 else raw
+    if not isinstance(raw, bytes):
+        raise NetworkFileError(f"{where} is {shown(_value(raw))}; netx reads ASCII text")
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise NetworkFileError(f"{where} is {shown(raw)}; netx reads ASCII text") from None
+
+
 def _array(group: h5py.Group, key: str) -> Optional[np.ndarray]:
-    if not isinstance(group.get(key), h5py.Dataset):
+    if key not in group:
         return None
+    if not isinstance(group.get(key), h5py.Dataset):
+        raise NetworkFileError(f"{group.name.lstrip('/')}/{key} is not a dataset; netx reads it as numbers")
     array = np.asarray(_read(group, key))
     if array.dtype.kind not in "biuf":
         raise NetworkFileError(f"{group.name.lstrip('/')}/{key} holds {array.dtype}, not numbers")
     return array
 
 
-def _integers(group: h5py.Group, key: str, low: int, high: int) -> np.ndarray:
-    """A dataset of whole numbers in ``low..high`` (a shape, a stride...)."""
-    values = np.atleast_1d(np.asarray(_read(group, key)))
+def _integers(group: h5py.Group, key: str, low: int, high: int, allow_scalar: bool = True) -> np.ndarray:
+    """A dataset of integers in ``low..high`` (a shape, a stride...), as stored (one number
+    or a list): netx prints them with an integer format, so a float dtype does not build."""
+    values = np.asarray(_read(group, key))
     where = f"{group.name.lstrip('/')}/{key}"
-    if values.dtype.kind not in "biuf":
-        raise NetworkFileError(f"{where} holds {values.dtype}, not numbers")
-    if values.size == 0 or values.size > 4 or values.ndim != 1:
-        raise NetworkFileError(f"{where} has shape {values.shape}; expected 1 to 4 whole numbers")
-    if not np.isfinite(values).all() or (values != np.round(values)).any() \
-            or values.min() < low or values.max() > high:
-        raise NetworkFileError(f"{where} is {shown(values.tolist())}; expected whole numbers in {low}..{high}")
+    if values.dtype.kind not in "iu":
+        raise NetworkFileError(f"{where} holds {values.dtype}; netx reads integers")
+    if (values.ndim == 0 and not allow_scalar) or values.ndim > 1 or values.size == 0:
+        raise NetworkFileError(f"{where} has shape {values.shape}; expected a list of integers")
+    if values.min() < low or values.max() > high:
+        raise NetworkFileError(f"{where} is {shown(values.tolist())}; expected integers in {low}..{high}")
     return values.astype(np.int64)
 
 
-def _whole(group: h5py.Group, key: str, low: int, high: int) -> int:
-    values = _integers(group, key, low, high)
-    if values.size != 1:
-        raise NetworkFileError(f"{group.name.lstrip('/')}/{key} holds {values.size} numbers; expected one")
-    return int(values[0])
+def _groups(group: h5py.Group) -> int:
+    """``groups``: one integer (Lava's conv requires a scalar)."""
+    values = _integers(group, "groups", 1, MAX_LAYER_NEURONS)
+    if values.ndim != 0:
+        raise NetworkFileError(f"{group.name.lstrip('/')}/groups has shape {values.shape}; netx and "
+                               f"Lava take one integer")
+    return int(values)
 
 
-def _shape(group: h5py.Group) -> tuple[int, ...]:
+def _shape(group: h5py.Group, allow_scalar: bool) -> tuple[int, ...]:
     """The layer's shape in netx's (x, y, z) order, at most :data:`MAX_LAYER_NEURONS` neurons."""
     if "shape" not in group:
         return ()
-    values = _integers(group, "shape", 1, MAX_LAYER_NEURONS)
+    values = np.atleast_1d(_integers(group, "shape", 1, MAX_LAYER_NEURONS, allow_scalar))
     if values.size > 3 or math.prod(values.tolist()) > MAX_LAYER_NEURONS:
         raise NetworkFileError(f"{group.name.lstrip('/')}/shape {values.tolist()}: expected up to 3 axes "
                                f"and at most {MAX_LAYER_NEURONS} neurons")
@@ -444,12 +700,16 @@ def _shape(group: h5py.Group) -> tuple[int, ...]:
 
 
 def _pair(group: h5py.Group, key: str) -> Optional[Pair]:
+    """One integer for both axes, or (y, x) read as (x, y): netx's ``expand``."""
     if key not in group:
         return None
     values = _integers(group, key, -MAX_GEOMETRY, MAX_GEOMETRY)
-    if values.size == 1:
-        return (int(values[0]), int(values[0]))
-    return (int(values[-1]), int(values[-2]))
+    if values.ndim == 0:
+        return (int(values), int(values))
+    if values.size != 2:
+        raise NetworkFileError(f"{group.name.lstrip('/')}/{key} holds {values.size} numbers; netx "
+                               f"reads one or two")
+    return (int(values[1]), int(values[0]))
 
 
 def _value(raw: Any) -> Any:
@@ -461,11 +721,6 @@ def _value(raw: Any) -> Any:
     if isinstance(raw, np.generic):
         return raw.item()
     return raw
-
-
-def _text(raw: Any) -> str:
-    value = _value(raw)
-    return value if isinstance(value, str) else str(value)
 
 
 def _size(shape: Optional[tuple[int, ...]]) -> int:

@@ -104,6 +104,11 @@ def assert_clean(outcome: Outcome, output: Optional[Path] = None, codes: tuple[i
             assert not left, (str(outcome), left)
 
 
+def record(label: str, value: int) -> None:
+    """Count a verdict beside the commands in the tally file (netx's, for ``.net`` cases)."""
+    _tally((label,), value)
+
+
 def _tally(args: tuple[str, ...], code: int) -> None:
     target = os.environ.get("NEURODEPLOY_FUZZ_TALLY")
     if target:

@@ -166,18 +166,20 @@ def raw_layer(kind: str, shape: Sequence[int], **datasets: Any) -> dict[str, Any
 
 
 def write_netx(path: str | Path, layers: Sequence[dict[str, Any]]) -> Path:
-    """Write ``layers`` into ``layer/{i}`` the way slayer's ``export_hdf5`` does."""
+    """Write ``layers`` into ``layer/{i}`` the way slayer's ``export_hdf5`` does; a dict
+    value (``neuron``, or ``weight`` as ``{"real": ..., "imag": ...}``) becomes a group."""
     path = Path(path)
     with h5py.File(path, "w") as handle:
         group = handle.create_group("layer")
         for index, layer in enumerate(layers):
             node = group.create_group(str(index))
             for key, value in layer.items():
-                if key == "type":
+                if key == "type" and isinstance(value, str):
                     node.create_dataset("type", (1,), "S10", [value.encode("ascii")])
-                elif key == "neuron":
+                elif isinstance(value, dict):
+                    folder = node.create_group(key)
                     for name, item in value.items():
-                        node.create_dataset(f"neuron/{name}", data=item)
+                        folder.create_dataset(name, data=item)
                 else:
                     node.create_dataset(key, data=value)
     return path

@@ -1,14 +1,17 @@
 """Fuzz: malformed ``.net`` files through ``validate`` and ``simulate --backend emulator``.
 
-Each case takes one of three small valid networks (dense, conv, netx Input block), breaks
-it once (a dataset deleted or replaced by a hostile value, a layer type renamed, dropped
-or moved, the file's bytes flipped or cut) and runs a command on it. Every case ends
-cleanly (see ``tests/fuzz_harness.py``); a file broken in a way netx cannot run (a
-non-finite weight or neuron parameter, a missing weight or shape, a non-positive size,
-empty weights, a truncated file) is refused as unusable input, exit 2, never deployable.
+Each case takes one of four small valid networks (dense; conv first; a netx Input block;
+lava-dl's own layout: an input shape, a conv with a 5-axis kernel, flatten, a dense
+layer with a flat weight), breaks it once (a dataset deleted, replaced by a hostile value
+or by a group, a layer type renamed, dropped or moved, the file's bytes flipped or cut)
+and runs a command on it. Every case ends cleanly (see ``tests/fuzz_harness.py``), and
+netx's own builder is the ground truth for every one: a case neurodeploy accepts (exit
+0: deployable, or emulated) is a file ``netx.hdf5.Network`` builds (``tests/netx_oracle.py``,
+in a child process, since a malformed file can crash Lava).
 """
 from __future__ import annotations
 
+import atexit
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,9 +22,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tests import netx_factory as nf
-from tests.fuzz_harness import HOSTILE_NUMBERS, assert_clean, fuzz_settings, run_cli
+from tests.fuzz_harness import HOSTILE_NUMBERS, assert_clean, fuzz_settings, record, run_cli
+from tests.netx_oracle import NetxOracle, first_conv_input
 
 EXAMPLES = 700
+ORACLE = NetxOracle()
+atexit.register(ORACLE.close)
 
 
 def _dense() -> list[dict[str, Any]]:
@@ -41,38 +47,53 @@ def _input_block() -> list[dict[str, Any]]:
             nf.dense_layer(2 * rng.integers(-20, 21, (5, 12)))]
 
 
+def _lavadl_layout() -> list[dict[str, Any]]:
+    """As lava-dl's ``tiny.net`` and PilotNet store them: a 5-axis kernel, a dense shape
+    ``[n, 1, 1]`` and a flat dense weight."""
+    rng = np.random.default_rng(3)
+    conv = nf.conv_layer(2 * rng.integers(-20, 21, (2, 1, 3, 3)), (2, 4, 4), stride=2, padding=1)
+    dense = nf.dense_layer(2 * rng.integers(-20, 21, (3, 32)))
+    return [nf.raw_layer("input", [1, 8, 8]), {**conv, "weight": conv["weight"][..., None]},
+            nf.raw_layer("flatten", [32, 1, 1]),
+            {**dense, "shape": np.array([3, 1, 1]), "weight": dense["weight"].reshape(-1)}]
+
+
 #: name -> (layers, feed options for simulate, the feed array (N, T, *CHW) or (N, *CHW))
 BASES = {"dense": (_dense, "--spikes", (3, 6, 12)), "conv": (_conv, "--spikes", (3, 6, 1, 8, 8)),
-         "input": (_input_block, "--bias", (3, 12))}
+         "input": (_input_block, "--bias", (3, 12)), "lavadl": (_lavadl_layout, "--spikes", (3, 6, 1, 8, 8))}
 
 finite_or_not = st.sampled_from(HOSTILE_NUMBERS)
 shapes = hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5)
 arrays = hnp.arrays(np.float64, shapes, elements=st.floats()) | hnp.arrays(np.int64, shapes, elements=st.integers(-300, 300))
 values = st.one_of(finite_or_not.map(np.asarray), arrays, st.text(max_size=6).map(lambda t: np.bytes_(t.encode())),
-                   st.lists(finite_or_not, min_size=1, max_size=4).map(lambda v: np.asarray(v, dtype=float)))
+                   st.lists(finite_or_not, min_size=1, max_size=4).map(lambda v: np.asarray(v, dtype=float)),
+                   st.lists(st.integers(-3, 40), min_size=1, max_size=4).map(np.asarray),
+                   st.dictionaries(st.sampled_from(["real", "imag", "x"]), arrays, max_size=2))
 
 
 @st.composite
 def broken_networks(draw) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
-    """A base network and one change to it; the change is returned for the verdict."""
+    """A base network and one change to it; the change is returned for the message."""
     base = draw(st.sampled_from(sorted(BASES)))
     layers = BASES[base][0]()
     action = draw(st.sampled_from(["delete", "set", "set", "set", "type", "drop", "swap", "truncate", "flip"]))
     change: dict[str, Any] = {"action": action}
     index = draw(st.integers(0, len(layers) - 1))
     layer = layers[index]
-    keys = [key for key in layer if key != "neuron"] + [f"neuron/{key}" for key in layer.get("neuron", {})]
+    keys = list(layer) + [f"neuron/{key}" for key in layer.get("neuron", {})]
     if action in ("delete", "set"):
         key = draw(st.sampled_from([key for key in keys if action == "delete" or key != "type"]))
-        change.update(kind=layer.get("type"), key=key)
+        change.update(layer=index, key=key)
         holder, name = (layer["neuron"], key.split("/")[1]) if key.startswith("neuron/") else (layer, key)
         if action == "delete":
             del holder[name]
         else:
-            holder[name] = change["value"] = draw(values)
+            holder[name] = draw(values)
+            change["value"] = repr(holder[name])[:80]
     elif action == "type":
         layer["type"] = draw(st.sampled_from(["", "pool", "mystery", "dense", "conv", "input", "flatten"])
                              | st.text(max_size=8))
+        change.update(layer=index, value=layer["type"])
     elif action == "drop" and len(layers) > 1:
         layers.pop(index)
     elif action == "swap" and len(layers) > 1:
@@ -96,31 +117,11 @@ def _write(folder: Path, layers: list[dict[str, Any]], change: dict[str, Any]) -
     return path
 
 
-def _must_refuse(change: dict[str, Any]) -> bool:
-    """Changes that leave a file netx cannot run: these must be exit 2."""
-    action, key = change["action"], change.get("key", "")
-    kind = change.get("kind")
-    if action == "truncate":
-        return True
-    if action == "delete":
-        return key in nf_required(kind)
-    if action != "set":
-        return False
-    value = np.asarray(change["value"])
-    numeric = value.dtype.kind in "biuf"
-    if key in ("weight", "neuron/vThMant", "neuron/iDecay", "neuron/vDecay") and kind in ("dense", "conv", "input"):
-        return (not numeric) or (numeric and value.size > 0 and not np.isfinite(value.astype(float)).all()) \
-            or (key == "weight" and kind != "input" and value.size == 0)
-    if key == "shape" and kind in ("dense", "conv", "input"):
-        return (not numeric) or value.size == 0 or not np.isfinite(value.astype(float)).all() \
-            or (value.astype(float) < 1).any()
-    return False
-
-
-def nf_required(kind: str) -> tuple[str, ...]:
-    return {"dense": ("weight", "shape"), "conv": ("weight", "shape", "neuron/vThMant", "neuron/iDecay",
-                                                   "neuron/vDecay"),
-            "input": ("shape", "neuron/vThMant", "neuron/iDecay", "neuron/vDecay")}.get(kind, ())
+def assert_netx_builds(path: Path, what: str) -> None:
+    """netx's builder is the ground truth for a file neurodeploy accepted."""
+    verdict = ORACLE.build(path, first_conv_input(path))
+    record("netx-builds", int(verdict.built))
+    assert verdict.built, f"{what}: accepted, but netx cannot build it ({verdict.error})"
 
 
 @fuzz_settings(EXAMPLES)
@@ -146,5 +147,18 @@ def test_broken_networks_end_cleanly_and_are_never_deployable(case, json_out, si
             args = ["validate", path, "--hw", "loihi2"] + (["--json"] if json_out else ["--map", out / "map.json"])
         outcome = run_cli(args)
         assert_clean(outcome, out)
-        if _must_refuse(change):
-            assert outcome.code == 2, f"{change['action']} {change.get('key')}: {outcome}"
+        if outcome.code == 0:
+            assert_netx_builds(path, f"{base} {change}: {' '.join(outcome.args[:1])}")
+
+
+def test_the_oracle_tells_built_from_broken(tmp_path):
+    """The ground truth can fail: every base builds, and a conv without ``groups`` (one of
+    issue 24's deployable files) does not."""
+    for name, (make, _, _) in BASES.items():
+        path = nf.write_netx(tmp_path / f"{name}.net", make())
+        assert ORACLE.build(path, first_conv_input(path)).built, name
+    conv = _conv()
+    del conv[0]["groups"]
+    broken = nf.write_netx(tmp_path / "no_groups.net", conv)
+    verdict = ORACLE.build(broken, (8, 8, 1))
+    assert not verdict.built and "groups" in verdict.error

@@ -1,11 +1,14 @@
 """Support checks: what a target cannot run at all, reported by name."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import yaml
 
 from neurodeploy.hardware.profile import load_profile, profiles_dir
+from neurodeploy.errors import NetworkFileError
 from neurodeploy.hardware.support import check_support
 from neurodeploy.netxfile import read_netx
 from tests import netx_factory as nf
@@ -73,7 +76,12 @@ def test_learning_on_a_chip_without_it(tmp_path):
 
 def test_layer_that_does_not_take_its_input(tmp_path):
     mismatched = nf.dense_layer(np.full((2, 5), 2.0))  # expects 5 inputs, dense0 gives 3
-    [finding] = check_support(small(tmp_path, mismatched), LOIHI1)
+    with pytest.raises(NetworkFileError, match=r"dense\): weight takes 5 inputs; netx connects it to the \(3,\)"):
+        small(tmp_path, mismatched)  # netx cannot connect them: the reader refuses the file
+    network = small(tmp_path, nf.dense_layer(np.full((2, 3), 2.0)), name="ok.net")
+    first, second = network.layers
+    network = replace(network, layers=(first, replace(second, weight=np.full((2, 5), 2.0))))
+    [finding] = check_support(network, LOIHI1)  # a network built in memory is still checked
     assert (finding.severity, finding.check, finding.layer, finding.value, finding.limit) == \
         ("error", "support.input_size", "dense1", 3, 5)
 
@@ -82,7 +90,11 @@ def test_conv_that_does_not_take_its_input(tmp_path):
     rng = np.random.default_rng(0)
     conv = nf.conv_layer(2 * rng.integers(-3, 4, size=(3, 2, 3, 3)), output_chw=(3, 4, 4))
     other = nf.conv_layer(2 * rng.integers(-3, 4, size=(5, 4, 3, 3)), output_chw=(5, 2, 2))  # wants 4 channels
-    network = read_netx(nf.write_netx(tmp_path / "conv.net", [conv, other]))
+    with pytest.raises(NetworkFileError, match="its kernel takes 4 input channels"):
+        read_netx(nf.write_netx(tmp_path / "conv.net", [conv, other]))  # refused as netx reads it
+    fits = nf.conv_layer(2 * rng.integers(-3, 4, size=(5, 3, 3, 3)), output_chw=(5, 2, 2))
+    network = read_netx(nf.write_netx(tmp_path / "fits.net", [conv, fits]))
+    network = replace(network, layers=(network.layers[0], replace(network.layers[1], weight=other["weight"])))
     [finding] = check_support(network, LOIHI1)
     assert (finding.check, finding.layer, finding.value) == ("support.input_size", "conv1", (4, 4, 3))
     assert finding.limit == "4 channels mapped to (2, 2)"
