@@ -4,7 +4,10 @@
     .venv/bin/python benchmarks/fuzz_suite.py --scale 0.2
 
 Prints the cases run per command and exit code, the wall time, and pytest's verdict
-(a traceback, a hang or a malformed file accepted as deployable fails a test).
+(a traceback, a hang or a malformed file accepted as deployable fails a test). For the
+``.net`` cases, ``netx-builds 1`` counts the accepted ones (deployable or emulated) that
+netx's own builder built when asked (``tests/netx_oracle.py``); one it could not build
+fails the run.
 """
 from __future__ import annotations
 
