@@ -3,16 +3,20 @@
 Blocks are lava-dl's own (`slayer.block.cuba`), so the neuron parameters, the 8-bit weight
 quantisation and the one-step-per-block latency (`delay_shift=True`) are exactly what netx
 exports and Lava runs. Block ``i`` becomes netx layer ``i``; its name is ``f"{type}{i}"``.
+Their CUBA neurons compute with :mod:`neurodeploy.model.fused_cuba` (the same bits as
+SLAYER's code, several times faster; ``NEURODEPLOY_DYNAMICS=slayer`` keeps lava-dl's).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from neurodeploy.lavadl import slayer
 
 from neurodeploy.config import ModelConfig
 from neurodeploy.manifest import LayerInfo
+from neurodeploy.model.fused_cuba import Dynamics, dynamics_of, use_dynamics
 
 
 @dataclass(frozen=True)
@@ -24,9 +28,13 @@ class ForwardResult:
 
 
 class SpikingNetwork(torch.nn.Module):
-    """A feed-forward SLAYER CUBA network; input ``(N, C, H, W, T)`` spikes."""
+    """A feed-forward SLAYER CUBA network; input ``(N, C, H, W, T)`` spikes.
 
-    def __init__(self, config: ModelConfig, input_shape: tuple[int, int, int], num_classes: int):
+    ``dynamics`` computes its neurons (:func:`~neurodeploy.model.fused_cuba.use_dynamics`;
+    default ``NEURODEPLOY_DYNAMICS`` or ``fused``)."""
+
+    def __init__(self, config: ModelConfig, input_shape: tuple[int, int, int], num_classes: int,
+                 dynamics: Optional[Dynamics] = None):
         super().__init__()
         self.config = config
         self.input_shape = tuple(input_shape)
@@ -49,6 +57,12 @@ class SpikingNetwork(torch.nn.Module):
                 neuron, features, width_out, weight_norm=config.weight_norm, delay_shift=True))
             features = width_out
         self.blocks = torch.nn.ModuleList(blocks)
+        use_dynamics(self, dynamics)
+
+    @property
+    def dynamics(self) -> str:
+        """How the neurons compute: ``fused``, ``torch`` or ``slayer``."""
+        return dynamics_of(self)
 
     @property
     def is_conv(self) -> bool:
