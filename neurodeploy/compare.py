@@ -60,12 +60,14 @@ def compare(config_path: str, encodings: list[str], seeds: int, output: str,
     ``overrides`` (``--set``) apply to every run, under the encoding and seed. ``ray`` (an
     address or ``local``) runs each (encoding, seed) as a Ray task."""
     from neurodeploy.atomic import check_writable
+    from neurodeploy.config import load_config
     from neurodeploy.errors import NeurodeployError
     from neurodeploy.report.compare_report import write_report
 
     if not 1 <= seeds <= MAX_SEEDS:
         raise NeurodeployError(f"--seeds {seeds}: expected 1..{MAX_SEEDS} seeds (each trains a network "
                                f"per encoding)")
+    load_config(config_path, overrides)  # a bad config stops the study before its folder is made
     folder = check_writable(output, "compare folder")
     runs = [(config_path, {**(overrides or {}), "encoding.encoding": encoding, "seed": seed},
              str(folder / "runs" / f"{encoding}-seed{seed}"), thresholds, profiles)

@@ -71,9 +71,9 @@ def read_graph(path: str | Path) -> Any:
     import h5py
     import nir
 
-    path = Path(path)
-    if not path.is_file():
-        raise NirError(f"{path}: NIR file not found")
+    from neurodeploy.paths import input_file
+
+    path = input_file(path, "NIR file", NirError)  # by type: a FIFO or device is refused unopened
     if not h5py.is_hdf5(path):
         raise NirError(f"{path}: not a NIR graph (not an HDF5 file)")
     try:
