@@ -14,7 +14,9 @@ def test_dense_counts_match_a_hand_count(tmp_path):
                              frame_steps=10)
     # 5 input spikes x 3 targets + 7 hidden spikes x 2 targets; (3 + 2) neurons x 10 steps
     assert counts == {"synaptic_ops_per_sample": 5 * 3 + 7 * 2, "neuron_updates_per_sample": 50.0,
-                      "spikes_per_sample": 5 + 7 + 1}
+                      "spikes_per_sample": 5 + 7 + 1,
+                      "layers": {"dense0": {"synaptic_ops": 5 * 3, "spikes": 7.0},
+                                 "dense1": {"synaptic_ops": 7 * 2, "spikes": 1.0}}}
 
 
 def test_conv_fan_out_is_synapses_per_input(tmp_path):
