@@ -2,7 +2,10 @@
 
 Configs and data go through ``neurodeploy check`` (the preflight ``train`` and ``run``
 do before importing torch), so no case trains; arguments go to ``simulate`` on the
-emulator and to ``validate``. Every case ends cleanly (``tests/fuzz_harness.py``).
+emulator and to ``validate``, and to the commands added since (``export``,
+``import-nir``, ``export-nir``, ``parity-nir``, ``init``, ``compare``, ``parity``) with
+inputs that stop them before training or Lava. Every case ends cleanly
+(``tests/fuzz_harness.py``).
 """
 from __future__ import annotations
 
@@ -158,3 +161,72 @@ def test_command_line_arguments_end_cleanly(small_net, options, validate, extra)
         finally:
             os.chdir(here)
         assert_clean(outcome, out)
+
+
+# --- the commands added since: export, import-nir, export-nir, parity-nir, init, compare, parity
+
+@pytest.fixture(scope="module")
+def newer(tmp_path_factory) -> dict[str, Path]:
+    """A NIR graph (64 inputs, 3 LIF neurons) imported for digits, a junk checkpoint and a
+    config that ``compare`` refuses (epochs 0): no case trains or runs Lava."""
+    nir = pytest.importorskip("nir")
+    folder = tmp_path_factory.mktemp("fuzz_newer")
+    graph = folder / "g.nir"
+    nir.write(graph, nir.NIRGraph.from_list(
+        nir.Input(input_type=np.array([64])), nir.Linear(weight=np.full((3, 64), 0.2)),
+        nir.LIF(tau=np.full(3, 4e-3), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3),
+                v_reset=np.zeros(3)), type_check=False))
+    imported = folder / "imported" / "model.net"
+    imported.parent.mkdir()
+    done = run_cli(["import-nir", graph, "-o", imported, "--dt", "1e-3", "--dataset", "digits", "--check-samples", "0"])
+    assert done.code == 0, str(done)
+    junk = folder / "checkpoint.pt"
+    junk.write_bytes(b"not a checkpoint")
+    config = folder / "config.yaml"
+    config.write_text(yaml.safe_dump({**BASE, "train": {"epochs": 0}}))
+    spikes = folder / "spikes.npy"
+    np.save(spikes, np.zeros((2, 4, 64), bool))
+    return {"graph": graph, "net": imported, "junk": junk, "config": config, "spikes": spikes}
+
+
+NEWER = {
+    "export": (["export", "{junk}"], ["-o"]),
+    "import-nir": (["import-nir", "{graph}", "-o", "x.net"],
+                   ["--dt", "--from", "--image-shape", "--dataset", "--encoding", "--steps", "--gap", "--check-samples"]),
+    "export-nir": (["export-nir", "{net}", "-o", "x.nir"], ["--dt", "-o"]),
+    "parity-nir": (["parity-nir", "{graph}", "{net}"], ["-n", "--timeout", "--json"]),
+    "init": (["init"], ["-o", "--force", "NAME", "FOLDER"]),
+    "compare": (["compare", "{config}"], ["--encodings", "--seeds", "-o", "--set"]),
+    "parity": (["parity", "{net}", "--spikes", "{spikes}", "--checkpoint", "{junk}"],
+               ["-n", "--timeout", "--json", "--steps", "--reset-interval", "--layout", "--labels"]),
+}
+newer_values = option_values | st.sampled_from(["digits", "loihi2", "bogus", "rate", "ttfs", "1,8,8", "0,0,0", "8,8",
+                                                "1e-3", "-1e-3", "0", "1e300", "snntorch", "norse", "x.json",
+                                                "train.epochs=1", "rate,rate", ",", "a" * 300, "dir/x.net"])
+
+
+@fuzz_settings(400)
+@given(data=st.data())
+def test_newer_command_arguments_end_cleanly(newer, data):
+    command = data.draw(st.sampled_from(sorted(NEWER)))
+    base, options = NEWER[command]
+    args = [part.format(**newer) for part in base]
+    for option in data.draw(st.lists(st.sampled_from(options), max_size=3)):
+        value = data.draw(newer_values)
+        if option == "--force":
+            args.append(option)
+        elif option in ("NAME", "FOLDER"):
+            args.append(value)
+        else:
+            args += [option, value]
+    args += data.draw(st.lists(st.sampled_from(["--bogus", "--", "--help", "-n"]), max_size=1))
+    with tempfile.TemporaryDirectory() as folder:
+        here = os.getcwd()
+        os.chdir(folder)  # every relative output lands here, not in the checkout
+        try:
+            outcome = run_cli(args)
+        finally:
+            os.chdir(here)
+        assert_clean(outcome)
+        if command in ("export", "parity", "compare") and "--help" not in args:
+            assert outcome.code == 2, str(outcome)  # junk checkpoint, epochs 0: refused, never run
