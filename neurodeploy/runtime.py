@@ -1,4 +1,5 @@
-"""Where torch computes: the device (CPU or a CUDA GPU) and the CPU thread count.
+"""Where torch computes: the device (CPU or a CUDA GPU) and the CPU thread count; where
+numba caches the compiled kernels (the user's cache folder) and how long compiling took.
 
 Threads: torch starts one OpenMP thread per core, and OpenMP threads spin while they wait
 for work. On a machine whose cores other processes also use, a spinning thread holds a
@@ -12,7 +13,9 @@ waiting threads sleep instead of spin, for those who raise the count.
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Union
 
 from neurodeploy.errors import ConfigError
@@ -89,3 +92,52 @@ def exact_cuda() -> Iterator[None]:
         yield
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+
+
+NUMBA_CACHE_VARIABLE = "NUMBA_CACHE_DIR"
+
+
+def user_cache_dir() -> Path:
+    """neurodeploy's folder in the user's cache: ``$XDG_CACHE_HOME`` or ``~/.cache`` (Linux),
+    ``~/Library/Caches`` (macOS), ``%LOCALAPPDATA%`` (Windows)."""
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    elif os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "neurodeploy"
+
+
+def use_user_numba_cache() -> None:
+    """Numba caches compiled code beside its source by default: inside the installed
+    package, read-only in a system install and shared by its users. Called before the
+    kernels are compiled, this points numba at the user's cache folder unless
+    ``NUMBA_CACHE_DIR`` already says where (child processes inherit the variable)."""
+    if os.environ.get(NUMBA_CACHE_VARIABLE):
+        return
+    os.environ[NUMBA_CACHE_VARIABLE] = str(user_cache_dir() / "numba")
+    if "numba" in sys.modules:  # numba read its config when it was imported
+        from numba.core import config
+
+        config.CACHE_DIR = os.environ[NUMBA_CACHE_VARIABLE]
+
+
+class CompileTime:
+    """Seconds spent compiling (or loading from numba's cache) inside a :func:`compile_time` block."""
+
+    seconds: float = 0.0
+
+
+@contextmanager
+def compile_time() -> Iterator[CompileTime]:
+    """Measure numba's compile and cache loads in the block: the time its global compiler
+    lock is held, which a call of already compiled code never takes. A process compiles a
+    kernel once, so a second run of the block measures about nothing."""
+    from numba.core import event
+
+    measured = CompileTime()
+    listener = event.TimingListener()
+    with event.install_listener("numba:compiler_lock", listener):
+        yield measured
+    measured.seconds = listener.duration if listener.done else 0.0

@@ -84,14 +84,14 @@ def no_extras(tmp_path_factory) -> Path:
 
 
 def _isolated(site: Path, cwd: Path, *args: str, timeout: float = 120,
-              deps_folder: Path | None = None) -> subprocess.CompletedProcess:
+              deps_folder: Path | None = None, **variables: str) -> subprocess.CompletedProcess:
     """Run the venv's python with ``-S`` and sys.path = [cwd, site, venv site-packages, stdlib]."""
     deps = ([str(deps_folder)] if deps_folder is not None else
             dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]))
     env = {key: value for key, value in os.environ.items()
            if key not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "PYTHONINSPECT")}
     env.update(PYTHONPATH=os.pathsep.join([str(site), *deps]), PYTHONNOUSERSITE="1", OMP_NUM_THREADS="1",
-               COLUMNS="200")
+               COLUMNS="200", **variables)
     return subprocess.run([PYTHON, "-S", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -177,34 +177,54 @@ def test_installed_cli_validates_outside_the_checkout(built, tmp_path):
     assert "Traceback" not in output, output
 
 
-def test_installed_first_hour_without_extras(built, no_extras, tmp_path):
-    """From an empty folder, with no extras installed: init, a short run, validate, and
-    the one-line missing-extra error of import-nir."""
-    assert sysconfig.get_paths()["purelib"] == sysconfig.get_paths()["platlib"]
+@pytest.fixture
+def read_only(built):
+    """The installed package, read-only for the test (as a system install is; root ignores
+    the mode, so the test's check is that nothing lands in the package)."""
     _, site = built
+    folders = [path for path in [site, *site.rglob("*")] if path.is_dir()]
+    for folder in folders:
+        folder.chmod(0o555)
+    yield site
+    for folder in folders:
+        folder.chmod(0o755)
+
+
+def test_installed_first_hour_without_extras(built, no_extras, read_only, tmp_path):
+    """From an empty folder, with no extras installed and the package read-only: init, a
+    short run (numba caches in the user's cache folder), validate, and the one-line
+    missing-extra errors of import-nir and --ray."""
+    assert sysconfig.get_paths()["purelib"] == sysconfig.get_paths()["platlib"]
+    site, cache = read_only, tmp_path / "cache"
+    work = tmp_path / "work"
+    work.mkdir()
 
     def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        return _isolated(site, tmp_path, "-m", "neurodeploy.cli", *args, timeout=timeout, deps_folder=no_extras)
+        return _isolated(site, work, "-m", "neurodeploy.cli", *args, timeout=timeout, deps_folder=no_extras,
+                         XDG_CACHE_HOME=str(cache), NUMBA_CACHE_DIR="",
+                         NEURODEPLOY_DYNAMICS="torch")  # trains without compiling the fused kernels (cold here)
 
-    hidden = _isolated(site, tmp_path, "-c", "import nir", deps_folder=no_extras)
+    hidden = _isolated(site, work, "-c", "import nir", deps_folder=no_extras)
     assert "No module named 'nir'" in hidden.stderr, "the extras are not hidden: the test proves nothing"
     result = cli("init", "digits")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (tmp_path / "digits.yaml").is_file()
+    assert (work / "digits.yaml").is_file()
     result = cli("run", "digits.yaml", "--set", "train.epochs=1", "--set", "data.limit=120",
                  "--set", "simulate.samples=3", "--set", "hardware=[loihi2]", timeout=150)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    metrics = json.loads((tmp_path / "runs" / "digits" / "metrics.json").read_text())
+    metrics = json.loads((work / "runs" / "digits" / "metrics.json").read_text())
     assert metrics["simulated_samples"] == 3 and metrics["emulator_lava_agreement"] == 1.0
+    assert list((cache / "neurodeploy" / "numba").rglob("*.nbi")), "numba cached nothing in the user's cache"
+    assert not list(site.rglob("*.nbi")), "numba wrote into the installed package"
     result = cli("validate", "runs/digits/model.net", "--hw", "loihi2")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Intel Loihi 2" in result.stdout
-    (tmp_path / "graph.nir").write_bytes(b"")
+    (work / "graph.nir").write_bytes(b"")
     result = cli("import-nir", "graph.nir", "-o", "out.net", "--dt", "1e-3")
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip().splitlines() == [
         "error: this needs the optional package 'nir': pip install 'neurodeploy[nir]'"], result.stderr
-    assert not (tmp_path / "out.net").exists()
+    assert not (work / "out.net").exists()
     result = cli("simulate", "runs/digits/model.net", "--ray", "local")
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip().splitlines() == [

@@ -29,8 +29,12 @@ recurrent blocks). Compiled code is cached on disk (``cache=True``).
 """
 from __future__ import annotations
 
-import numba
-import numpy as np
+from neurodeploy.runtime import use_user_numba_cache
+
+use_user_numba_cache()  # before numba compiles or loads anything: the user's cache, not the package's folder
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
 
 DECAY_BITS = 12
 DECAY_MASK = (1 << DECAY_BITS) - 1

@@ -1,13 +1,15 @@
 """The summary tables printed at the end of `run` and `simulate`."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-stdout = Console()
+#: Tables go to stdout; not on a terminal (a pipe, a log) they are as wide as they need, never wrapped.
+stdout = Console(width=None if sys.stdout.isatty() else 1000)
 
 
 def print_run_summary(metrics: dict[str, Any], run_dir: Path) -> None:
@@ -29,6 +31,7 @@ def print_run_summary(metrics: dict[str, Any], run_dir: Path) -> None:
     walls, epochs = metrics["wall_s"], metrics["trained_epochs"]
     table.add_row(f"wall time train ({epochs} epoch{'s' * (epochs != 1)} in this run) | export | Lava | emulator",
                   f"{walls['train']:.1f} s | {walls['export']:.1f} s | {walls['lava']:.1f} s | {walls['emulator']:.2f} s")
+    table.add_row("emulator's numba compile or cache load (once per process)", f"{walls['emulator_compile']:.2f} s")
     table.add_row("Lava steps per second", f"{metrics['lava_steps_per_s']:.0f}")
     for name, hardware in metrics.get("hardware", {}).items():
         energy = hardware.get("dynamic_energy_per_sample_j")
@@ -65,4 +68,7 @@ def print_simulation(metrics: dict[str, Any]) -> None:
                       f"{metrics['mean_exit_step']:.2f} of {metrics['frame_steps']}")
     table.add_row("steps simulated", f"{metrics['steps']}")
     table.add_row("wall time | steps per second", f"{metrics['wall_s']:.2f} s | {metrics['steps_per_s']:.0f}")
+    if "compile_s" in metrics:
+        table.add_row("numba compile or cache load, apart from the run (once per process)",
+                      f"{metrics['compile_s']:.2f} s")
     stdout.print(table)

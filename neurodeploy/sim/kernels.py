@@ -18,8 +18,12 @@ environment compiles for a few seconds, later processes load it.
 """
 from __future__ import annotations
 
-import numba
-import numpy as np
+from neurodeploy.runtime import use_user_numba_cache
+
+use_user_numba_cache()  # before numba compiles or loads anything: the user's cache, not the package's folder
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
 
 UV_LIMIT = float(1 << 23)
 HALF32 = float(1 << 31)
