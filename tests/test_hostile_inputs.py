@@ -239,3 +239,34 @@ def test_a_foreign_net_beside_a_manifest_is_not_fed_that_manifest(tmp_path, file
     _one_line(outcome, "manifest.json", "describes 'model.net', not foreign.net")
     spiked = run_cli(["simulate", tmp_path / "foreign.net", "--spikes", files["spikes"], "--backend", "emulator"])
     assert spiked.code == 0, str(spiked)
+
+
+# --- data set files --------------------------------------------------------------------
+
+class _Payload:
+    """Unpickling this calls ``open(marker, "w")``: the marker appears if code ran."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import builtins
+
+        return builtins.open, (self.marker, "w")
+
+
+def test_a_cifar_batch_that_would_run_code_is_refused(tmp_path):
+    """CIFAR's python batches are pickles: only numpy arrays and plain data are built."""
+    import pickle
+
+    rng = np.random.default_rng(0)
+    marker = tmp_path / "ran"
+    for name in ("data_batch_1", "test_batch"):
+        batch = {b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), b"labels": [0, 1, 2, 3]}
+        if name == "test_batch":
+            batch[b"batch_label"] = _Payload(marker)
+        (tmp_path / name).write_bytes(pickle.dumps(batch))
+    config = write_config(tmp_path, {**CONFIG, "data": {"dataset": "cifar10", "path": str(tmp_path)}}, "c.yaml")
+    outcome = run_cli(["check", config, "-o", tmp_path / "run"])
+    _one_line(outcome, "test_batch", "never does")
+    assert not marker.exists()

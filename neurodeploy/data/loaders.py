@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import pickle
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -82,6 +82,23 @@ def cifar(config: DataConfig, seed: int) -> tuple[ImageSet, ImageSet]:
             _cifar_batches(test_files, label_key, f"{folder} (test)"))
 
 
+#: The globals a CIFAR python batch needs: numpy arrays, their dtypes, and the byte
+#: strings Python 2 pickles wrote. Any other global is refused before it is called.
+_BATCH_GLOBALS = {(module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+                  for name in ("_reconstruct", "scalar")} | {("numpy", "ndarray"), ("numpy", "dtype"),
+                                                             ("_codecs", "encode")}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles plain data and numpy arrays only: a batch file is data, and a pickle that
+    names any other function (to run it while loading) is refused."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _BATCH_GLOBALS:
+            raise pickle.UnpicklingError(f"holds {module}.{name}, which a CIFAR batch never does")
+        return super().find_class(module, name)
+
+
 def _cifar_batches(files: list[Path], label_key: bytes, source: str) -> ImageSet:
     if not files or not all(path.is_file() for path in files):
         raise DataError(f"{source}: CIFAR batch files not found (looked for "
@@ -90,7 +107,7 @@ def _cifar_batches(files: list[Path], label_key: bytes, source: str) -> ImageSet
     for path in files:
         try:
             with path.open("rb") as handle:
-                batch = pickle.load(handle, encoding="bytes")
+                batch = _BatchUnpickler(handle, encoding="bytes").load()
             images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
             labels.append(np.asarray(batch[label_key], dtype=np.int64))
         except (OSError, pickle.UnpicklingError, KeyError, ValueError, EOFError, TypeError,
