@@ -72,7 +72,7 @@ class FusedCubaNeuron(cuba.Neuron):
             self.clamp()
         state = self._start_state(input)
         current_decay, voltage_decay = _decay(self.current_decay), _decay(self.voltage_decay)
-        spec = _Spec.of(self, input.device, self.path)
+        spec = _Spec.of(self, input.device, current_decay, voltage_decay)
         drive = input.reshape(-1, input.shape[-1])
         if any(tensor.requires_grad for tensor in (drive, current_decay, voltage_decay)):
             spikes, last = _FusedCuba.apply(drive, current_decay, voltage_decay, state, spec)
@@ -135,13 +135,22 @@ class _Spec:
     tau_rho: float
     scale_rho: float
     shift: int
-    device_path: bool     # torch operations instead of the compiled loops
+    #: The rounded current and voltage decays for the compiled loops; ``None``: the torch
+    #: operations, which take the decays as tensors on their device.
+    decays: Optional[tuple[int, int]]
 
     @classmethod
-    def of(cls, neuron: FusedCubaNeuron, device: torch.device, path: Dynamics) -> "_Spec":
+    def of(cls, neuron: FusedCubaNeuron, device: torch.device, current_decay: torch.Tensor,
+           voltage_decay: torch.Tensor) -> "_Spec":
+        compiled = neuron.path == "fused" and device.type == "cpu"
         return cls(threshold=neuron.threshold + neuron.threshold_eps, scale=int(neuron.s_scale),
                    tau_rho=neuron.tau_rho * cuba.TAU_RHO_MULT, scale_rho=neuron.scale_rho * cuba.SCALE_RHO_MULT,
-                   shift=int(neuron.output_shift), device_path=path == "torch" or device.type != "cpu")
+                   shift=int(neuron.output_shift),
+                   decays=(_rounded(current_decay), _rounded(voltage_decay)) if compiled else None)
+
+    @property
+    def device_path(self) -> bool:
+        return self.decays is None
 
     def compute(self, drive: torch.Tensor, current_decay: torch.Tensor, voltage_decay: torch.Tensor,
                 state: torch.Tensor, keep: bool, traces: bool = False
@@ -205,11 +214,11 @@ def _keep_factor(decay: torch.Tensor) -> torch.Tensor:
 
 def _rounded(decay: torch.Tensor) -> int:
     """The decay after SLAYER's ``quantize`` (``torch.round``: half to even, as ``round``)."""
-    return int(round(float(decay.reshape(-1)[0])))
+    return int(round(decay.item()))
 
 
-def _compiled_keep_factor(decay: torch.Tensor) -> np.float32:
-    return np.float32(1) - np.float32(_rounded(decay)) / np.float32(DECAY_ONE)
+def _compiled_keep_factor(decay: int) -> np.float32:
+    return np.float32(1) - np.float32(decay) / np.float32(DECAY_ONE)
 
 
 def _compiled_forward(spec: _Spec, drive: torch.Tensor, current_decay: torch.Tensor,
@@ -222,7 +231,8 @@ def _compiled_forward(spec: _Spec, drive: torch.Tensor, current_decay: torch.Ten
     trace = drive.new_empty((2, neurons, steps) if traces else (0, 0, 0))
     last = drive.new_empty((2, neurons))
     scale = np.float32(spec.scale)
-    constants = (np.int64(DECAY_ONE - _rounded(current_decay)), np.int64(DECAY_ONE - _rounded(voltage_decay)), scale,
+    current, voltage = spec.decays
+    constants = (np.int64(DECAY_ONE - current), np.int64(DECAY_ONE - voltage), scale,
                  np.float32(spec.threshold * spec.scale), np.float32(spec.threshold),
                  np.float32(spec.tau_rho), np.int64(spec.shift))
     cuba_forward(drive.detach().numpy(), state.detach().numpy(), constants, spikes.numpy(),
@@ -236,8 +246,8 @@ def _compiled_backward(spec: _Spec, grad_spikes: torch.Tensor, current_decay: to
     from neurodeploy.model.fused_cuba_kernels import cuba_backward
 
     surrogate = torch.exp(saved[0])
-    constants = (spec.surrogate_gain, _compiled_keep_factor(voltage_decay), _compiled_keep_factor(current_decay),
-                 np.int64(spec.shift))
+    current, voltage = spec.decays
+    constants = (spec.surrogate_gain, _compiled_keep_factor(voltage), _compiled_keep_factor(current), np.int64(spec.shift))
     grad_drive = torch.empty_like(surrogate)
     grad_current = torch.empty_like(surrogate) if traces else surrogate.new_empty((0, 0))
     cuba_backward(surrogate.numpy(), grad_spikes.numpy(), constants, grad_drive.numpy(), grad_current.numpy())
