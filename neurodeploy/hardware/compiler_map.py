@@ -115,8 +115,8 @@ def place(layer: NetxLayer, source: Optional["Placement"], successor: Optional[N
 def _spatial(layer: NetxLayer) -> bool:
     if len(layer.shape) != 3:
         return False
-    return layer.type == "input" or (layer.type in ("conv", "pool") and bool(layer.input_shape)
-                                     and len(layer.input_shape) == 3)
+    return layer.type == "input" or (layer.type in ("conv", "pool") and layer.kernel is not None
+                                     and bool(layer.input_shape) and len(layer.input_shape) == 3)
 
 
 # --- dense layers: the SynMem partitioning loop --------------------------------------------
