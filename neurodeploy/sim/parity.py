@@ -106,7 +106,7 @@ def parity_report(network: NetxNetwork | str | Path, inputs: Inputs, timeout_s: 
     from neurodeploy.sim.runner import simulate
 
     description = network if isinstance(network, NetxNetwork) else read_netx(network)
-    slayer, reason = None, "no training checkpoint given (--checkpoint FILE)"
+    slayer, reason = None, "no training checkpoint given; torch joins with --checkpoint FILE"
     if checkpoint is not None:
         if not isinstance(inputs, ImageInput):
             raise InputError(f"--checkpoint {checkpoint}: torch runs images through the trained encoder; "
