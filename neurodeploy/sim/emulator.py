@@ -132,8 +132,9 @@ def emulated_layers(network: NetxNetwork, inputs: Inputs, timing: NetworkTiming,
         build_layers(network, inputs.sample_shape)  # refuses the neuron by name
     check_drive(network, inputs)
     layers = list(_built(network, inputs.sample_shape, device))
-    if inputs.kind != "images":  # images are flattened for a dense input, as on Lava
-        check_fits(inputs, layers[0].input_shape, str(network.path))
+    flattened = len(layers[0].input_shape) == 1 and math.prod(inputs.sample_shape) == layers[0].input_shape[0]
+    if inputs.kind != "images" and not flattened:  # a dense input takes any shape of its size (checked
+        check_fits(inputs, layers[0].input_shape, str(network.path))  # against the file by check_drive)
     if isinstance(inputs, BiasInput) and inputs.samples:
         # the overflow proofs of the Input block's neurons bound |bias| over every sample
         bound = torch.from_numpy(np.abs(inputs.bias.astype(np.int64)).max(axis=0) << STATE_SHIFT).to(device, EXACT)
