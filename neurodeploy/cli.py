@@ -13,6 +13,7 @@ from typing import Any, Optional
 import click
 
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.report.output import check_json_target, emit, json_option
 
 EXIT_USAGE = 2
 #: Optional packages, by top-level module, and the setup.cfg extra that installs them.
@@ -46,11 +47,14 @@ def missing_extra(module: str) -> str:
 
 
 def _ray_installed(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
-    """``--ray`` without Ray fails here, before any input is read."""
+    """``--ray`` without Ray fails here, before any input is read; in a log (not a terminal)
+    Ray's worker lines come without colour codes."""
     from importlib.util import find_spec
 
     if value is not None and find_spec("ray") is None:
         raise NeurodeployError(missing_extra("ray"))
+    if value is not None and not sys.stderr.isatty():
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")  # Ray's worker lines in a log: no colour codes
     return value
 
 
@@ -186,9 +190,10 @@ def input_options(command):
 @click.option("--samples", "-n", type=click.IntRange(min=1), help="Number of samples (default: all).")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True, max=1e6),
               default=None, callback=_finite, help="Wall-clock limit in seconds for the Lava run (default: none; a run with no new time step for 30 s is stopped as hung).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write metrics JSON here.")
+@json_option("metrics")
 @click.option("--save-output", type=click.Path(dir_okay=False),
-              help="Write every output spike (N, steps, outputs) and the counts to this .npz.")
+              help="Write to this .npz output_spikes (N, decode steps, outputs): every output spike of each "
+                   "sample's decode window, and output_counts (N, outputs): their sums, what predictions use.")
 @click.option("--backend", type=click.Choice(["lava", "emulator"]), default="lava", show_default=True,
               help="Lava's simulator, or the batched emulator that is bit-exact with it.")
 @click.option("--exit-threshold", type=click.FloatRange(min=0, max=1e9), default=None, callback=_finite,
@@ -236,7 +241,7 @@ cli.add_command(validate)
 @click.option("--samples", "-n", type=click.IntRange(min=1), default=20, show_default=True, help="Number of samples.")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True, max=1e6), default=None,
               callback=_finite, help="Wall-clock limit in seconds for the Lava run (default: none; a run with no new time step for 30 s is stopped as hung).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON here.")
+@json_option("parity report")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), metavar="FILE.pt",
               help="Also run torch (SLAYER) from this training checkpoint, e.g. the run folder's "
                    "checkpoint.pt; read as plain data, and only when given.")
@@ -251,13 +256,11 @@ def parity(network: str, config: Optional[str], spikes: Optional[str], bias: Opt
 
     Exit code 0: emulator and Lava agree exactly; 1: they do not; 2: unusable input."""
     from neurodeploy.api import parity as parity_of
-    from neurodeploy.atomic import check_output, write_json
     from neurodeploy.netxfile import read_netx
     from neurodeploy.pipeline import InputRequest, parity_on_ray, simulation_inputs
     from neurodeploy.report.parity_table import render
 
-    if json_path:
-        check_output(json_path, "parity report")
+    check_json_target(json_path, "parity report")
     description = read_netx(network)
     if checkpoint is not None:
         from neurodeploy.model.checkpoint import checkpoint_network
@@ -269,9 +272,7 @@ def parity(network: str, config: Optional[str], spikes: Optional[str], bias: Opt
     inputs, _ = simulation_inputs(description, request)
     report = (parity_of(description, inputs, timeout_s=timeout_s, checkpoint=checkpoint) if ray is None
               else parity_on_ray(ray, description, inputs, timeout_s, checkpoint))
-    render(report)
-    if json_path:
-        write_json(json_path, report.to_dict())
+    emit(json_path, report.to_dict(), lambda: render(report))
     if not report.emulator_exact:
         sys.exit(1)
 
@@ -282,8 +283,10 @@ def parity(network: str, config: Optional[str], spikes: Optional[str], bias: Opt
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--encodings", default="rate,ttfs,rate_bit,temporal_bit", show_default=True,
               help="Comma-separated encodings to train and compare.")
-@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True)
-@click.option("--output", "-o", type=click.Path(file_okay=False), default="runs/compare", show_default=True)
+@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Seeds per encoding (0..N-1); each seed trains one network per encoding.")
+@click.option("--output", "-o", type=click.Path(file_okay=False), default="runs/compare", show_default=True,
+              help="Folder for compare.md, compare.json, the plots and one run folder per encoding and seed.")
 @set_option
 @ray_option
 def compare(config: str, encodings: str, seeds: int, output: str, overrides: tuple[str, ...],

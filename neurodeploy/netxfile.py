@@ -201,12 +201,15 @@ def read_netx(path: str | Path, input_shape: Optional[tuple[int, ...]] = None) -
     from neurodeploy.paths import input_file
 
     path = input_file(path, "network file", NetworkFileError)  # by type: a FIFO or device is refused unopened
+    raw = b""
     try:
         with open(path, "rb") as stream:
             raw = stream.read()
         handle = h5py.File(io.BytesIO(raw), "r")
     except _H5PY_ERRORS as error:
-        raise NetworkFileError(f"{path}: not an HDF5 file ({_first_line(error)[:120]})") from None
+        hint = (f"; a training checkpoint? export it first: neurodeploy export {path} -o model.net"
+                if raw.startswith((b"PK\x03\x04", b"\x80")) else "")  # torch's zip, or a plain pickle
+        raise NetworkFileError(f"{path}: not an HDF5 file ({_first_line(error)[:120]}){hint}") from None
     with handle:
         try:
             groups = _layer_groups(path, handle)

@@ -20,6 +20,7 @@ from neurodeploy.errors import NeurodeployError
 from neurodeploy.inputs import ImageInput, Inputs
 from neurodeploy.manifest import MANIFEST_NAME, Manifest, manifest_path_for, package_versions
 from neurodeploy.progress import say as _say
+from neurodeploy.report.output import check_json_target, emit
 from neurodeploy.results import SimulationResult
 
 if TYPE_CHECKING:
@@ -255,9 +256,7 @@ def simulate_network(network_file: str, request: InputRequest, timeout_s: Option
                           reset_interval=request.reset_interval or None, exit_threshold=exit_threshold,
                           keep_output=save_output is not None, device=device)
     metrics = {"network": str(network.path), "input": inputs.kind, **result.metrics(inputs.labels)}
-    print_simulation(metrics)
-    if json_path:
-        write_json(json_path, metrics)
+    emit(json_path, metrics, lambda: print_simulation(metrics))
     if save_output:
         _save_output(save_output, result)
     return result
@@ -305,9 +304,9 @@ def _check_outputs(json_path: Optional[str], save_output: Optional[str]) -> None
     """The files ``simulate`` will write can be written, checked before it runs."""
     if save_output and Path(save_output).suffix != ".npz":
         raise NeurodeployError(f"--save-output {save_output}: expected a .npz file name")
-    for target, what in ((json_path, "metrics JSON"), (save_output, "output spikes file")):
-        if target:
-            check_output(target, what)
+    check_json_target(json_path, "metrics JSON")
+    if save_output:
+        check_output(save_output, "output spikes file")
 
 
 def _save_output(path: str, result: SimulationResult) -> None:

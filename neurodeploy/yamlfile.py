@@ -19,6 +19,7 @@ from neurodeploy.paths import input_file
 
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 32
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
@@ -46,11 +47,14 @@ def read_yaml(path: str | Path, what: str) -> Any:
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise ConfigError(f"{path}: {what} is {size} bytes; at most {MAX_BYTES} are read")
-        text = path.read_bytes().decode("utf-8")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: {what} not found") from None
     except UnicodeDecodeError as error:
-        raise ConfigError(f"{path}: {what} is not UTF-8 text (byte {error.start})") from None
+        hint = (f"; it is an HDF5 file (a netx .net?): this command takes a YAML {what} "
+                f"(`neurodeploy init` writes one); `neurodeploy simulate` runs a .net") if raw.startswith(HDF5_SIGNATURE) else ""
+        raise ConfigError(f"{path}: {what} is not UTF-8 text (byte {error.start}){hint}") from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the {what} ({error.strerror or error})") from None
     return parse_yaml(text, str(path), what)

@@ -89,3 +89,58 @@ def test_images_of_the_wrong_dtype_or_rank(tmp_path, dtype_code, shape, message)
 
 def test_bad_set_override(tmp_path):
     assert_one_line_error(neurodeploy("train", str(_config(tmp_path)), "--set", "train.epochs"), "KEY=VALUE")
+
+
+def test_every_option_says_what_it_does():
+    import click
+
+    from neurodeploy.cli import cli
+
+    missing = [f"{name} {option.opts[0]}" for name, command in cli.commands.items() for option in command.params
+               if isinstance(option, click.Option) and not option.help]
+    assert not missing, missing
+
+
+def _tiny(tmp_path, samples=3):
+    from tests.netx_factory import write_netx
+
+    weight = 2 * np.random.default_rng(0).integers(-20, 21, size=(10, 64))
+    neuron = {"type": "CUBA", "iDecay": 1024, "vDecay": 128, "vThMant": 80, "refDelay": 1, "gradedSpike": 0}
+    net = write_netx(tmp_path / "net.net", [{"type": "dense", "shape": np.array([10]), "inFeatures": 64,
+                                             "outFeatures": 10, "weight": weight.astype(np.int64), "neuron": neuron}])
+    spikes = tmp_path / "spikes.npy"
+    np.save(spikes, np.random.default_rng(1).random((samples, 12, 64)) < 0.3)
+    return net, spikes
+
+
+def test_json_dash_prints_the_json_alone_and_a_path_keeps_the_table(tmp_path):
+    import json
+
+    net, spikes = _tiny(tmp_path)
+    result = neurodeploy("simulate", str(net), "--spikes", str(spikes), "--backend", "emulator", "--json", "-")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["samples"] == 3  # stdout is the JSON, nothing else
+    result = neurodeploy("validate", str(net), "--hw", "loihi2", "--json", str(tmp_path / "v.json"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "v.json").read_text())["verdict"] == "deployable"
+    assert result.stdout.count("DEPLOYABLE") == 1
+    assert max(map(len, result.stdout.splitlines())) > 80  # piped: rich's 80 columns no longer wrap the table
+    assert "\x1b[" not in result.stdout
+    bare = neurodeploy("validate", str(net), "--hw", "loihi2", "--json")
+    assert json.loads(bare.stdout)["verdict"] == "deployable"
+
+
+def test_parity_without_labels_prints_no_accuracy(tmp_path):
+    net, spikes = _tiny(tmp_path, samples=2)
+    result = neurodeploy("parity", str(net), "--spikes", str(spikes))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "emulator and Lava agree exactly" in result.stdout
+    assert "accuracy" not in result.stdout
+
+
+def test_a_checkpoint_given_as_a_network_and_a_network_given_as_a_config(tmp_path):
+    net, _ = _tiny(tmp_path)
+    (tmp_path / "checkpoint.pt").write_bytes(b"PK\x03\x04" + bytes(40))
+    assert_one_line_error(neurodeploy("simulate", str(tmp_path / "checkpoint.pt")), "not an HDF5 file",
+                          f"export it first: neurodeploy export {tmp_path / 'checkpoint.pt'} -o model.net")
+    assert_one_line_error(neurodeploy("run", str(net)), "it is an HDF5 file (a netx .net?)", "neurodeploy init")

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Optional
 
 import click
 
+from neurodeploy.report.output import check_json_target, emit, json_option, table_console
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
@@ -48,22 +50,21 @@ def profiles() -> None:
 @click.option("--activity", type=click.Path(dir_okay=False),
               help="JSON with synaptic_ops_per_sample, neuron_updates_per_sample and "
                    "spikes_per_sample from a simulation, for the energy estimate.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option("validation report")
 @click.option("--map", "map_path", type=click.Path(dir_okay=False), metavar="FILE.json",
               help="Write the core map: per layer its tile, cores, binding limit and the "
                    "utilisation of each per-core resource.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), metavar="FILE.png",
               help="Draw cores per layer and per-resource utilisation.")
-def validate(network: str, hw: str, manifest: Optional[str], activity: Optional[str], as_json: bool,
+def validate(network: str, hw: str, manifest: Optional[str], activity: Optional[str], json_path: Optional[str],
              map_path: Optional[str], plot_path: Optional[str]) -> None:
     """Check NETWORK (a netx .net file) against a hardware profile.
 
     Exit code 0: deployable; 1: at least one error; 2: unusable input."""
-    import json
-
     from neurodeploy.atomic import check_output
     from neurodeploy.hardware.validate import validate_file
 
+    check_json_target(json_path, "validation report")
     for target, what in ((map_path, "core map"), (plot_path, "core map plot")):
         if target:
             check_output(target, what)
@@ -77,12 +78,7 @@ def validate(network: str, hw: str, manifest: Optional[str], activity: Optional[
         from neurodeploy.report.mapping_plot import plot_core_map
 
         plot_core_map(report.mapping, plot_path, f"{Path(report.network).name} on {report.profile_title}")
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        from rich.console import Console
-
-        render(report, Console(width=max(140, Console().width)))
+    emit(json_path, report.to_dict(), lambda: render(report, table_console(min_width=140)))
     if activity:
         from neurodeploy.interop.silence import silent_in_activity
 

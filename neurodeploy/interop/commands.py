@@ -2,10 +2,11 @@
 so ``neurodeploy --help`` stays fast)."""
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 import click
+
+from neurodeploy.report.output import check_json_target, emit, json_option, print_fields
 
 from neurodeploy.interop.conventions import DEFAULT, FRAMEWORKS
 
@@ -93,25 +94,23 @@ def export_nir(network: str, output: str, dt: Optional[float]) -> None:
 @click.option("--lava/--no-lava", default=False, show_default=True, help="Also run Lava fixed_pt.")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True, max=1e6), default=None,
               help="Wall-clock limit in seconds for the Lava run (default: none; a run with no new time step for 30 s is stopped as hung).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report here.")
+@json_option("fidelity report")
 def parity_nir(graph: str, network: str, samples: Optional[int], lava: bool, timeout_s: float,
                json_path: Optional[str]) -> None:
     """Float NIR GRAPH vs its quantised NETWORK on the manifest's test data, same spikes."""
-    from neurodeploy.atomic import check_output, write_json
     from neurodeploy.interop.fidelity import fidelity
     from neurodeploy.interop.files import NIR_KEY, encoded_test_split
     from neurodeploy.interop.nir_import import load_graph
     from neurodeploy.manifest import Manifest, manifest_path_for
 
-    if json_path:
-        check_output(json_path, "fidelity report")
+    check_json_target(json_path, "fidelity report")
     manifest = Manifest.load(manifest_path_for(network))
     recorded = manifest.neuron.get(NIR_KEY, {})
     float_network = load_graph(graph, recorded.get("dt"), recorded.get("framework")).network
     spikes, labels = encoded_test_split(network, manifest, float_network.input_shape, samples)
     report = fidelity(float_network, network, spikes, labels, lava=lava, timeout_s=timeout_s)
-    click.echo(json.dumps({k: v for k, v in report.to_dict().items() if k != "quantisation"}, indent=2))
+    data = report.to_dict()
+    emit(json_path, data, lambda: print_fields(f"parity-nir: {graph} vs {network}",
+                                               {k: v for k, v in data.items() if k != "quantisation"}))
     for line in report.warnings:
         click.echo(f"warning: {line}", err=True)
-    if json_path:
-        write_json(json_path, report.to_dict())

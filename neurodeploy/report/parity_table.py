@@ -8,8 +8,9 @@ if TYPE_CHECKING:
 
 
 def render(report: "ParityReport") -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from neurodeploy.report.output import table_console
 
     table = Table(title=f"parity: {report.network} ({report.samples} samples, "
                         f"{report.frame_steps} steps per frame)", title_justify="left")
@@ -26,10 +27,10 @@ def render(report: "ParityReport") -> None:
             table.add_row(pair, layer.layer, first, f"{layer.differing} / {layer.compared}",
                           str(layer.samples), voltage)
         table.add_row(pair, "predictions", "", f"agree {100 * comparison.prediction_agreement:.1f} %", "", "")
-    console = Console(width=max(110, Console().width))
+    console = table_console(min_width=110)
     console.print(table)
-    accuracy = ", ".join(f"{name} {100 * value:.1f} %" for name, value in report.accuracy.items())
-    console.print(f"accuracy: {accuracy}")
+    if report.accuracy:  # only with labels
+        console.print("accuracy: " + ", ".join(f"{name} {100 * value:.1f} %" for name, value in report.accuracy.items()))
     if report.torch_unavailable:
         console.print(f"torch: unavailable ({report.torch_unavailable})")
     console.print("emulator and Lava agree exactly" if report.emulator_exact

@@ -1,15 +1,14 @@
 """The summary tables printed at the end of `run` and `simulate`."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-#: Tables go to stdout; not on a terminal (a pipe, a log) they are as wide as they need, never wrapped.
-stdout = Console(width=None if sys.stdout.isatty() else 1000)
+from neurodeploy.report.output import table_console
+
+stdout = table_console()
 
 
 def print_run_summary(metrics: dict[str, Any], run_dir: Path) -> None:
