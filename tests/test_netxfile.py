@@ -169,3 +169,89 @@ def test_malformed_networks_are_unusable_input_never_deployable(tmp_path, layers
     outcome = run_cli(["validate", path, "--hw", "loihi2"])
     assert_clean(outcome, codes=(2,))
     assert message in outcome.stderr
+
+
+# --- netx's reading rules: what netx builds is read, what it cannot build is refused ------
+
+@pytest.fixture(scope="module")
+def oracle():
+    from tests.netx_oracle import NetxOracle
+
+    built = NetxOracle()
+    yield built
+    built.close()
+
+
+def _conv_net(**changes):
+    """An input shape, a conv and a dense readout after flatten, as lava-dl lays them out."""
+    conv = {**nf.conv_layer(np.full((2, 1, 3, 3), 2.0), (2, 4, 4)), **changes}
+    return [nf.raw_layer("input", [1, 6, 6]), conv, nf.raw_layer("flatten", [32]),
+            nf.dense_layer(np.full((3, 32), 2.0))]
+
+
+def _without(layers, index, key):
+    del layers[index][key]
+    return layers
+
+
+RF = {"type": "RF_PHASE", "vThMant": 10, "sinDecay": 100, "cosDecay": 3000}
+DENSE = np.full((4, 3), 2.0)
+
+
+@pytest.mark.parametrize("layers, complex_at", [
+    (_conv_net(weight=np.full((2, 1, 3, 3, 1), 2.0)), None),                 # tiny.net's 5-axis kernel
+    ([{**nf.dense_layer(DENSE), "weight": DENSE.reshape(-1), "shape": np.array([4, 1, 1])}], None),  # PilotNet's
+    (_conv_net(stride=np.int64(1), padding=np.int64(0), dilation=np.int64(1)), None),  # one number for both axes
+    (_conv_net(bias=np.ones(2)), None),                                      # one bias per channel
+    ([nf.dense_layer(DENSE, delay=np.float32(3))], None),                    # one delay for every synapse
+    ([nf.dense_layer(DENSE), nf.raw_layer("mystery", [4]), nf.dense_layer(np.full((2, 4), 2.0))], None),
+    ([nf.dense_layer(DENSE, RF)], 0),                                        # RF neurons on complex weights
+])
+def test_files_netx_builds_are_read(tmp_path, oracle, layers, complex_at):
+    path = nf.write_netx(tmp_path / "ok.net", layers)
+    if complex_at is not None:
+        with h5py.File(path, "a") as handle:
+            group = handle[f"layer/{complex_at}"]
+            weight = group["weight"][()]
+            del group["weight"]
+            group.create_dataset("weight/real", data=weight)
+            group.create_dataset("weight/imag", data=-weight)
+    assert oracle.build(path).built
+    network = read_netx(path)
+    assert network.layers[-1].input_shape is not None
+
+
+@pytest.mark.parametrize("layers, message, netx_builds", [
+    (_without(_conv_net(), 1, "groups"), "layer/1 (conv) lacks 'groups'", False),       # issue 24's files
+    (_without(_conv_net(), 1, "dilation"), "layer/1 (conv) lacks 'dilation'", False),
+    (_conv_net(weight={"x": np.ones((2, 1, 3, 3))}), "weight is a group without 'real' and 'imag'", False),
+    ([{**nf.dense_layer(DENSE), "neuron": np.float64(np.nan)}], "neuron is not a group", False),
+    (_conv_net(stride=np.array([1.0, 1.0])), "layer/1/stride holds float64; netx reads integers", False),
+    (_conv_net(groups=np.array([1])), "groups has shape (1,); netx and Lava take one integer", False),
+    (_conv_net(stride=np.array([1, 1, 1])), "stride holds 3 numbers; netx reads one or two", False),
+    (_conv_net(weight=np.full((2, 1, 3, 3, 2), 2.0)), "weight has shape (2, 1, 3, 3, 2)", False),
+    ([{**nf.dense_layer(DENSE), "weight": np.ones(10)}], "weight has shape (10,); expected (4, inputs)", False),
+    ([nf.dense_layer(np.full((4, 3), 0.5))], "weight is all zero once truncated to integers", False),
+    ([nf.dense_layer(DENSE, RF)], "RF_PHASE neurons take complex synapses only", False),
+    ([nf.dense_layer(DENSE), nf.raw_layer("flatten", [4]), nf.dense_layer(np.full((2, 4), 2.0))],
+     "a flatten layer after dense0, whose output (4,) is not (x, y, z)", False),
+    (_conv_net()[:2] + _conv_net()[3:],  # no flatten between the conv and the dense layer
+     "weight takes 32 inputs; netx connects it to the (4, 4, 2) output of conv1 (without a flatten", False),
+    (_conv_net(bias=np.ones(1)), "bias has shape (1,); netx spreads one per channel (2,)", False),
+    ([{**nf.dense_layer(DENSE), "type": np.int64(3)}], "layer/0/type is 3; netx reads ASCII text", False),
+    ([nf.raw_layer("input", [3])], "no layer netx builds a block from", False),
+    ([nf.dense_layer(DENSE, delay=-np.ones(4))], "delay holds -1.0; delays are >= 0", False),
+    # stricter than netx's constructor: Lava builds these, but they cannot run
+    ([nf.raw_layer("input", [2, 6, 6]), *_conv_net()[1:]], "its kernel takes 1 input channels", True),
+    ([nf.dense_layer(DENSE, bias=np.ones(3))], "bias has shape (3,); expected one value or 4", True),
+    ([nf.dense_layer(DENSE), nf.raw_layer("input", [4], neuron=nf.cuba_neuron()),
+      nf.dense_layer(np.full((2, 4), 2.0))], "an input block after dense0", True),
+])
+def test_files_netx_cannot_build_are_refused(tmp_path, oracle, layers, message, netx_builds):
+    path = nf.write_netx(tmp_path / "bad.net", layers)
+    with pytest.raises(NetworkFileError) as refused:
+        read_netx(path)
+    text = str(refused.value)
+    assert message in text and text.startswith(str(path)) and "\n" not in text
+    verdict = oracle.build(path)
+    assert verdict.built == netx_builds, verdict
