@@ -1,11 +1,28 @@
 """neurodeploy: spiking networks from training to a checked Loihi deployment.
 
-The public API (see :mod:`neurodeploy.api`)::
+::
 
     import neurodeploy as nd
-    net = nd.load_network("model.net")
-    result = nd.simulate(net, nd.SpikeInput(spikes), backend="emulator")
+    net = nd.load_network("runs/digits/model.net")
+    result = nd.simulate(net, spikes, backend="emulator")   # a bool (N, T, 64) array is spikes
     report = nd.validate(net, "loihi2")
+
+Functions (:mod:`neurodeploy.api`):
+
+- ``load_network(path)``: read a netx ``.net`` file once, typed (:class:`NetxNetwork`).
+- ``simulate(net, inputs, backend="lava"|"emulator", ...)``: run it; a :class:`SimulationResult`.
+- ``validate(net, "loihi2")``: check it against a chip profile; a ``ValidationReport``.
+- ``parity(net, inputs)``: emulator vs Lava (and torch) step by step; a ``ParityReport``.
+- ``train(config)``: train and export from a YAML config; a ``TrainedRun``.
+- ``export(checkpoint, output)``: a training checkpoint to a ``.net`` and its manifest.
+- ``inputs_for(net, array)``: what an array means for a network (spikes or images).
+
+Inputs and timing: ``ImageInput(images, schedule)``, ``SpikeInput(spikes)``,
+``BiasInput(bias, steps)``, ``load_spikes(path)``, ``load_bias(path, steps)``,
+``FrameSchedule`` (how many steps a sample takes; a network's manifest holds its own),
+``NetworkTiming`` (hops, reset steps and decode window of a network).
+Results: ``SimulationResult`` (``to_dict()``, ``to_json()``, ``plot()``). Errors a user can
+act on: ``NeurodeployError``. ``__version__``.
 
 Names load on first use, so ``import neurodeploy`` stays light (no torch, no Lava).
 """
@@ -17,6 +34,7 @@ from typing import Any
 _EXPORTS = {
     "load_network": "neurodeploy.api", "simulate": "neurodeploy.api", "validate": "neurodeploy.api",
     "parity": "neurodeploy.api", "train": "neurodeploy.api", "export": "neurodeploy.api",
+    "inputs_for": "neurodeploy.api",
     "ImageInput": "neurodeploy.inputs", "SpikeInput": "neurodeploy.inputs", "BiasInput": "neurodeploy.inputs",
     "load_spikes": "neurodeploy.inputs", "load_bias": "neurodeploy.inputs",
     "FrameSchedule": "neurodeploy.encoding.schedule", "NetxNetwork": "neurodeploy.netxfile",
@@ -25,6 +43,12 @@ _EXPORTS = {
 }
 
 __all__ = ["__version__", *_EXPORTS]
+
+
+def __dir__() -> list[str]:
+    """The public API (what ``dir(nd)`` and tab completion show) and the module's own
+    ``__dunder__`` attributes, not the helpers it imports."""
+    return sorted({*__all__, *(name for name in globals() if name.startswith("__") and name.endswith("__"))})
 
 
 def __getattr__(name: str) -> Any:

@@ -14,14 +14,15 @@ reads a file twice. Heavy imports (torch, Lava) happen inside the functions.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
 from neurodeploy.encoding.schedule import FrameSchedule
-from neurodeploy.errors import NeurodeployError
-from neurodeploy.inputs import Inputs, as_inputs
+from neurodeploy.errors import InputError, NeurodeployError
+from neurodeploy.inputs import ImageInput, Inputs, SpikeInput, as_inputs
 from neurodeploy.netxfile import NetxNetwork, read_netx
 from neurodeploy.results import SimulationResult
 
@@ -50,7 +51,8 @@ def simulate(network: NetworkLike, inputs: Union[Inputs, np.ndarray], *, backend
     on the emulator that is bit-exact with it.
 
     ``inputs``: :class:`~neurodeploy.inputs.ImageInput`, ``SpikeInput``, ``BiasInput``, or
-    images with their ``schedule``. ``reset=False`` lets state carry across samples;
+    an array read as :func:`inputs_for` says (spikes, or images encoded with ``schedule``,
+    by default the manifest's). ``reset=False`` lets state carry across samples;
     ``reset_interval`` resets every that many steps instead of once per sample.
     ``exit_threshold`` (Lava, images) stops each sample once the top-two output margin
     reaches it. ``timeout_s`` is a wall-clock limit on a Lava run, none by default: the
@@ -62,8 +64,8 @@ def simulate(network: NetworkLike, inputs: Union[Inputs, np.ndarray], *, backend
     if backend == "lava" and str(device) != "cpu":
         raise NeurodeployError(f"--device {device}: Lava's simulator runs on the CPU; the emulator "
                                f"(--backend emulator) runs on a GPU, bit-exact with Lava")
-    inputs = as_inputs(inputs, schedule, seed)
     description = network if isinstance(network, NetxNetwork) else read_netx(network)
+    inputs = inputs_for(description, inputs, schedule, seed)
     if exit_threshold is not None:
         return _early_exit(description, inputs, backend, exit_threshold, timeout_s)
     if backend == "emulator":
@@ -76,6 +78,52 @@ def simulate(network: NetworkLike, inputs: Union[Inputs, np.ndarray], *, backend
     return run_lava(description, inputs, timeout_s=timeout_s, record_layers=record, reset=reset,
                     reset_interval=reset_interval,
                     keep_output=keep_output)
+
+
+def inputs_for(network: NetxNetwork, data: Union[Inputs, np.ndarray], schedule: Optional[FrameSchedule] = None,
+               seed: int = 0) -> Inputs:
+    """What ``data`` means for ``network``, or an :class:`InputError` saying how to say it.
+
+    An input object is taken as it is; an :class:`ImageInput` whose schedule is not the one
+    in the manifest beside the network draws a warning (the network was trained on that
+    one). A ``bool`` array, or 0/1 numbers of any rank but the images' four, are spikes
+    ``(N, T, *input_shape)``. ``uint8``/``uint16`` arrays ``(N, C, H, W)`` are images,
+    encoded with ``schedule``, by default the manifest's."""
+    manifest = _manifest_of(network)
+    if isinstance(data, ImageInput):
+        if manifest is not None and data.schedule != manifest.schedule:
+            warnings.warn(f"{network.path}: these images' frame schedule ({_frame(data.schedule)}) is not the "
+                          f"one it was trained with ({_frame(manifest.schedule)}, in its manifest); pass the "
+                          f"images as an array, or schedule=None, to use the manifest's", stacklevel=3)
+        return data
+    if not isinstance(data, np.ndarray):
+        return as_inputs(data, schedule, seed)
+    if data.dtype == bool or (data.ndim != 4 and data.dtype.kind in "iuf" and _zeros_and_ones(data)):
+        return SpikeInput(data.astype(bool))
+    if data.ndim == 4 and data.dtype in (np.uint8, np.uint16):
+        chosen = schedule if schedule is not None else (manifest.schedule if manifest is not None else None)
+        if chosen is None:
+            raise InputError(f"images {data.shape}: {network.path} has no manifest beside it to take the frame "
+                             f"schedule from; pass schedule=nd.FrameSchedule(..., gap={network.hops}) (gap: one "
+                             f"step per hop, so the last spikes reach the output)")
+        return ImageInput(data, chosen, seed)
+    raise InputError(f"an array of shape {data.shape} and dtype {data.dtype}: expected spikes (bool, or 0/1, "
+                     f"(N, T, *input_shape)) or uint8/uint16 images (N, C, H, W); or say which it is: "
+                     f"nd.SpikeInput(array), nd.ImageInput(images, schedule), nd.BiasInput(bias, steps)")
+
+
+def _manifest_of(network: NetxNetwork) -> Optional["Manifest"]:
+    from neurodeploy.manifest import Manifest
+
+    return Manifest.beside(network.path) if network.path is not None else None
+
+
+def _zeros_and_ones(array: np.ndarray) -> bool:
+    return bool(array.size) and bool(np.isin(array, (0, 1)).all())
+
+
+def _frame(schedule: FrameSchedule) -> str:
+    return f"{schedule.encoding}, {schedule.frame_steps} steps, gap {schedule.gap}"
 
 
 def _early_exit(network: NetxNetwork, inputs: Inputs, backend: str, threshold: float,
@@ -116,8 +164,8 @@ def parity(network: NetworkLike, inputs: Union[Inputs, np.ndarray], *,
     inputs: per layer, the first step where spikes differ, how many, and voltage divergence."""
     from neurodeploy.sim.parity import parity_report
 
-    inputs = as_inputs(inputs, schedule)
     description = network if isinstance(network, NetxNetwork) else read_netx(network)
+    inputs = inputs_for(description, inputs, schedule)
     return parity_report(description, inputs, timeout_s, checkpoint=checkpoint)
 
 

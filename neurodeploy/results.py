@@ -91,6 +91,42 @@ class SimulationResult:
                    dict(first.neurons_per_layer), first.frame_steps, steps, wall_s, recording, output_spikes,
                    dict(first.extra))
 
+    def to_dict(self, labels: Optional[np.ndarray] = None) -> dict[str, Any]:
+        """The numbers as plain data (what ``--json`` writes): :meth:`metrics`."""
+        return self.metrics(labels)
+
+    def to_json(self, path: Optional[str] = None, labels: Optional[np.ndarray] = None) -> str:
+        """:meth:`to_dict` as JSON text, also written (atomically) to ``path`` when given."""
+        import json
+
+        text = json.dumps(self.to_dict(labels), indent=2)
+        if path is not None:
+            from neurodeploy.atomic import write_json
+
+            write_json(path, self.to_dict(labels))
+        return text
+
+    def __repr__(self) -> str:
+        return (f"SimulationResult({self.backend}: {self.samples} samples x {self.frame_steps} steps, "
+                f"{len(self.spikes_per_layer)} layers, {self.wall_s:.3g} s)")
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the short summary and the spikes per layer as a table."""
+        from html import escape
+
+        rows = "".join(f"<tr><td>{escape(name)}</td><td>{spikes:.1f}</td><td>{self.rates_per_layer[name]:.4f}</td></tr>"
+                       for name, spikes in self.spikes_per_layer.items())
+        return (f"<b>{escape(repr(self))}</b><table><tr><th>layer</th><th>spikes/sample</th>"
+                f"<th>per neuron per step</th></tr>{rows}</table>")
+
+    def plot(self, path: Optional[str] = None, sample: int = 0) -> Any:
+        """Sample ``sample``'s output spikes over its decode window (a raster, when the run kept
+        them: ``keep_output=True``) beside the mean output count per output; the matplotlib
+        figure, also written as PNG to ``path`` when given."""
+        from neurodeploy.report.plots import result_figure
+
+        return result_figure(self, sample, path)
+
     def metrics(self, labels: Optional[np.ndarray] = None) -> dict[str, Any]:
         """The numbers ``neurodeploy simulate`` prints and writes; accuracy only with labels."""
         data: dict[str, Any] = {
