@@ -303,6 +303,20 @@ def compare(config: str, encodings: str, seeds: int, output: str, overrides: tup
     click.echo(f"wrote {output}/compare.md, compare.json and plots")
 
 
+def _show_cut(error: click.ClickException) -> None:
+    """click's report of a usage error, each line cut short: it quotes the bad value,
+    which can be megabytes long."""
+    import io
+
+    from neurodeploy.errors import SHOWN_CHARACTERS
+
+    report = io.StringIO()
+    error.show(file=report)
+    limit = 4 * SHOWN_CHARACTERS
+    for line in report.getvalue().splitlines():
+        click.echo(line if len(line) <= limit else f"{line[:limit - 3]}...", err=True)
+
+
 class Interrupted(BaseException):
     """Ctrl-C, raised by :func:`main`'s SIGINT handler instead of KeyboardInterrupt (which
     click would turn into an Abort after printing a blank line)."""
@@ -337,7 +351,7 @@ def main(argv: Optional[list[str]] = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as error:
-        error.show()
+        _show_cut(error)
         sys.exit(EXIT_USAGE)
     except (KeyboardInterrupt, Interrupted):
         click.echo("interrupted", err=True)
