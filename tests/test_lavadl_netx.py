@@ -19,7 +19,6 @@ compares a run with a golden output, the same comparison is made here, exactly:
 """
 from __future__ import annotations
 
-import shutil
 import sysconfig
 from pathlib import Path
 
