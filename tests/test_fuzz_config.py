@@ -205,7 +205,7 @@ newer_values = option_values | st.sampled_from(["digits", "loihi2", "bogus", "ra
                                                 "train.epochs=1", "rate,rate", ",", "a" * 300, "dir/x.net"])
 
 
-@fuzz_settings(400)
+@fuzz_settings(250)
 @given(data=st.data())
 def test_newer_command_arguments_end_cleanly(newer, data):
     command = data.draw(st.sampled_from(sorted(NEWER)))

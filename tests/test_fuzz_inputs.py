@@ -210,7 +210,7 @@ def array_files(draw) -> tuple[str, bytes]:
     return ".npz", raw
 
 
-@fuzz_settings(500)
+@fuzz_settings(300)
 @given(data=st.data())
 def test_broken_arrays_end_cleanly(network, data):
     suffix, raw = data.draw(array_files())
@@ -315,7 +315,7 @@ def _kinds(folder: Path) -> dict[str, int]:
     return {path.name: stat.S_IFMT(os.lstat(path).st_mode) for path in folder.iterdir()}
 
 
-@fuzz_settings(400)
+@fuzz_settings(250)
 @given(data=st.data())
 def test_odd_paths_as_inputs_and_outputs_end_cleanly(surface_files, data):
     output = data.draw(st.booleans())
@@ -374,7 +374,7 @@ def checkpoint_state() -> dict[str, Any]:
             "num_classes": 10, "plugin": None}
 
 
-@fuzz_settings(250)
+@fuzz_settings(150)
 @given(data=st.data())
 def test_broken_checkpoints_end_cleanly_and_run_no_code(checkpoint_state, data):
     import pickle
@@ -430,7 +430,7 @@ ray_addresses = (st.tuples(st.sampled_from(RAY_HOSTS), st.sampled_from(RAY_PORTS
                  | st.text(alphabet="abcxyz./-_ ", max_size=40).filter(lambda text: text not in ("local", "auto")))
 
 
-@fuzz_settings(100)
+@fuzz_settings(50)
 @given(address=ray_addresses, command=st.sampled_from(["simulate", "parity"]))
 def test_ray_addresses_end_cleanly_within_the_connect_timeout(surface_files, address, command):
     pytest.importorskip("ray")
