@@ -231,3 +231,28 @@ def test_the_environment_variable_chooses(monkeypatch):
     monkeypatch.setenv(DYNAMICS_VARIABLE, "cuda")
     with pytest.raises(ConfigError, match=r"NEURODEPLOY_DYNAMICS='cuda': expected one of fused, torch, slayer"):
         chosen_dynamics()
+
+
+CPP_EXTENSION_ON_DEMAND = """
+import importlib, sys
+from neurodeploy.lavadl import slayer
+leaky_integrator = importlib.import_module("lava.lib.dl.slayer.neuron.dynamics.leaky_integrator")
+shift = importlib.import_module("lava.lib.dl.slayer.utils.time.shift")
+print("imported after lava-dl:", "torch.utils.cpp_extension" in sys.modules)
+import torch.utils.cpp_extension as real
+print("real module:", hasattr(real, "CUDAExtension") and type(real).__name__ == "module")
+real.load = lambda *args, **kwargs: ("built", args, kwargs)
+print("forwarded:", leaky_integrator.load(name="dynamics") == ("built", (), {"name": "dynamics"}),
+      shift.load("x") == ("built", ("x",), {}))
+"""
+
+
+def test_lava_dl_imports_the_cuda_extension_builder_only_when_it_builds():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", CPP_EXTENSION_ON_DEMAND], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:3] == ["imported after lava-dl: False", "real module: True",
+                                           "forwarded: True True"]

