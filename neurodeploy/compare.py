@@ -137,7 +137,8 @@ def measure(trained: TrainedRun, thresholds: tuple[float, ...], profiles: list[s
         validation_sweep=threshold_sweep(held_out_cumulative, trained.validation.labels, list(thresholds)),
         exit_threshold=chosen["threshold"], exit_accuracy=test_exit.accuracy(test.labels),
         mean_exit_step=test_exit.mean_exit_step, input_spikes=float(input_steps.sum(1).mean()),
-        layer_spikes=faithful.spikes_per_layer, activity=activity, activity_at_exit=at_exit,
+        layer_spikes={name: float(steps.sum(1).mean()) for name, steps in layer_steps.items()},  # frame only
+        activity=activity, activity_at_exit=at_exit,
         hardware={name: deployment_summary(report, activity) for name, report in reports.items()},
         hardware_at_exit={name: deployment_summary(report, at_exit) for name, report in reports.items()})
 

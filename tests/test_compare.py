@@ -60,6 +60,9 @@ def test_compare_writes_tables_claims_and_plots(tmp_path):
     for name in ("accuracy_vs_step.png", "input_rasters.png", "spikes_per_layer.png", "early_exit.png"):
         data = (out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
+    for run in summary["runs"]:  # spikes_per_layer.png counts what the table's network spikes count (frame only)
+        assert sum(run["layer_spikes"].values()) == pytest.approx(
+            run["activity"]["spikes_per_sample"] - run["input_spikes"], rel=1e-12)
 
 
 def test_t_interval_against_the_t_table():

@@ -74,10 +74,12 @@ def validate(network: str, hw: str, manifest: Optional[str], activity: Optional[
 
         write_json(map_path, {"network": report.network, "profile": report.profile,
                               **report.mapping.to_dict()})
+        click.echo(f"wrote {map_path} (core map)", err=True)
     if plot_path:
         from neurodeploy.report.mapping_plot import plot_core_map
 
         plot_core_map(report.mapping, plot_path, f"{Path(report.network).name} on {report.profile_title}")
+        click.echo(f"wrote {plot_path} (core map plot)", err=True)
     emit(json_path, report.to_dict(), lambda: render(report, table_console(min_width=140)))
     if activity:
         from neurodeploy.interop.silence import silent_in_activity

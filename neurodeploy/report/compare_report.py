@@ -9,16 +9,21 @@ import numpy as np
 from neurodeploy.atomic import atomic_path
 
 PLOTS = ("accuracy_vs_step.png", "input_rasters.png", "spikes_per_layer.png", "early_exit.png")
+LABEL_GAP = 0.6  # frame steps between two threshold labels of early_exit.png (closer ones are left unlabelled)
 
 
 def write_report(summary: dict[str, Any], runs: list, folder: Path, config_path: str) -> None:
     import matplotlib
 
+    from neurodeploy.config import load_config
+
     matplotlib.use("Agg")
-    _accuracy_vs_step(runs, folder / PLOTS[0])
-    _input_rasters(runs, config_path, folder / PLOTS[1])
-    _spikes_per_layer(runs, folder / PLOTS[2])
-    _early_exit(runs, folder / PLOTS[3])
+    config = load_config(config_path, summary.get("overrides") or None)
+    study = f"{config.data.dataset}, {_network(config)}, {summary['seeds']} seed(s) per encoding"
+    _accuracy_vs_step(runs, folder / PLOTS[0], study)
+    _input_rasters(runs, config, folder / PLOTS[1], study)
+    _spikes_per_layer(runs, folder / PLOTS[2], study)
+    _early_exit(runs, folder / PLOTS[3], study)
     with atomic_path(folder / "compare.md") as temporary:
         temporary.write_text(markdown(summary))
 
@@ -146,31 +151,45 @@ def _by_encoding(runs: list) -> dict[str, list]:
     return groups
 
 
-def _accuracy_vs_step(runs: list, path: Path) -> None:
+def _network(config) -> str:
+    """The network's layers as a title says them: ``conv 16, dense 128``."""
+    parts = [f"conv {'-'.join(str(conv.channels) for conv in config.model.conv)}"] if config.model.conv else []
+    return ", ".join(parts + [f"dense {'-'.join(str(width) for width in config.model.hidden)}"])
+
+
+def _integer_steps(axis) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _accuracy_vs_step(runs: list, path: Path, study: str) -> None:
+    """Per encoding, the Loihi-faithful curve (solid, dots) and torch's (dashed, crosses, drawn
+    over it: where they coincide the crosses sit on the dots)."""
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(7, 4))
+    figure, axis = plt.subplots(figsize=(7.5, 4.2))
     for encoding, group in _by_encoding(runs).items():
         faithful = np.mean([run.faithful_accuracy_per_step for run in group], axis=0)
-        line, = axis.plot(np.arange(1, len(faithful) + 1), 100 * faithful, marker="o", label=encoding)
+        line, = axis.plot(np.arange(1, len(faithful) + 1), 100 * faithful, marker="o", label=f"{encoding} Loihi-faithful")
         torch_curve = np.mean([run.torch_accuracy_per_step for run in group], axis=0)
-        axis.plot(np.arange(1, len(torch_curve) + 1), 100 * torch_curve, ls="--", color=line.get_color(), alpha=0.5)
-    axis.set(xlabel="decision read after step", ylabel="test accuracy (%)",
-             title="accuracy vs time step (solid: Loihi-faithful, dashed: torch)")
-    axis.legend()
+        axis.plot(np.arange(1, len(torch_curve) + 1), 100 * torch_curve, ls="--", marker="x", ms=7,
+                  color=line.get_color(), label=f"{encoding} torch", zorder=3)
+    _integer_steps(axis)
+    axis.set(xlabel="decision read after frame step", ylabel="test accuracy (%)",
+             title=f"accuracy vs time step\n{study}")
+    axis.legend(fontsize="small")
     _save(figure, path)
 
 
-def _input_rasters(runs: list, config_path: str, path: Path) -> None:
+def _input_rasters(runs: list, config, path: Path, study: str) -> None:
     """The first test sample as each encoding sends it (the schedule its run used)."""
     import matplotlib.pyplot as plt
     import torch
 
-    from neurodeploy.config import load_config
     from neurodeploy.data import load_split
     from neurodeploy.encoding import FrameSchedule, encode
 
-    config = load_config(config_path)
     image = load_split(config.data, config.seed).test.images[:1]
     groups = _by_encoding(runs)
     figure, axes = plt.subplots(1, len(groups), figsize=(3.2 * len(groups), 3.6), squeeze=False)
@@ -179,37 +198,63 @@ def _input_rasters(runs: list, config_path: str, path: Path) -> None:
         spikes = encode(image, schedule, torch.Generator().manual_seed(group[0].seed))[0]
         rows, times = np.nonzero(spikes.reshape(-1, schedule.frame_steps).numpy())
         axis.scatter(times, rows, s=2, marker="|")
-        axis.set(title=f"{encoding} ({int(spikes.sum())} spikes)", xlabel="step", ylabel="input line",
+        axis.set(title=f"{encoding} ({int(spikes.sum())} spikes)", xlabel="frame step", ylabel="input line",
                  xlim=(-0.5, schedule.frame_steps - 0.5))
+        _integer_steps(axis)
+    figure.suptitle(f"the first test image as each encoding sends it ({study.split(',')[0]})")
     _save(figure, path)
 
 
-def _spikes_per_layer(runs: list, path: Path) -> None:
+def _spikes_per_layer(runs: list, path: Path, study: str) -> None:
     import matplotlib.pyplot as plt
 
     groups = _by_encoding(runs)
     names = ["input", *groups[next(iter(groups))][0].layer_spikes]
-    figure, axis = plt.subplots(figsize=(7, 4))
+    figure, axis = plt.subplots(figsize=(7.5, 4.2))
     width = 0.8 / len(groups)
     for offset, (encoding, group) in enumerate(groups.items()):
         values = [np.mean([run.input_spikes for run in group])]
         values += [np.mean([run.layer_spikes[name] for run in group]) for name in names[1:]]
         axis.bar(np.arange(len(names)) + offset * width, values, width, label=encoding)
     axis.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names)
-    axis.set(ylabel="spikes per sample", title="spikes per layer (Loihi-faithful, drain included)")
+    axis.set(ylabel="spikes per sample (mean over seeds)",
+             title=f"spikes per layer over the frame (Loihi-faithful, drain tail excluded)\n{study}")
     axis.legend()
     _save(figure, path)
 
 
-def _early_exit(runs: list, path: Path) -> None:
+def _early_exit(runs: list, path: Path, study: str) -> None:
+    """One point per threshold (mean over seeds), labelled with it where labels do not
+    crowd; no line joins them (a threshold between two has no point of its own). The
+    thresholds the seeds chose on their held-out images are ringed."""
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(7, 4))
-    for encoding, group in _by_encoding(runs).items():
+    figure, axis = plt.subplots(figsize=(7.5, 4.6))
+    for number, (encoding, group) in enumerate(_by_encoding(runs).items()):
+        sweep = group[0].exit_sweep
         steps = np.mean([[row["mean_exit_step"] for row in run.exit_sweep] for run in group], axis=0)
-        accuracy = np.mean([[row["accuracy"] for row in run.exit_sweep] for run in group], axis=0)
-        axis.plot(steps, 100 * accuracy, marker="o", label=encoding)
-    axis.set(xlabel="mean exit step", ylabel="test accuracy (%)",
-             title="early exit: accuracy vs mean exit step over thresholds")
-    axis.legend()
+        accuracy = 100 * np.mean([[row["accuracy"] for row in run.exit_sweep] for run in group], axis=0)
+        points = axis.scatter(steps, accuracy, label=encoding, zorder=3)
+        labelled = float("inf")  # labels from the right, none closer than LABEL_GAP steps to the last
+        thresholds = np.array([row["threshold"] for row in sweep], dtype=float)
+        for index in np.lexsort((-thresholds, -steps)):  # at equal steps the larger threshold ("never") first
+            if labelled - steps[index] < LABEL_GAP:
+                continue
+            labelled = steps[index]
+            threshold = thresholds[index]
+            axis.annotate("never" if threshold >= 1e9 else f"{threshold:g}", (steps[index], accuracy[index]),
+                          textcoords="offset points", xytext=(0, 7 if number % 2 == 0 else -13), ha="center",
+                          fontsize=7, color=points.get_facecolor()[0])
+        chosen = sorted({run.exit_threshold for run in group})
+        for index, row in enumerate(sweep):
+            if row["threshold"] in chosen:
+                axis.scatter(steps[index], accuracy[index], s=220, facecolors="none",
+                             edgecolors=points.get_facecolor()[0], linewidths=1.5, zorder=4)
+        axis.plot([], [], ls="none", marker="o", mfc="none", mec=points.get_facecolor()[0], ms=11,
+                  label=f"{encoding}: chosen on held-out images ({', '.join(f'{value:g}' for value in chosen)})")
+    _integer_steps(axis)
+    axis.margins(y=0.1)
+    axis.set(xlabel="mean exit step (frame steps)", ylabel="test accuracy (%)",
+             title=f"early exit: each point one threshold on the output margin (labels)\n{study}")
+    axis.legend(fontsize="small", loc="lower right")
     _save(figure, path)
