@@ -84,7 +84,7 @@ def weight_bits(weight: Optional[np.ndarray], max_bits: int) -> int:
     netx/utils.py) plus a sign bit when signs are mixed, at most ``max_bits``."""
     if weight is None or weight.size == 0 or not np.any(weight):
         return 1
-    weight = np.asarray(weight, dtype=np.float64)
+    weight = np.asarray(weight)
     high, low = float(weight.max()), float(weight.min())
     signed = int(high >= 0 > low)
     if high < 0:
@@ -95,8 +95,18 @@ def weight_bits(weight: Optional[np.ndarray], max_bits: int) -> int:
         high, low = min(high, 254.0), max(low, -256.0)
         scale = min(127 / high if high > 0 else math.inf, -128 / low)
     scale_bits = math.floor(math.log2(scale)) + signed
-    shift = next((n for n in range(8, 0, -1) if not np.any(np.mod(weight, 1 << n))), 0) - signed
+    shift = _common_zero_bits(weight) - signed
     return max(1, min(int(8 - scale_bits - shift) + signed, max_bits))
+
+
+def _common_zero_bits(weight: np.ndarray) -> int:
+    """The largest ``n <= 8`` with every weight a multiple of ``2**n`` (netx's loop over
+    ``n = 8 .. 1``, one pass: the trailing zeros of all magnitudes OR-ed together)."""
+    integers = weight.astype(np.int64)
+    if not np.array_equal(integers, weight):
+        return 0
+    combined = int(np.bitwise_or.reduce(np.abs(integers), axis=None))
+    return min(8, (combined & -combined).bit_length() - 1) if combined else 8
 
 
 def place(layer: NetxLayer, source: Optional["Placement"], successor: Optional[NetxLayer],
