@@ -164,7 +164,12 @@ def _numbers(value: Any, where: str) -> np.ndarray:
 
 
 def _short(value: Any) -> str:
-    text = repr(value.decode("utf8", "replace") if isinstance(value, bytes) else value)
+    """A value for a one-line message: arrays by dtype and shape, scalars and text by repr."""
+    if isinstance(value, np.ndarray) and value.size != 1:
+        return f"an array of {value.dtype} {value.shape}"
+    if isinstance(value, np.ndarray):
+        value = value.reshape(-1)[0]
+    text = " ".join(repr(value.decode("utf8", "replace") if isinstance(value, bytes) else value).split())
     return text if len(text) <= 40 else text[:37] + "..."
 
 
