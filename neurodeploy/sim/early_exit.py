@@ -117,12 +117,15 @@ def simulate_early_exit(network: NetxNetwork | str | Path, images: np.ndarray, s
             # one run for the whole set, paused by the control at the last sample's exit, at the latest after
             # every frame; one step more than that, as a pause asked for at a run's last step fails in Lava 0.10
             generator.run(condition=RunSteps(num_steps=samples * frame_steps + 1), run_cfg=run_cfg)
+
+        def read() -> None:
             outcome.append((control.exit_steps.get().astype(np.int64), control.counts.get().astype(np.int64),
                             step_board.reached(slot)))
 
         began = time.perf_counter()
         try:
-            run_with_watchdog(run, timeout_s, samples * frame_steps, reached=lambda: step_board.reached(slot))
+            run_with_watchdog(run, timeout_s, samples * frame_steps, reached=lambda: step_board.reached(slot),
+                              read=read)
             wall_s = time.perf_counter() - began
         except BaseException:
             abort_runtime(generator)

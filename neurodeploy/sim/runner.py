@@ -119,14 +119,14 @@ def simulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.nd
         run_cfg = Loihi2SimCfg(select_tag=select_tag)
         outcome: list[tuple] = []
 
-        def run_and_read() -> None:  # reading Vars waits on the children too: watched alike
-            _run(root, built, inputs, timing, run_cfg)
+        def read() -> None:
             wall_s = time.perf_counter() - began
             outcome.append((wall_s, *_results(built, timing, samples, counters, recorders, output, keep_output)))
 
         began = time.perf_counter()
         try:
-            run_with_watchdog(run_and_read, timeout_s, steps, reached=lambda: step_board.reached(slot))
+            run_with_watchdog(lambda: _run(root, built, inputs, timing, run_cfg), timeout_s, steps,
+                              reached=lambda: step_board.reached(slot), read=read)
         except BaseException:
             abort_runtime(root)
             raise
@@ -299,16 +299,20 @@ class Stall:
 
 
 def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps: int,
-                      reached: Optional[Callable[[], int]] = None, stall_s: float = STALL_S) -> None:
-    """Run ``run`` in a thread while watching it; a SimulationError is raised for
+                      reached: Optional[Callable[[], int]] = None, stall_s: float = STALL_S,
+                      read: Optional[Callable[[], None]] = None) -> None:
+    """Run ``run``, then ``read`` (the results out of the paused run), in a thread while
+    watching them; a SimulationError is raised for
 
     - a Lava child that exits or is stopped by a signal (SIGSTOP: the run would stall),
       within :data:`POLL_S` seconds;
-    - no progress for ``stall_s`` seconds (:class:`Stall`): progress is a new child
-      process or a new time step (``reached()``, the step the run reports, see
-      :mod:`neurodeploy.procs.step_board`); time per step does not count;
+    - no progress for ``stall_s`` seconds during ``run`` (:class:`Stall`): progress is a
+      new child process or a new time step (``reached()``, the step the run reports, see
+      :mod:`neurodeploy.procs.step_board`); time per step does not count. Reading moves no
+      step (Lava sends a Var item by item: a recording takes its time), so ``read`` is
+      watched for faulty children only;
     - a run past the caller's wall-clock limit ``timeout_s`` (none by default);
-    - a failure of ``run``.
+    - a failure of ``run`` or ``read``.
 
     The caller aborts the runtime (:func:`abort_runtime`) on any exception, Ctrl-C included."""
     global _lava_runs
@@ -317,10 +321,14 @@ def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps
     began = time.monotonic()
     stall = Stall(stall_s, began)
     failure: list[BaseException] = []
+    reading = threading.Event()
 
     def target() -> None:
         try:
             run()
+            reading.set()
+            if read is not None:
+                read()
         except BaseException as error:  # re-raised in the caller's thread below
             failure.append(error)
 
@@ -342,7 +350,7 @@ def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps
             if fault:
                 raise SimulationError(f"Lava process {fault} during the run of {steps} steps; "
                                       f"every Lava process was stopped")
-            if stall.hung((len(started), step), now):
+            if stall.hung((len(started), step), now) and not reading.is_set():
                 raise SimulationError(f"Lava made no progress for {stall_s:g} s (at step {step} of {steps}): "
                                       f"hung; every Lava process was stopped")
             if timeout_s is not None and now - began > timeout_s:
