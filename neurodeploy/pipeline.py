@@ -78,7 +78,7 @@ def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = Non
     from neurodeploy.distributed.ddp import process_group
     from neurodeploy.model.train import evaluate, seed_everything, train
     from neurodeploy.runtime import resolve_device
-    from neurodeploy.report.plots import train_curve
+    from neurodeploy.report.plots import describe_network, train_curve
     from neurodeploy.runtime import threads
 
     config, run_dir = checked.config, checked.run_dir
@@ -99,7 +99,9 @@ def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = Non
     began = time.perf_counter()
     manifest, description = _export(network, schedule, split, config, run_dir)
     export_s = time.perf_counter() - began
-    train_curve(result.history, run_dir / "train_curve.png")
+    train_curve(result.history, run_dir / "train_curve.png",
+                f"{config.name}: {config.data.dataset} ({len(split.train)} training images), "
+                f"{describe_network(config)}, seed {config.seed}")
     with threads():
         test = evaluate(network, split.test, schedule, seed=config.seed)
     return TrainedRun(run_dir, config, split, manifest, test.accuracy(split.test.labels),

@@ -7,6 +7,7 @@ from typing import Any, Optional
 import numpy as np
 
 from neurodeploy.atomic import atomic_path
+from neurodeploy.report.plots import describe_network
 
 PLOTS = ("accuracy_vs_step.png", "input_rasters.png", "spikes_per_layer.png", "early_exit.png")
 LABEL_GAP = 0.6  # frame steps between two threshold labels of early_exit.png (closer ones are left unlabelled)
@@ -19,7 +20,7 @@ def write_report(summary: dict[str, Any], runs: list, folder: Path, config_path:
 
     matplotlib.use("Agg")
     config = load_config(config_path, summary.get("overrides") or None)
-    study = f"{config.data.dataset}, {_network(config)}, {summary['seeds']} seed(s) per encoding"
+    study = f"{config.data.dataset}, {describe_network(config)}, {summary['seeds']} seed(s) per encoding"
     _accuracy_vs_step(runs, folder / PLOTS[0], study)
     _input_rasters(runs, config, folder / PLOTS[1], study)
     _spikes_per_layer(runs, folder / PLOTS[2], study)
@@ -149,12 +150,6 @@ def _by_encoding(runs: list) -> dict[str, list]:
     for run in runs:
         groups.setdefault(run.encoding, []).append(run)
     return groups
-
-
-def _network(config) -> str:
-    """The network's layers as a title says them: ``conv 16, dense 128``."""
-    parts = [f"conv {'-'.join(str(conv.channels) for conv in config.model.conv)}"] if config.model.conv else []
-    return ", ".join(parts + [f"dense {'-'.join(str(width) for width in config.model.hidden)}"])
 
 
 def _integer_steps(axis) -> None:

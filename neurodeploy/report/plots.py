@@ -9,15 +9,24 @@ import numpy as np
 from neurodeploy.atomic import atomic_path
 
 if TYPE_CHECKING:
+    from neurodeploy.config import ExperimentConfig
     from neurodeploy.results import SimulationResult
 
 
-def train_curve(history: list[dict[str, float]], path: str | Path) -> None:
-    """Loss and train/test accuracy per epoch."""
+def describe_network(config: "ExperimentConfig") -> str:
+    """The network's layers as a title says them: ``conv 16, dense 128``."""
+    model = config.model
+    parts = [f"conv {'-'.join(str(conv.channels) for conv in model.conv)}"] if model.conv else []
+    return ", ".join(parts + [f"dense {'-'.join(str(width) for width in model.hidden)}"])
+
+
+def train_curve(history: list[dict[str, float]], path: str | Path, subtitle: str = "") -> None:
+    """Loss and train/test accuracy per epoch; ``subtitle`` names the run (data, network, seed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [row["epoch"] for row in history]
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(9, 3.5))
@@ -28,6 +37,10 @@ def train_curve(history: list[dict[str, float]], path: str | Path) -> None:
                            label=key.replace("_", " "))
     accuracy_axis.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy (torch)")
     accuracy_axis.legend()
+    for axis in (loss_axis, accuracy_axis):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if subtitle:
+        figure.suptitle(subtitle)
     figure.tight_layout()
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png", dpi=110)
