@@ -163,6 +163,8 @@ def test_each_global_batch_is_the_single_process_batch(runs, variant):
 @pytest.mark.timeout(1800)
 def test_accuracy_within_one_point_of_the_single_process_run(tmp_path):
     """The example's network for its 15 epochs, on 2 ranks and in one process (minutes).
+    README, "More than one process or machine": the DDP accuracy check, 2 ranks within one
+    point of one process, with and without DA-SSDP (``make test`` runs it).
 
     Float rounding (sums in another order) grows through the spiking thresholds until the
     two runs are as far apart as two seeds, and one epoch's test accuracy on 360 digits

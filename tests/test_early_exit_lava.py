@@ -1,4 +1,5 @@
-"""Early exit on Lava: the offline rule's decisions, and the skipped steps really skipped."""
+"""Early exit on Lava: the offline rule's decisions, and the skipped steps really skipped
+(the whole test split of the README's digits example: tests/test_targets_slow.py)."""
 from pathlib import Path
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 
 from neurodeploy.config import DataConfig
 from neurodeploy.data import load_split
-from neurodeploy.decision import cumulative_counts, early_exit, threshold_sweep
+from neurodeploy.decision import cumulative_counts, early_exit
 from neurodeploy.encoding import FrameSchedule, encode
 from neurodeploy.errors import NetworkFileError
 from neurodeploy.netxfile import read_netx
@@ -171,19 +172,3 @@ def test_only_known_state_is_reset(tmp_path):
     periodic = netx.hdf5.Network(net_config=str(path), input_shape=(8, 8, 1), reset_interval=4)
     with pytest.raises(NetworkFileError, match="cannot reset a LIFReset"):
         state_vars(periodic)
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-def test_the_lava_sweep_equals_the_offline_sweep_on_the_whole_split(small_run):
-    trained, _ = small_run
-    test, schedule = trained.split.test, trained.manifest.schedule
-    result = runner.simulate(trained.network_file, test.images, schedule, timeout_s=300, record_layers=True)
-    output_steps = per_step_output(result, trained.manifest.layers[-1].name, schedule.frame_steps)
-    thresholds = [0, 1, 2, 3, 5, 8, NEVER]
-    rows = exit_sweep_lava(trained.network_file, test.images, test.labels, schedule, thresholds)
-    offline = threshold_sweep(cumulative_counts(output_steps), test.labels, thresholds)
-    assert [(row["accuracy"], row["mean_exit_step"]) for row in rows] == \
-        [(row["accuracy"], row["mean_exit_step"]) for row in offline]
-    assert [row["steps_run"] for row in rows] == \
-        [round(row["mean_exit_step"] * len(test.images)) for row in offline]

@@ -152,6 +152,8 @@ def test_ctrl_c_ends_simulate_in_one_line_with_exit_130(tmp_path):
 
 @pytest.mark.slow
 def test_a_killed_parent_leaves_no_lava_process_or_shared_memory(tmp_path):
+    """README, "Bad input and faults": ``kill -9`` of the command leaves no Lava process nor
+    /dev/shm segment (``make test`` runs it)."""
     process = _start_simulate(tmp_path)
     children, memory = _children(process.pid), _shared_memory(process.pid)
     os.kill(process.pid, signal.SIGKILL)
