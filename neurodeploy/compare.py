@@ -232,4 +232,6 @@ _SUMMARY_FIELDS = {
     "synaptic_ops_at_exit": lambda run: run.activity_at_exit["synaptic_ops_per_sample"],
     "loihi1_dynamic_energy_j": _energy("hardware", "loihi1"),
     "loihi1_dynamic_energy_at_exit_j": _energy("hardware_at_exit", "loihi1"),
+    "loihi2_dynamic_energy_j": _energy("hardware", "loihi2"),
+    "loihi2_dynamic_energy_at_exit_j": _energy("hardware_at_exit", "loihi2"),
 }
