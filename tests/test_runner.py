@@ -52,14 +52,15 @@ def _stepping(slot: int, steps: int, seconds_per_step: float) -> None:
 
 
 def test_the_watchdog_lets_a_slow_run_finish_and_stops_a_stuck_one():
-    """The same rule on the real watchdog, scaled down: steps of 0.15 s under a 0.6-s stall
-    limit finish (1.5 s in all); a run that stops reporting is stopped 0.6 s after its last
-    step, well before it would have ended (10 s)."""
+    """The same rule on the real watchdog, scaled down: a run that first compiles for 1 s
+    (no process, no step yet: not judged) and then makes steps of 0.15 s finishes under a
+    0.6-s stall limit (2.5 s in all); a run that stops reporting is stopped 0.6 s after its
+    last step, well before it would have ended (10 s)."""
     with step_board.claim() as slot:
         began = time.monotonic()
-        runner.run_with_watchdog(lambda: _stepping(slot, 10, 0.15), None, 10,
+        runner.run_with_watchdog(lambda: (time.sleep(1.0), _stepping(slot, 10, 0.15)), None, 10,
                                  reached=lambda: step_board.reached(slot), stall_s=0.6)
-        assert 1.5 <= time.monotonic() - began < 5
+        assert 2.5 <= time.monotonic() - began < 6
     with step_board.claim() as slot:
         began = time.monotonic()
         with pytest.raises(SimulationError, match=r"no progress for 0.6 s \(at step 3 of 10\)"):

@@ -47,8 +47,8 @@ STOP_GRACE_S = 10.0
 #: How often the watchdog looks at Lava's child processes and the run's progress.
 POLL_S = 0.25
 #: Seconds without progress after which a run is hung. A healthy run's longest stretch
-#: without a new step or process is compiling the network or starting its processes
-#: (a few seconds for the mnist5k conv net on a loaded 2-core machine); a step itself
+#: without a new step or process is starting its processes (under 4 s for the mnist5k
+#: conv net beside two spinning processes on a loaded 2-core machine); a step itself
 #: takes well under a second there.
 STALL_S = 30.0
 #: Runs under a watchdog now, so possibly forking Lava's processes (read by the fork hook).
@@ -308,9 +308,11 @@ def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps
       within :data:`POLL_S` seconds;
     - no progress for ``stall_s`` seconds during ``run`` (:class:`Stall`): progress is a
       new child process or a new time step (``reached()``, the step the run reports, see
-      :mod:`neurodeploy.procs.step_board`); time per step does not count. Reading moves no
-      step (Lava sends a Var item by item: a recording takes its time), so ``read`` is
-      watched for faulty children only;
+      :mod:`neurodeploy.procs.step_board`); time per step does not count. The clock starts
+      at the first sign of the run (a process or a step): before it, Lava compiles the
+      network in this process, with nothing to wait on. Reading moves no step (Lava sends
+      a Var item by item: a recording takes its time), so ``read`` is watched for faulty
+      children only;
     - a run past the caller's wall-clock limit ``timeout_s`` (none by default);
     - a failure of ``run`` or ``read``.
 
@@ -350,7 +352,7 @@ def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps
             if fault:
                 raise SimulationError(f"Lava process {fault} during the run of {steps} steps; "
                                       f"every Lava process was stopped")
-            if stall.hung((len(started), step), now) and not reading.is_set():
+            if stall.hung((len(started), step), now) and (started or step) and not reading.is_set():
                 raise SimulationError(f"Lava made no progress for {stall_s:g} s (at step {step} of {steps}): "
                                       f"hung; every Lava process was stopped")
             if timeout_s is not None and now - began > timeout_s:
