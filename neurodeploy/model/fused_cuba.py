@@ -260,12 +260,10 @@ def _integrate(increments: torch.Tensor, factor: torch.Tensor, start: Optional[t
                reset_threshold: Optional[float]) -> torch.Tensor:
     """A leaky integrator over ``increments`` ``(T, M)`` int64, one step at a time; SLAYER's
     reset (to 0 where ``state >= reset_threshold``, compared in float32) when given."""
-    steps = increments.shape[0]
     out = torch.empty_like(increments)
     state = torch.zeros_like(increments[0]) if start is None else start
-    for t in range(steps):
-        state = torch.div(state * factor, DECAY_ONE, rounding_mode="trunc") + increments[t]
-        out[t] = state
+    for t in range(increments.shape[0]):
+        state = torch.add(torch.div(state * factor, DECAY_ONE, rounding_mode="trunc"), increments[t], out=out[t])
         if reset_threshold is not None:
             state = torch.where(state >= reset_threshold, 0, state)
     return out
@@ -311,7 +309,7 @@ def _leak_back(grad_output: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     grad = torch.empty_like(grad_output)
     grad[-1] = grad_output[-1]
     for t in range(grad_output.shape[0] - 2, -1, -1):
-        grad[t] = keep * grad[t + 1] + grad_output[t]
+        torch.add(keep * grad[t + 1], grad_output[t], out=grad[t])
     return grad
 
 
