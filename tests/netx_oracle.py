@@ -8,6 +8,8 @@ conv, as neurodeploy's Lava runner passes it (netx cannot infer it there).
 """
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
 import select
@@ -101,6 +103,14 @@ class NetxOracle:
         ready, _, _ = select.select([child.stdout], [], [], timeout_s)
         line = child.stdout.readline() if ready else ""
         return line.strip() if line else None
+
+
+@functools.lru_cache(maxsize=None)
+def shared() -> NetxOracle:
+    """One builder for the whole test process (importing lava-dl takes seconds), stopped at exit."""
+    oracle = NetxOracle()
+    atexit.register(oracle.close)
+    return oracle
 
 
 def first_conv_input(path: str | Path) -> Optional[tuple[int, ...]]:

@@ -11,7 +11,6 @@ in a child process, since a malformed file can crash Lava).
 """
 from __future__ import annotations
 
-import atexit
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,9 @@ from hypothesis.extra import numpy as hnp
 
 from tests import netx_factory as nf
 from tests.fuzz_harness import HOSTILE_NUMBERS, assert_clean, fuzz_settings, record, run_cli
-from tests.netx_oracle import NetxOracle, first_conv_input
+from tests.netx_oracle import first_conv_input, shared
 
 EXAMPLES = 700
-ORACLE = NetxOracle()
-atexit.register(ORACLE.close)
 
 
 def _dense() -> list[dict[str, Any]]:
@@ -119,7 +116,7 @@ def _write(folder: Path, layers: list[dict[str, Any]], change: dict[str, Any]) -
 
 def assert_netx_builds(path: Path, what: str) -> None:
     """netx's builder is the ground truth for a file neurodeploy accepted."""
-    verdict = ORACLE.build(path, first_conv_input(path))
+    verdict = shared().build(path, first_conv_input(path))
     record("netx-builds", int(verdict.built))
     assert verdict.built, f"{what}: accepted, but netx cannot build it ({verdict.error})"
 
@@ -156,9 +153,9 @@ def test_the_oracle_tells_built_from_broken(tmp_path):
     issue 24's deployable files) does not."""
     for name, (make, _, _) in BASES.items():
         path = nf.write_netx(tmp_path / f"{name}.net", make())
-        assert ORACLE.build(path, first_conv_input(path)).built, name
+        assert shared().build(path, first_conv_input(path)).built, name
     conv = _conv()
     del conv[0]["groups"]
     broken = nf.write_netx(tmp_path / "no_groups.net", conv)
-    verdict = ORACLE.build(broken, (8, 8, 1))
+    verdict = shared().build(broken, (8, 8, 1))
     assert not verdict.built and "groups" in verdict.error

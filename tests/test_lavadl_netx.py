@@ -30,7 +30,7 @@ import neurodeploy as nd
 from neurodeploy.errors import NetworkFileError
 from neurodeploy.inputs import BiasInput, SpikeInput
 from neurodeploy.netxfile import read_netx
-from tests.netx_oracle import NetxOracle, Verdict
+from tests.netx_oracle import Verdict, shared
 
 LAVADL_NETX = Path(sysconfig.get_paths()["purelib"]) / "tests" / "lava" / "lib" / "dl" / "netx"
 GOLDEN = LAVADL_NETX / "gts"
@@ -42,9 +42,7 @@ FOUND = sorted(str(path.relative_to(LAVADL_NETX)) for path in LAVADL_NETX.rglob(
 
 @pytest.fixture(scope="module")
 def oracle():
-    built = NetxOracle()
-    yield built
-    built.close()
+    return shared()
 
 
 def test_lavadl_ships_its_netx_files():

@@ -175,11 +175,9 @@ def test_malformed_networks_are_unusable_input_never_deployable(tmp_path, layers
 
 @pytest.fixture(scope="module")
 def oracle():
-    from tests.netx_oracle import NetxOracle
+    from tests.netx_oracle import shared
 
-    built = NetxOracle()
-    yield built
-    built.close()
+    return shared()
 
 
 def _conv_net(**changes):
