@@ -26,9 +26,12 @@ def check_precision(network: NetxNetwork, profile: Profile) -> list[Finding]:
     graded_input = False
     for layer in network.layers:
         if layer.is_synaptic:
-            findings += _weights(layer, profile)
+            stored = _rows(layer)  # one pass over the weights for both checks
+            ints = np.trunc(stored)
+            loaded = _loaded(ints, profile)
+            findings += _weights(layer, profile, stored, ints, loaded)
             if layer.neuron_type in LIF_TYPES and not graded_input:
-                findings += _headroom(layer, profile)
+                findings += _headroom(layer, profile, loaded)
         if layer.neuron and layer.neuron_type in LIF_TYPES:
             findings += _lif_parameters(layer, profile)
         findings += _graded_bits(layer, profile)
@@ -37,9 +40,9 @@ def check_precision(network: NetxNetwork, profile: Profile) -> list[Finding]:
     return findings
 
 
-def loaded_weights(layer: NetxLayer, profile: Profile) -> np.ndarray:
-    """The layer's weights as the chip holds them, one row per output neuron (or channel)."""
-    ints = np.trunc(_rows(layer))
+def _loaded(ints: np.ndarray, profile: Profile) -> np.ndarray:
+    """The weights as the chip holds them from their truncated rows ``ints`` (one per
+    output neuron or channel): ``ints`` itself unless the LSB is dropped."""
     mode, span = _sign_mode(ints, profile)
     fills_range = ints.size > 0 and (ints.max() > span.max // 2 or ints.min() < span.min // 2)
     return _drop_lsb(ints, profile) if mode == "mixed" and fills_range else ints
@@ -61,11 +64,11 @@ def _drop_lsb(ints: np.ndarray, profile: Profile) -> np.ndarray:
     return np.floor(ints / 2) * 2 if profile.precision.mixed_sign_drops_lsb.value else ints
 
 
-def _weights(layer: NetxLayer, profile: Profile) -> list[Finding]:
-    stored = _rows(layer)
+def _weights(layer: NetxLayer, profile: Profile, stored: np.ndarray, ints: np.ndarray,
+             loaded: np.ndarray) -> list[Finding]:
+    """``stored``: the rows as read; ``ints`` truncated; ``loaded`` as the chip holds them."""
     if stored.size == 0:
         return []
-    ints = np.trunc(stored)
     mode, span = _sign_mode(ints, profile)
     outside = _outside(ints, span)
     if outside is not None:
@@ -73,8 +76,10 @@ def _weights(layer: NetxLayer, profile: Profile) -> list[Finding]:
                        limit=f"{span.text} ({mode})",
                        fix=f"Quantise the weights into {span.text} before export (slayer's "
                            f"quantize_8bit does); netx clips or mis-scales values outside it.")]
+    if loaded is ints and np.array_equal(stored, ints):  # loaded unchanged: no error, no norms
+        return []
     norm = float(np.linalg.norm(stored))
-    error = float(np.linalg.norm(stored - loaded_weights(layer, profile))) / norm if norm else 0.0
+    error = float(np.linalg.norm(stored - loaded)) / norm if norm else 0.0
     if error > 0:
         return [note(check="precision.weight_quantisation", layer=layer.name,
                      value=round(error, 6), limit=0, source=AS_LOADED,
@@ -83,9 +88,8 @@ def _weights(layer: NetxLayer, profile: Profile) -> list[Finding]:
     return []
 
 
-def _headroom(layer: NetxLayer, profile: Profile) -> list[Finding]:
+def _headroom(layer: NetxLayer, profile: Profile, loaded: np.ndarray) -> list[Finding]:
     """Worst case: every input of a neuron spikes in the same step, every step."""
-    loaded = loaded_weights(layer, profile)
     if loaded.size == 0:
         return []
     worst = int(max(np.clip(loaded, 0, None).sum(axis=1).max(), -np.clip(loaded, None, 0).sum(axis=1).min()))
@@ -190,7 +194,7 @@ def _outside(values: Any, span: Span) -> Optional[float]:
     array = np.asarray(values)
     if array.size == 0 or array.dtype.kind not in "biuf":  # nothing numeric to judge
         return None
-    array = array.astype(float)
+    array = np.asarray(array, dtype=float)  # no copy of what is float already
     low, high = float(array.min()), float(array.max())
     if high > span.max:
         return _number(high)

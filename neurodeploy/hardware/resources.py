@@ -265,9 +265,13 @@ class _PairAxis:
 
     def load(self, tile: int) -> tuple[int, tuple[Histogram, ...]]:
         counts = self.counts(tile)
-        reached = int((counts > 0).sum(axis=1).max())
-        histograms = {tuple((int(v), int(c)) for v, c in zip(*np.unique(row[row > 0], return_counts=True)))
-                      for row in np.unique(counts, axis=0)}
+        tiles, top = counts.shape[0], int(counts.max(initial=0))
+        # per tile, how many inputs send it 1, 2, ... top synapses: one bincount for all tiles
+        keys = (np.arange(tiles)[:, None] * (top + 1) + counts).ravel()
+        per_tile = np.bincount(keys, minlength=tiles * (top + 1)).reshape(tiles, top + 1)[:, 1:]
+        reached = int(per_tile.sum(axis=1).max(initial=0))
+        histograms = {tuple((value, count) for value, count in enumerate(row, 1) if count)
+                      for row in per_tile.tolist()}
         return reached, tuple(histograms)
 
     def reach(self, tile: int) -> np.ndarray:
@@ -363,18 +367,44 @@ def _layout(layer: NetxLayer, profile: Profile, plastic: bool) -> _Layout:
     return _Layout(("neuron",), (_PerNeuronAxis(sources, layer.fan_in, layer.n_neurons),), bits)
 
 
+@dataclass(frozen=True)
+class _AxisLoad:
+    """One axis at one tile size: the most inputs a tile reaches, and its distinct
+    histograms as (histogram, entry) arrays of synapses per input and inputs with that
+    many, short histograms padded with entries of no inputs (``None``: no histogram)."""
+
+    reached: int
+    values: Optional[np.ndarray]
+    counts: Optional[np.ndarray]
+
+    @classmethod
+    def of(cls, reached: int, histograms: tuple[Histogram, ...]) -> "_AxisLoad":
+        if not histograms:
+            return cls(reached, None, None)
+        width = max(1, max(len(histogram) for histogram in histograms))
+        values = np.ones((len(histograms), width), dtype=np.int64)
+        counts = np.zeros((len(histograms), width), dtype=np.int64)
+        for row, histogram in enumerate(histograms):
+            if histogram:
+                values[row, :len(histogram)], counts[row, :len(histogram)] = zip(*histogram)
+        return cls(reached, values, counts)
+
+
 class _Loads:
     """The most loaded core's count for each limit, per tile, cached."""
 
     def __init__(self, layout: _Layout, fan_out: _FanOut, profile: Profile, limits: dict[str, int]) -> None:
         self.layout, self.fan_out, self.profile, self.limits = layout, fan_out, profile, limits
-        self._axis: dict[tuple[int, int], tuple[int, tuple[Histogram, ...]]] = {}
+        self._axis: dict[tuple[int, int], _AxisLoad] = {}
         self._windows: dict[tuple[int, int], int] = {}
+        self._cheap: dict[tuple[int, ...], dict[str, int]] = {}
         self._cache: dict[tuple[int, ...], dict[str, int]] = {}
 
     def __call__(self, tile: tuple[int, ...]) -> dict[str, int]:
         if tile not in self._cache:
-            self._cache[tile] = self._compute(tile)
+            loads = self._counts(tile)
+            memory = self._memory([self._axis_load(index, t) for index, t in enumerate(tile)])
+            self._cache[tile] = {**loads, "synapse_memory_bits": memory}
         return self._cache[tile]
 
     def cores(self, tile: Sequence[int]) -> int:
@@ -387,14 +417,23 @@ class _Loads:
         channel_tiles = math.ceil(self.layout.axes[-1].n / tile[-1]) if self.layout.spatial else 1
         return self.cores(tile), channel_tiles, sum(load[name] / self.limits[name] for name in LIMITS)
 
+    def fits(self, tile: tuple[int, ...]) -> bool:
+        """Whether every limit holds; synapse memory, the one costly load, is computed
+        only for tiles within the other three limits."""
+        if tile not in self._cache:
+            loads = self._counts(tile)
+            if any(loads[name] > self.limits[name] for name in loads):
+                return False
+        return not self.broken(tile)
+
     def broken(self, tile: tuple[int, ...]) -> list[str]:
         load = self(tile)
         return [name for name in LIMITS if load[name] > self.limits[name]]
 
-    def _axis_load(self, index: int, tile: int) -> tuple[int, tuple[Histogram, ...]]:
+    def _axis_load(self, index: int, tile: int) -> _AxisLoad:
         key = (index, tile)
         if key not in self._axis:
-            self._axis[key] = self.layout.axes[index].load(tile)
+            self._axis[key] = _AxisLoad.of(*self.layout.axes[index].load(tile))
         return self._axis[key]
 
     def _window(self, index: int, tile: int) -> int:
@@ -405,35 +444,39 @@ class _Loads:
             self._windows[key] = int(np.add.reduceat(per_input, np.arange(0, per_input.size, tile)).max())
         return self._windows[key]
 
-    def _compute(self, tile: tuple[int, ...]) -> dict[str, int]:
+    def _counts(self, tile: tuple[int, ...]) -> dict[str, int]:
+        """Every load but synapse memory."""
+        if tile in self._cheap:
+            return self._cheap[tile]
         layout = self.layout
         neurons = math.prod(min(t, axis.n) for axis, t in zip(layout.axes, tile))
-        per_axis = [self._axis_load(index, t) for index, t in enumerate(tile)]
         if self.fan_out.per_axis and len(self.fan_out.per_axis) == len(tile):
             out = self.fan_out.scale * math.prod(self._window(index, t) for index, t in enumerate(tile))
         else:  # no per-axis trace (dense successor, or axes that do not line up): the widest
             out = self.fan_out.widest * neurons
         if layout.recurrent:
             out += neurons * self.cores(tile)
-        return {"neurons_per_core": neurons,
-                "input_axons_per_core": math.prod(reached for reached, _ in per_axis),
-                "synapse_memory_bits": self._memory([histograms for _, histograms in per_axis]),
-                "output_axons_per_core": out}
+        self._cheap[tile] = loads = {
+            "neurons_per_core": neurons,
+            "input_axons_per_core": math.prod(self._axis_load(index, t).reached for index, t in enumerate(tile)),
+            "output_axons_per_core": out}
+        return loads
 
-    def _memory(self, histograms: list[tuple[Histogram, ...]]) -> int:
+    def _memory(self, per_axis: list[_AxisLoad]) -> int:
         """Synapse memory of the most loaded tile: the worst combination of per-axis
-        histograms; with shared conv weights, the channel axis's kernel slice per tap."""
+        histograms (all combinations at once, one outer product over the axes, summed over
+        each combination's entries); with shared conv weights, the channel axis's kernel
+        slice per tap."""
         if self.layout.shared_taps:
-            histograms = histograms[-1:]
-        worst = 0
-        for combination in itertools.product(*histograms):
-            synapses, axons = np.ones(1, dtype=np.int64), np.ones(1, dtype=np.int64)
-            for histogram in combination:
-                values = np.array(histogram, dtype=np.int64).reshape(-1, 2)
-                synapses = np.multiply.outer(synapses, values[:, 0]).ravel()
-                axons = np.multiply.outer(axons, values[:, 1]).ravel()
-            stored = _stored_bits(synapses, self.layout.bits_per_synapse, self.profile)
-            worst = max(worst, int((stored * axons).sum()))
+            per_axis = per_axis[-1:]
+        if any(load.values is None for load in per_axis):  # no histogram along an axis: no combination
+            return 0
+        synapses, axons = np.ones((), dtype=np.int64), np.ones((), dtype=np.int64)
+        for load in per_axis:
+            synapses = np.multiply.outer(synapses, load.values) if synapses.ndim else load.values
+            axons = np.multiply.outer(axons, load.counts) if axons.ndim else load.counts
+        stored = _stored_bits(synapses, self.layout.bits_per_synapse, self.profile) * axons
+        worst = int(stored.sum(axis=tuple(range(1, stored.ndim, 2))).max()) if stored.ndim else int(stored)
         return worst * max(self.layout.shared_taps, 1)
 
 
@@ -487,12 +530,12 @@ def _search(layout: _Layout, loads: _Loads) -> tuple[int, ...]:
         sizes = options[last]
         if best is not None and loads.cores(tile_with(sizes[-1])) > best[0][0]:
             continue
-        if loads.broken(tile_with(sizes[0])):
+        if not loads.fits(tile_with(sizes[0])):
             continue
         low, high = 0, len(sizes) - 1
         while low < high:
             middle = (low + high + 1) // 2
-            low, high = (middle, high) if not loads.broken(tile_with(sizes[middle])) else (low, middle - 1)
+            low, high = (middle, high) if loads.fits(tile_with(sizes[middle])) else (low, middle - 1)
         tile = tile_with(sizes[low])
         if best is None or loads.rank(tile) < best[0]:
             best = (loads.rank(tile), tile)
