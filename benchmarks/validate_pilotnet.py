@@ -4,15 +4,22 @@ PilotNet as lava-dl's tutorial builds it: input 3x66x200 as netx's Input block, 
 conv layers (24, 36, 48, 64, 64 channels; strides 2, 2, 2, (2, 1), 1; padding (1, 0) on
 the fourth), then dense 100, 50, 10, 1: 158,509 neurons with the input, 14,550,054
 synapses without weight sharing. YOLO-KP as lava-dl's ``netx/yolo_kp`` tutorial runs it
-(the delta-encoding layer skipped): ten conv layers on a 448x448x3 input, 1,344,896
+(the delta-encoding layer skipped): ten conv layers on a 448x448x3 input, 2,016,448
 neurons, 574 Loihi 2 cores in Intel's compiler table. Written with h5py (even int8-range
-weights, CUBA neurons), then read and validated in-process on both Loihi profiles; the
-first call warms the imports, each time is the best of three. Prints one JSON object.
+weights, CUBA neurons), then, per network, best of ``--runs`` wall times of: validate
+in-process on each Loihi profile (``validate_s``, imports warm), the whole
+``neurodeploy validate NET --hw HW`` in a fresh interpreter (``cli_s``: imports, reading,
+the table), and reading once and validating against the profiles ``run`` checks by
+default (``default_profiles_s``, the config's ``hardware:``). Prints one JSON object
+with ``uptime`` (time it on an idle machine).
 Run: .venv/bin/python benchmarks/validate_pilotnet.py [--runs N]
 """
 from __future__ import annotations
 
 import json
+import math
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -91,15 +98,32 @@ def _best_of(runs: int, action: Any) -> tuple[float, Any]:
     return min(times), result
 
 
+def _cli_seconds(runs: int, path: Path, hw: str) -> float:
+    """Best wall time of the whole command in a fresh interpreter (imports, read, table)."""
+    command = [sys.executable, "-m", "neurodeploy.cli", "validate", str(path), "--hw", hw]
+    best = math.inf
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        best = min(best, time.perf_counter() - start)
+        if done.returncode not in (0, 1):
+            raise SystemExit(f"{' '.join(command)} exited {done.returncode}: {done.stderr.strip()[-300:]}")
+    return best
+
+
 def main() -> None:
     import argparse
 
+    from neurodeploy.config import ExperimentConfig
+    from neurodeploy.hardware.deployment import validate_profiles
     from neurodeploy.hardware.validate import validate_file
+    from neurodeploy.netxfile import read_netx
 
     parser = argparse.ArgumentParser(description="time validate on PilotNet and YOLO-KP shapes")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per profile (best kept)")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs of each (best kept)")
     args = parser.parse_args()
-    output: dict[str, Any] = {}
+    defaults = list(ExperimentConfig.model_fields["hardware"].default)  # what `run` validates against
+    output: dict[str, Any] = {"uptime": _uptime(), "default_profiles": defaults}
     with tempfile.TemporaryDirectory() as folder:
         for name, builder in (("pilotnet", build), ("yolo_kp", build_yolo_kp)):
             path = builder(Path(folder) / f"{name}.net")
@@ -107,13 +131,22 @@ def main() -> None:
             results: dict[str, Any] = {}
             for hw in ("loihi1", "loihi2"):
                 seconds, report = _best_of(args.runs, lambda: validate_file(path, hw))
-                results[hw] = {"validate_s": round(seconds, 3), "verdict": report.verdict,
-                               "cores": report.mapping.cores, "chips": report.mapping.chips,
-                               "system": report.mapping.system,
+                results[hw] = {"validate_s": round(seconds, 3), "cli_s": round(_cli_seconds(args.runs, path, hw), 3),
+                               "verdict": report.verdict, "cores": report.mapping.cores,
+                               "chips": report.mapping.chips, "system": report.mapping.system,
                                "cores_per_layer": {m.name: m.cores for m in report.mapping.layers}}
+            seconds, _ = _best_of(args.runs, lambda: validate_profiles(read_netx(path), defaults))
             output[name] = {"neurons": sum(m.neurons for m in report.mapping.layers),
-                            "synapses": sum(m.synapses for m in report.mapping.layers), **results}
+                            "synapses": sum(m.synapses for m in report.mapping.layers),
+                            "default_profiles_s": round(seconds, 3), **results}
     print(json.dumps(output))
+
+
+def _uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "?"
 
 
 if __name__ == "__main__":
