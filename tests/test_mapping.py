@@ -9,6 +9,7 @@ Networks are written with h5py (slayer's layout: shapes CHW, stride and padding 
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -243,3 +244,59 @@ def test_validate_writes_the_map_and_the_plot(tmp_path, capsys):
         (2, "Kapoho Bay", [1, 1])
     assert set(written["layers"][0]["utilisation"]) == set(written["limits"])
     assert (tmp_path / "map.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# --- the vectorised loads against their definitions (random axes and histograms) ----------
+
+def _per_tile_load(axis, tile):
+    """An axis's load by its definition: each tile's row of synapses per input counted alone."""
+    counts = axis.counts(tile)
+    reached = int((counts > 0).sum(axis=1).max())
+    return reached, {tuple((int(v), int(c)) for v, c in zip(*np.unique(row[row > 0], return_counts=True)))
+                     for row in counts}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_axis_histograms_equal_a_count_per_tile(seed):
+    """Kernel axes (any stride, padding, dilation) and grouped channels, every tile size."""
+    from neurodeploy.hardware.resources import _candidates, _channel_axis, _kernel_axis
+
+    rng = np.random.default_rng(seed)
+    kernel, stride, dilation = (int(v) for v in rng.integers(1, 5, size=3))
+    n_in = int(rng.integers(kernel * dilation, 40))
+    padding = int(rng.integers(0, kernel))
+    n = (n_in + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    groups = int(rng.choice([2, 3, 4]))
+    axes = [_kernel_axis(n_in, n, kernel, stride, padding, dilation),
+            _channel_axis(groups * int(rng.integers(1, 5)), groups * int(rng.integers(1, 6)), groups)]
+    for axis in axes:
+        for tile in _candidates(axis.n):
+            reached, histograms = axis.load(tile)
+            assert (reached, set(histograms)) == _per_tile_load(axis, tile)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize("seed", range(25))
+def test_synapse_memory_is_the_worst_combination_of_histograms(seed, shared):
+    """All combinations at once (padded, one outer product) equal the worst one found
+    combination by combination, with nengo-loihi's bits per axon; empty histograms and
+    axes without any give nothing to store."""
+    import itertools
+
+    from neurodeploy.hardware.resources import (LIMITS, _AxisLoad, _FanOut, _FullAxis, _Layout, _Loads,
+                                                synapse_bits_per_axon)
+
+    rng = np.random.default_rng(seed)
+    axes = int(rng.integers(1, 4))
+    options = [tuple({tuple(sorted({int(v): int(rng.integers(1, 50)) for v in rng.integers(1, 30, size=size)}.items()))
+                      for size in rng.integers(0, 5, size=int(rng.integers(0 if seed % 7 == 0 else 1, 4)))})
+               for _ in range(axes)]
+    bits = int(rng.integers(1, 10))
+    taps = int(rng.integers(1, 10)) if shared else 0
+    layout = _Layout(("neuron",) * axes, tuple(_FullAxis(1, 1) for _ in range(axes)), bits, shared_taps=taps)
+    loads = _Loads(layout, _FanOut(1), LOIHI1, {name: 1 for name in LIMITS})
+    used = options[-1:] if shared else options
+    expected = max((sum(synapse_bits_per_axon(math.prod(v for v, _ in entries), bits, LOIHI1)
+                        * math.prod(c for _, c in entries) for entries in itertools.product(*combination))
+                    for combination in itertools.product(*used)), default=0) * max(taps, 1)
+    assert loads._memory([_AxisLoad.of(0, histograms) for histograms in options]) == expected
