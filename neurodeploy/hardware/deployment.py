@@ -27,7 +27,7 @@ def validate_profiles(network: Union[NetxNetwork, str, Path],
     reports = {}
     for name in profiles:
         profile = load_profile(name)
-        report = validate_file(network, name)
+        report = validate_file(network, profile)
         reports[name] = DeploymentReport(**{item.name: getattr(report, item.name)
                                             for item in fields(ValidationReport)},
                                          loaded_profile=profile)

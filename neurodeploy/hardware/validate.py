@@ -86,12 +86,13 @@ def validate(network: NetxNetwork, profile: Profile, manifest: Optional[Manifest
                           core_map))
 
 
-def validate_file(network: NetxNetwork | str | Path, hw: str | Path, manifest_path: Optional[str | Path] = None,
+def validate_file(network: NetxNetwork | str | Path, hw: Profile | str | Path,
+                  manifest_path: Optional[str | Path] = None,
                   activity_path: Optional[str | Path] = None) -> ValidationReport:
-    """Load everything (a network already read is not read again) and validate; unusable
-    input raises :class:`NeurodeployError`."""
+    """Load everything (a network or profile already loaded is not read again) and
+    validate; unusable input raises :class:`NeurodeployError`."""
     network_path = network.path if isinstance(network, NetxNetwork) else Path(network)
-    profile = load_profile(hw)
+    profile = hw if isinstance(hw, Profile) else load_profile(hw)
     manifest, manifest_path = _manifest_for(network_path, manifest_path)
     activity = _read_activity(Path(activity_path)) if activity_path else None
     network = _matching(network if isinstance(network, NetxNetwork) else read_netx(network_path),
