@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from neurodeploy.config import DassdpConfig
 from neurodeploy.errors import ConfigError
 from neurodeploy.lavadl import slayer
-from neurodeploy.learning.dassdp import (DASSDP, Gate, SIGN_GATE_DEADBAND, SyncLossRecord,
+from neurodeploy.learning.dassdp import (DASSDP, Gate, SIGN_GATE_DEADBAND, SyncLossRecord, Window,
+                                         gated_update, gathered_product, latency_scan,
                                          active_pairs, first_spike_latency, fit_gate,
                                          float_amplitudes, gaussian, latency_difference,
                                          plasticity_table, potentiation_depression, spike_flags,
@@ -267,6 +268,12 @@ def test_defaults_are_the_stated_choices():
     assert float_amplitudes(config, STEP) == pytest.approx((1.5e-3, 5e-4))
 
 
+def _synchrony(pre: torch.Tensor, post: torch.Tensor, window: int) -> torch.Tensor:
+    """S per sample as the plug-in computes it on the CPU: from the latencies, in numpy's float64."""
+    flags = [spike_flags(first_spike_latency(spikes).numpy(), window) for spikes in (pre, post)]
+    return torch.as_tensor(synchrony(*flags))
+
+
 @pytest.mark.parametrize("warmup_loss", ["batch_mean", "per_sample"])
 def test_warmup_records_the_configured_loss(warmup_loss):
     plugin = DASSDP(_config(warmup_loss=warmup_loss), _network(), epochs=3, frame_steps=6)
@@ -274,12 +281,12 @@ def test_warmup_records_the_configured_loss(warmup_loss):
     for pre, post, loss in _batches(5):
         plugin.observe("dense1", pre, post)
         plugin.after_step(0, loss)
-        sync = synchrony(spike_flags(first_spike_latency(pre), 6), spike_flags(first_spike_latency(post), 6))
+        sync = _synchrony(pre, post, 6)
         expected.update(sync, loss.mean().repeat(4) if warmup_loss == "batch_mean" else loss)
     assert plugin.state_dict()["records"]["dense1"] == expected.state_dict()
     other = SyncLossRecord()
     for pre, post, loss in _batches(5):
-        sync = synchrony(spike_flags(first_spike_latency(pre), 6), spike_flags(first_spike_latency(post), 6))
+        sync = _synchrony(pre, post, 6)
         other.update(sync, loss if warmup_loss == "batch_mean" else loss.mean().repeat(4))
     assert other.k != pytest.approx(expected.k)  # the choice changes the fitted gate
 
@@ -363,3 +370,56 @@ def test_conv_layers_are_refused():
     layers = {"conv0": slayer.block.cuba.Conv(NEURON, 2, 4, 3)}
     with pytest.raises(ConfigError, match="'conv0' is a Conv synapse; DA-SSDP adapts dense"):
         DASSDP(_config(layers=["conv0"]), layers, epochs=3, frame_steps=6)
+
+
+# --- the compiled CPU path against the torch operations (what other devices run) -------
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 9), st.integers(1, 30), st.integers(0, 2 ** 31 - 1))
+def test_compiled_latency_equals_the_torch_scan(batch, neurons, window, seed):
+    generator = torch.Generator().manual_seed(seed)
+    values = torch.randint(-2, 3, (batch, neurons, window), generator=generator).float() / 2  # graded, negative
+    spikes = values * (torch.rand(values.shape, generator=generator) < 0.2)
+    for view in (spikes, spikes.transpose(0, 1), spikes[..., None, :].expand(-1, -1, 2, -1)):
+        assert torch.equal(first_spike_latency(view), latency_scan(view))  # any strides and rank
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 12), st.integers(1, 12), st.integers(1, 9),
+       st.integers(0, 2 ** 31 - 1), st.sampled_from([torch.float32, torch.float64]))
+def test_compiled_update_equals_the_gathered_product(batch, cout, cin, window, seed, dtype):
+    """Both orientations of the compiled loop (Cin <= Cout and Cin > Cout), both dtypes."""
+    generator = torch.Generator().manual_seed(seed)
+    t_pre = torch.randint(0, window + 1, (batch, cin), generator=generator)
+    t_post = torch.randint(0, window + 1, (batch, cout), generator=generator)
+    gate = 2 * torch.rand(batch, generator=generator, dtype=dtype)
+    table = plasticity_table(window, 1.3, 0.4, 0.1, dtype=dtype)
+    expected = gathered_product(t_pre, t_post, gate, table).div_(batch).clamp_(-1, 1)
+    tolerance = 1e-6 if dtype == torch.float32 else 1e-13
+    assert torch.allclose(weight_update(t_pre, t_post, gate, table), expected, rtol=0, atol=tolerance)
+
+
+@pytest.mark.parametrize("gate", [Gate(1.0, 3.0, 0.2), Gate(-1.0, clamp=False), Gate(1.0, 40.0, 0.5)])
+def test_one_compiled_call_is_the_step_by_step_update_bit_for_bit(gate):
+    generator = torch.Generator().manual_seed(4)
+    window = Window(torch.randint(0, 19, (32, 64), generator=generator),
+                    torch.randint(0, 19, (32, 128), generator=generator), 18)
+    table = plasticity_table(18, 1.0, 0.05, 0.02)
+    fused = gated_update(window, gate, table, 32)
+    stepwise = gated_update(window, gate, table, 32, reduce=lambda total: total)  # the general path
+    assert fused.dtype == torch.float32 and torch.equal(fused, stepwise)
+    assert fused.abs().max() > 1e-3
+    flags = [spike_flags(latency, 18) for latency in (window.t_pre, window.t_post)]
+    assert np.array_equal(window.synchrony, synchrony(*flags).double().numpy())
+
+
+def test_the_table_has_no_subnormal_entries():
+    """Products with subnormal floats take microcode assists; such entries are below any
+    weight's resolution and are zero instead (the Gaussian's far tail only)."""
+    table = plasticity_table(18, 1.0, 0.003, 0.001)
+    exact = plasticity_table(18, 1.0, 0.003, 0.001, dtype=torch.float64)
+    tiny = torch.finfo(torch.float32).tiny
+    assert not ((table != 0) & (table.abs() < tiny)).any()
+    flushed = (table == 0) & (exact != 0)
+    assert flushed.any() and exact[flushed].abs().max() < tiny / torch.finfo(torch.float32).eps
+    assert torch.allclose(table.double(), exact, rtol=1e-6, atol=1e-31)

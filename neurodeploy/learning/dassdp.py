@@ -34,6 +34,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, NamedTuple, Optional
 
+import numpy as np
 import torch
 
 from neurodeploy.config import DassdpConfig
@@ -62,8 +63,22 @@ did not vary, so no correlation can be fitted and the gate stays 1."""
 def first_spike_latency(spikes: torch.Tensor) -> torch.Tensor:
     """Step of each neuron's first spike in a window ``(..., T)``; ``T`` when it is silent.
 
-    The scan runs in uint8 (one byte a step) for windows up to 255 steps, else in int32.
+    On the CPU one compiled scan (:mod:`neurodeploy.learning.dassdp_kernels`), elsewhere
+    :func:`latency_scan`.
     """
+    if spikes.device.type != "cpu":
+        return latency_scan(spikes)
+    from neurodeploy.learning import dassdp_kernels
+
+    if spikes.dim() == 3:  # (N, C, T), as the plug-in sees them: no copy
+        return torch.from_numpy(dassdp_kernels.first_spike_latency(spikes.detach().numpy()))
+    rows = spikes.detach().reshape(1, -1, spikes.shape[-1]).numpy()
+    return torch.from_numpy(dassdp_kernels.first_spike_latency(rows)).reshape(spikes.shape[:-1])
+
+
+def latency_scan(spikes: torch.Tensor) -> torch.Tensor:
+    """:func:`first_spike_latency` in torch operations, in uint8 (one byte a step) for
+    windows up to 255 steps, else in int32."""
     window = spikes.shape[-1]
     dtype = torch.uint8 if window <= 255 else torch.int32
     countdown = torch.arange(window, 0, -1, dtype=dtype, device=spikes.device)
@@ -128,13 +143,19 @@ def plasticity_table(window: int, sigma: float, a_plus: float, a_base: float, *,
     Latencies are whole steps and a silent neuron's latency is ``window``, so these
     ``(window + 1)^2`` values are every ``pd`` the rule can produce; ``table[window,
     window]`` is the co-silent pair's (0 under ``skip``, ``-A_base`` under ``reference``).
+
+    Values smaller than ``tiny / eps`` of ``dtype`` (1e-31 in float32: the Gaussian's
+    tail beyond about 11 sigma) are 0: no float weight can resolve them, and products
+    with them are subnormal numbers, which x86 CPUs compute by microcode assists about a
+    hundred times slower (they took most of an update's time).
     """
     latency = torch.arange(window + 1, device=device)
     fired = spike_flags(latency, window).to(dtype)
     post, pre = fired[:, None], fired[None, :]
     kernel = gaussian(latency_difference(latency, latency).to(dtype), sigma)
-    return potentiation_depression(post * pre, kernel, a_plus, a_base,
-                                   active_pairs(post, pre, co_silent))
+    table = potentiation_depression(post * pre, kernel, a_plus, a_base, active_pairs(post, pre, co_silent))
+    floor = torch.finfo(dtype).tiny / torch.finfo(dtype).eps
+    return table.masked_fill_(table.abs() < floor, 0.0)
 
 
 def weight_update(t_pre: torch.Tensor, t_post: torch.Tensor, gate: torch.Tensor,
@@ -143,21 +164,54 @@ def weight_update(t_pre: torch.Tensor, t_post: torch.Tensor, gate: torch.Tensor,
     """``dW = clamp(sum over b of gate[b] * pd[b] / batch, -1, 1)``, shape ``(Cout, Cin)``.
 
     ``batch`` defaults to the number of samples (the batch mean of training); a Lava
-    window of one sample passes the training batch size instead. ``reduce`` turns this
-    batch's sum into the global batch's (the sum over DDP ranks) before the mean and the
-    clamp, so every replica applies the same dW. ``pd[b, o, i] =
-    table[t_post[b, o], t_pre[b, i]]``. The batch sum is one matrix product of gated
-    one-hot post latencies ``(Cout, U * N)`` with the table rows that the pre latencies
-    pick ``(U * N, Cin)``, both laid out so that no copy is needed, so the
+    online step of ``batch`` windows passes its own. ``reduce`` turns this batch's sum into
+    the global batch's (the sum over DDP ranks) before the mean and the clamp, so every
+    replica applies the same dW. ``pd[b, o, i] = table[t_post[b, o], t_pre[b, i]]``; the
     ``(N, Cout, Cin)`` pair tensor is never formed (it cost 70 % of a digits training
-    step; this costs a few).
+    step): on the CPU a compiled loop adds gathered table rows
+    (:func:`neurodeploy.learning.dassdp_kernels.batch_update`), elsewhere
+    :func:`gathered_product` does it as one matrix product.
     """
+    batch = batch or len(gate)
+    if table.device.type != "cpu":
+        return reduce(gathered_product(t_pre, t_post, gate, table)).div_(batch).clamp_(-1.0, 1.0)
+    from neurodeploy.learning import dassdp_kernels
+
+    arrays = (np.ascontiguousarray(tensor.numpy()) for tensor in (table, t_pre, t_post, gate.to(table.dtype)))
+    # the global batch's sum divided by it is the sum of each rank's part divided by it
+    return reduce(torch.from_numpy(dassdp_kernels.batch_update(*arrays, batch))).clamp_(-1.0, 1.0)
+
+
+def gathered_product(t_pre: torch.Tensor, t_post: torch.Tensor, gate: torch.Tensor,
+                     table: torch.Tensor) -> torch.Tensor:
+    """``sum over b of gate[b] * table[t_post[b, o], t_pre[b, i]]`` as one matrix product:
+    gated one-hot post latencies ``(Cout, U * N)`` times the table rows that the pre
+    latencies pick ``(U * N, Cin)``, both laid out so that no copy is needed."""
     levels, samples = table.shape[0], len(gate)
     rows = table.index_select(1, t_pre.reshape(-1)).reshape(levels * samples, -1)   # [(u, b), i]
     post = torch.zeros((t_post.shape[1], levels, samples), dtype=table.dtype, device=table.device)
     post.scatter_(1, t_post.T[:, None, :], gate.to(table.dtype).expand(t_post.shape[1], 1, samples))
-    total = reduce(post.reshape(len(post), -1) @ rows)
-    return total.div_(batch or samples).clamp_(-1.0, 1.0)
+    return post.reshape(len(post), -1) @ rows
+
+
+def gated_update(window: "Window", gate: "Gate", table: torch.Tensor, batch: int,
+                 reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
+    """One layer's dW for a batch of windows under ``gate``: :func:`weight_update` of the
+    samples gated by their synchrony, in ``table``'s dtype.
+
+    On the CPU with nothing to ``reduce`` (no DDP group) this is one compiled call,
+    :func:`neurodeploy.learning.dassdp_kernels.gated_update`: synchrony, gate, sum, mean
+    and clamp, each the same arithmetic as here, so the same bits; it saves the dozen
+    small array operations that cost as much as the update itself.
+    """
+    if reduce is None and table.device.type == "cpu":
+        from neurodeploy.learning import dassdp_kernels
+
+        return torch.from_numpy(dassdp_kernels.gated_update(
+            table.numpy(), window.t_pre.numpy(), window.t_post.numpy(), window.steps, gate.dopamine,
+            gate.sync_slope, gate.sync_mean, gate.clamp, batch))
+    gates = torch.as_tensor(gate(window.synchrony), device=table.device).to(table.dtype)
+    return weight_update(window.t_pre, window.t_post, gates, table, batch, reduce or (lambda total: total))
 
 
 def online_updates(pre_spikes: torch.Tensor, post_spikes: torch.Tensor, t_epoch: int,
@@ -181,6 +235,14 @@ def online_updates(pre_spikes: torch.Tensor, post_spikes: torch.Tensor, t_epoch:
 
 # --- the dopamine gate ------------------------------------------------------------------
 
+def gate_value(synchrony: Any, dopamine: float, sync_slope: float, sync_mean: float,
+               clamp: bool) -> Any:
+    """:class:`Gate`'s formula on an array of synchronies (tensor or numpy; the compiled
+    update runs this same function through numba)."""
+    gate = dopamine * (1 + sync_slope * (synchrony - sync_mean))
+    return gate.clip(0, 2) if clamp else gate
+
+
 @dataclass(frozen=True)
 class Gate:
     """``gate(S) = clamp(dopamine * (1 + sync_slope * (S - sync_mean)), 0, 2)``.
@@ -198,8 +260,7 @@ class Gate:
     clamp: bool = True
 
     def __call__(self, synchrony: Any) -> Any:
-        gate = self.dopamine * (1 + self.sync_slope * (synchrony - self.sync_mean))
-        return gate.clip(0, 2) if self.clamp else gate
+        return gate_value(synchrony, self.dopamine, self.sync_slope, self.sync_mean, self.clamp)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -286,8 +347,14 @@ class Window(NamedTuple):
     steps: int
 
     @property
-    def synchrony(self) -> torch.Tensor:
-        return synchrony(spike_flags(self.t_pre, self.steps), spike_flags(self.t_post, self.steps))
+    def synchrony(self) -> Any:
+        """``S`` per sample: on the CPU a numpy array from one compiled loop (the same
+        numbers as :func:`synchrony` of the flags, in float64), else a tensor."""
+        if self.t_pre.device.type != "cpu":
+            return synchrony(spike_flags(self.t_pre, self.steps), spike_flags(self.t_post, self.steps))
+        from neurodeploy.learning import dassdp_kernels
+
+        return dassdp_kernels.synchrony(self.t_pre.numpy(), self.t_post.numpy(), self.steps)
 
     @property
     def nbytes(self) -> int:
@@ -314,6 +381,7 @@ class DASSDP:
         self.config = config
         self.layers: list[str] = list(config.layers)
         self._synapses = {name: _dense_synapse(name, layers[name]) for name in self.layers}
+        self._sizes = {name: tuple(_weight(synapse).shape[:2]) for name, synapse in self._synapses.items()}
         self.amplitudes = {name: float_amplitudes(config, _weight_step(name, layers[name], config))
                            for name in self.layers}
         """``(A_plus, A_base)`` per plastic layer, in float weight units."""
@@ -334,9 +402,9 @@ class DASSDP:
         if name not in self._synapses:
             raise ValueError(f"DASSDP.observe: layer {name!r} is not plastic; "
                              f"plastic layers: {', '.join(self.layers)}")
-        weight = _weight(self._synapses[name])
+        outputs, inputs = self._sizes[name]
         batch, steps = pre_spikes.shape[0], pre_spikes.shape[-1]
-        expected = ((batch, weight.shape[1], steps), (batch, weight.shape[0], steps))
+        expected = ((batch, inputs, steps), (batch, outputs, steps))
         if (tuple(pre_spikes.shape), tuple(post_spikes.shape)) != expected:
             raise ValueError(f"DASSDP.observe: layer {name!r} expects pre {expected[0]} and post "
                              f"{expected[1]} spikes (N, neurons, T), got "
@@ -360,18 +428,20 @@ class DASSDP:
             if self.config.warmup_loss == "batch_mean":  # the spec's: one loss per (global) batch
                 loss = _global_mean(loss).expand(len(loss))
             for name, window in windows.items():
-                self._records[name].update(window.synchrony, loss)
+                self._records[name].update(torch.as_tensor(window.synchrony), loss)
             return
         if self._gates is None:
             self._gates = {name: fit_gate(record.k, record.sync_mean, record.sync_std,
                                           self.config.gate, self.config.gate_clamp)
                            for name, record in self._records.items()}
-        batch = int(all_sum(torch.tensor(len(loss_per_sample))))  # the global batch under DDP
+        batch, reduce = len(loss_per_sample), None
+        if in_group():  # the global batch, and each replica's sum of it
+            batch, reduce = int(all_sum(torch.tensor(batch))), all_sum
         for name, window in windows.items():
-            gate = self._gates[name](window.synchrony)
-            delta = weight_update(window.t_pre, window.t_post, gate,
-                                  self._table(name, window.steps, gate.device, gate.dtype), batch, all_sum)
-            _add_to_weight(self._synapses[name], delta)
+            synapse = self._synapses[name]
+            weight = _weight(synapse)
+            table = self._table(name, window.steps, weight.device, weight.dtype)
+            _add_to_weight(synapse, gated_update(window, self._gates[name], table, batch, reduce))
 
     def kept_bytes(self) -> int:
         """Bytes held between observe and after_step: the latencies, nothing else."""
