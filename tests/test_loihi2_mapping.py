@@ -160,3 +160,26 @@ def test_shipped_pilotnet_file_is_the_benchmarked_one():
     network = read_netx(Path(gts_folder()) / "network.net")
     assert [layer.shape for layer in network.layers if layer.n_neurons][:6] == \
         [(200, 66, 3), (99, 32, 24), (49, 15, 36), (24, 7, 48), (22, 4, 64), (20, 2, 64)]
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_weight_bits_equal_netx_bits_plus_sign(seed):
+    """Against netx's own arithmetic (neurodeploy.loaded_weights.netx_optimised, checked
+    equal to lava-dl's in test_loaded_weights) on random layers: integer and fractional,
+    one sign or both, inside and far outside netx's -256..254 (clipped first there),
+    multiples of 2**k, magnitudes beyond int64."""
+    from neurodeploy.loaded_weights import WeightsNotLoadable, netx_optimised
+
+    rng = np.random.default_rng(seed)
+    scale = float(rng.choice([4, 200, 300, 1000, 1 << 18, 2.0 ** 70]))
+    low = -scale if rng.random() < 0.7 else float(rng.choice([0, 3]))
+    high = scale if rng.random() < 0.8 else float(rng.choice([0, -5]))
+    weight = rng.uniform(min(low, high), max(low, high), size=int(rng.integers(1, 60)))
+    weight = weight if seed % 5 == 0 else np.trunc(weight / 2 ** (seed % 4)) * 2 ** (seed % 4)
+    weight = weight.astype(np.float32 if seed % 3 else np.float64)
+    try:
+        _, bits, _ = netx_optimised(weight)
+    except WeightsNotLoadable:  # all zero, or a largest weight of -0.0: netx builds no such layer
+        return
+    signed = int(weight.max() >= 0 > weight.min())
+    assert weight_bits(weight, 8) == max(1, min(bits + signed, 8)), weight

@@ -81,27 +81,36 @@ def utilisation(usage: dict[str, int], capacity: dict[str, int]) -> dict[str, fl
 
 def weight_bits(weight: Optional[np.ndarray], max_bits: int) -> int:
     """Bits a synapse's weight takes: netx's ``optimize_weight_bits`` (lava-dl
-    netx/utils.py) plus a sign bit when signs are mixed, at most ``max_bits``."""
+    netx/utils.py; :func:`neurodeploy.loaded_weights.netx_optimised`) plus a sign bit when
+    signs are mixed, at most ``max_bits``."""
     if weight is None or weight.size == 0 or not np.any(weight):
         return 1
     weight = np.asarray(weight)
     high, low = float(weight.max()), float(weight.min())
+    if (high > 254 and low < 0) or (low < -256 and high > 0):  # netx clips mixed signs first
+        weight = np.clip(weight, -256, 254)
+        high, low = min(high, 254.0), max(low, -256.0)
     signed = int(high >= 0 > low)
     if high < 0:
         scale = -256 / low
     elif low >= 0:
         scale = 255 / high
     else:
-        high, low = min(high, 254.0), max(low, -256.0)
         scale = min(127 / high if high > 0 else math.inf, -128 / low)
     scale_bits = math.floor(math.log2(scale)) + signed
-    shift = _common_zero_bits(weight) - signed
+    shift = _common_zero_bits(weight, max(high, -low)) - signed
     return max(1, min(int(8 - scale_bits - shift) + signed, max_bits))
 
 
-def _common_zero_bits(weight: np.ndarray) -> int:
+def _common_zero_bits(weight: np.ndarray, largest: float) -> int:
     """The largest ``n <= 8`` with every weight a multiple of ``2**n`` (netx's loop over
-    ``n = 8 .. 1``, one pass: the trailing zeros of all magnitudes OR-ed together)."""
+    ``n = 8 .. 1``, one pass: the trailing zeros of all magnitudes OR-ed together).
+    ``largest``: the largest magnitude; floats from 2**62 on are multiples of 2**9 and
+    left out, since int64 cannot hold them."""
+    if largest >= 2.0 ** 62:
+        if not np.array_equal(weight, np.trunc(weight)):
+            return 0
+        weight = weight[np.abs(weight) < 2.0 ** 62]
     integers = weight.astype(np.int64)
     if not np.array_equal(integers, weight):
         return 0
