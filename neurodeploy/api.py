@@ -89,8 +89,8 @@ def inputs_for(network: NetxNetwork, data: Union[Inputs, np.ndarray], schedule: 
     one). A ``bool`` array, or 0/1 numbers of any rank but the images' four, are spikes
     ``(N, T, *input_shape)``. ``uint8``/``uint16`` arrays ``(N, C, H, W)`` are images,
     encoded with ``schedule``, by default the manifest's."""
-    manifest = _manifest_of(network)
     if isinstance(data, ImageInput):
+        manifest = _manifest_of(network)
         if manifest is not None and data.schedule != manifest.schedule:
             warnings.warn(f"{network.path}: these images' frame schedule ({_frame(data.schedule)}) is not the "
                           f"one it was trained with ({_frame(manifest.schedule)}, in its manifest); pass the "
@@ -101,6 +101,7 @@ def inputs_for(network: NetxNetwork, data: Union[Inputs, np.ndarray], schedule: 
     if data.dtype == bool or (data.ndim != 4 and data.dtype.kind in "iuf" and _zeros_and_ones(data)):
         return SpikeInput(data.astype(bool))
     if data.ndim == 4 and data.dtype in (np.uint8, np.uint16):
+        manifest = _manifest_of(network) if schedule is None else None  # read only for what it gives: a schedule
         chosen = schedule if schedule is not None else (manifest.schedule if manifest is not None else None)
         if chosen is None:
             raise InputError(f"images {data.shape}: {network.path} has no manifest beside it to take the frame "
