@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from benchmarks.validate_pilotnet import build as build_pilotnet, build_yolo_kp
-from neurodeploy.hardware.profile import load_profile, profiles_dir
+from neurodeploy.hardware.profile import profiles_dir
 from neurodeploy.hardware.validate import validate_file
 from tests import netx_factory as nf
 from tests.random_nets import random_case
