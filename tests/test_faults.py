@@ -210,6 +210,7 @@ def _refuse(error_number: int):
 def test_an_unwritable_or_full_folder_is_one_line_naming_the_path(tmp_path, monkeypatch, error_number, reason):
     network = _network(tmp_path)
     out = tmp_path / "out"
+    out.mkdir()  # an output creates no folder: the folder is there, writing in it fails
     monkeypatch.setattr(Path, "write_text", _refuse(error_number))
     outcome = run_cli(["validate", network, "--hw", "loihi2", "--map", out / "map.json"])
     assert_clean(outcome, out, codes=(2,))
@@ -246,7 +247,7 @@ def test_a_failing_torch_writer_is_one_error_naming_the_checkpoint(tmp_path, mon
     with pytest.raises(OutputError, match="checkpoint.pt: cannot write the checkpoint .*file write failed"):
         train_module._save_checkpoint(tmp_path / "checkpoint.pt", network,
                                       torch.optim.SGD(network.parameters(), lr=0.1),
-                                      train_module.TrainResult(), config, None, 1)
+                                      train_module.TrainResult(), config, None, 1, world_size=1)
     assert list(tmp_path.iterdir()) == []
 
 
