@@ -130,12 +130,16 @@ def test_json_dash_prints_the_json_alone_and_a_path_keeps_the_table(tmp_path):
     assert json.loads(bare.stdout)["verdict"] == "deployable"
 
 
-def test_parity_without_labels_prints_no_accuracy(tmp_path):
-    net, spikes = _tiny(tmp_path, samples=2)
-    result = neurodeploy("parity", str(net), "--spikes", str(spikes))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "emulator and Lava agree exactly" in result.stdout
-    assert "accuracy" not in result.stdout
+@pytest.mark.parametrize("accuracy", [{}, {"emulator": 0.5, "lava": 0.5}])
+def test_parity_prints_accuracy_only_with_labels(accuracy, capsys):
+    from neurodeploy.report.parity_table import render
+    from neurodeploy.sim.parity import Comparison, ParityReport
+
+    render(ParityReport("net.net", 2, 12, accuracy, (Comparison("emulator", "lava", (), 1.0),)))
+    printed = capsys.readouterr().out
+    assert "emulator and Lava agree exactly" in printed
+    assert ("accuracy: emulator 50.0 %, lava 50.0 %" in printed) == bool(accuracy)
+    assert ("accuracy" in printed) == bool(accuracy)  # no empty 'accuracy:' line without labels
 
 
 def test_a_checkpoint_given_as_a_network_and_a_network_given_as_a_config(tmp_path):
