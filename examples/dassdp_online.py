@@ -10,9 +10,11 @@ Per seed:
    of ``--online-batch`` windows (a window is one sample's frame, as in training):
    - torch: the training plug-in, one ``after_step`` per online step;
    - Lava: the hidden layer's spikes (from torch) drive a ``DassdpDense`` into a LIF
-     layer whose spikes come back on ``s_in_bap``, once with ``floating_pt`` and once with
-     ``fixed_pt``. One Lava run per precision streams the test set (learning off: dopamine
-     0), the stream (learning on), then the test set again.
+     layer (the classifier's parameters as netx maps them) whose spikes come back on
+     ``s_in_bap``, once with ``floating_pt`` and once with ``fixed_pt``. One Lava run per
+     precision streams the test set (learning off: dopamine 0), the stream (learning
+     on), then the test set again. Before learning, fixed_pt's classifier spikes as
+     SLAYER's does, so torch and fixed_pt start from the same accuracy.
 3. Test accuracy before and after the stream in each, and the paired difference (after -
    before) over seeds with its 95 % Student-t interval.
 
@@ -23,7 +25,8 @@ change is the torch rule's on its own spikes within the rounding's stated tolera
 ``floating_pt``'s.
 
 Run: ``.venv/bin/python examples/dassdp_online.py`` (3 seeds, 320-sample stream, the 360
-test samples: a few minutes on two cores); ``--seeds 1 --stream 64 --test 64`` for a quick look.
+test samples: about 20 minutes on two busy cores, each seed two Lava runs of 19,584
+steps); ``--seeds 1 --stream 64 --test 64`` for a quick look (about a minute).
 """
 from __future__ import annotations
 
@@ -48,13 +51,14 @@ from neurodeploy.data import load_split
 from neurodeploy.encoding import FrameSchedule, encode
 from neurodeploy.lavadl import slayer
 from neurodeploy.learning.dassdp import DASSDP, Gate, online_updates, plasticity_table
+from neurodeploy.model.fused_cuba import use_dynamics
 from neurodeploy.procs.dassdp import DassdpDense, DassdpRule
 
 SCHEDULE = FrameSchedule(encoding="temporal_bit", temporal_steps=8, n_bits=8, gap=2)
 FRAME = SCHEDULE.frame_steps
 PLASTIC = "dense1"
-DECAY_SCALE = 4096  # Loihi's 12-bit decay constants
 NEURON = NeuronConfig().model_dump()  # lava-dl CUBA parameters, as the project trains them
+DECAY_SCALE = 4096  # Loihi's 12-bit decay constants
 PRECISIONS = ("floating_pt", "fixed_pt")
 
 
@@ -64,6 +68,7 @@ def train(epochs: int, dassdp: DassdpConfig, seed: int):
     split = load_split(DataConfig(dataset="digits"), seed)
     blocks = torch.nn.ModuleDict({"dense0": slayer.block.cuba.Dense(NEURON, 64, 128),
                                   PLASTIC: slayer.block.cuba.Dense(NEURON, 128, 10)})
+    use_dynamics(blocks)  # SLAYER's arithmetic, compiled (the same bits)
     plugin = DASSDP(dassdp, blocks, epochs=epochs, frame_steps=FRAME)
     optimizer = torch.optim.Adam(blocks.parameters(), lr=1e-3)
     loss_fn = slayer.loss.SpikeRate(true_rate=0.2, false_rate=0.03, reduction="none")
@@ -83,9 +88,15 @@ def train(epochs: int, dassdp: DassdpConfig, seed: int):
 
 
 def hidden_spikes(blocks: torch.nn.ModuleDict, images: np.ndarray) -> torch.Tensor:
-    """The hidden layer's spikes ``(N, 128, FRAME)``: the plastic classifier's input."""
+    """The hidden layer's spikes ``(N, 128, FRAME)``: the plastic classifier's input.
+
+    The frame's last step is silenced: in torch its effect on the classifier falls outside
+    the frame (the block's one-step delay_shift drops it), while on Lava it would drive the
+    next sample's first step. Without it, Lava's classifier spikes as SLAYER's does."""
     with torch.no_grad():
-        return blocks["dense0"](encode(images, SCHEDULE).flatten(1, -2))
+        hidden = blocks["dense0"](encode(images, SCHEDULE).flatten(1, -2))
+    hidden[..., -1] = 0
+    return hidden
 
 
 def torch_online(blocks: torch.nn.ModuleDict, plugin: DASSDP, dassdp: DassdpConfig,
@@ -100,6 +111,12 @@ def torch_online(blocks: torch.nn.ModuleDict, plugin: DASSDP, dassdp: DassdpConf
             online.observe(PLASTIC, hidden, learned[PLASTIC](hidden))
             online.after_step(dassdp.warmup_epochs, torch.zeros(len(hidden)))
     return learned
+
+
+def lava_weights(block: torch.nn.Module) -> np.ndarray:
+    """The block's quantised weights in Lava's integer units, as netx exports them."""
+    weights = block.synapse.pre_hook_fx(block.synapse.weight, descale=True).detach()
+    return weights.reshape(weights.shape[0], -1).numpy().astype(np.int32)
 
 
 def torch_accuracy(blocks: torch.nn.ModuleDict, test: torch.Tensor, labels: np.ndarray) -> float:
@@ -123,18 +140,24 @@ class LavaRun:
     rule: DassdpRule
 
 
-def lava_online(tag: str, weights: np.ndarray, test: torch.Tensor, labels: np.ndarray,
-                stream: torch.Tensor, rule: DassdpRule, gate: Gate, w_scale: int) -> LavaRun:
-    """Test set (learning off), stream (learning on), test set, in one Lava run."""
+def lava_online(tag: str, classifier: torch.nn.Module, test: torch.Tensor, labels: np.ndarray,
+                stream: torch.Tensor, rule: DassdpRule, gate: Gate) -> LavaRun:
+    """Test set (learning off), stream (learning on), test set, in one Lava run.
+
+    The classifier's weights, threshold and decays go to Lava as netx maps them (integer
+    weights, ``vth = threshold * w_scale``, ``du = iDecay - 1``, ``dv = vDecay``; divided by
+    4096 for floating point); its state is reset at the first step of each frame."""
+    neuron, weights = classifier.neuron, lava_weights(classifier)
+    du, dv = int(neuron.cx_current_decay) - 1, int(neuron.cx_voltage_decay)
+    if tag == "floating_pt":
+        du, dv = du / DECAY_SCALE, dv / DECAY_SCALE
     padded = -(-len(test) // rule.batch) * rule.batch  # whole online steps: no step spans two phases
     phases = [back_to_back(test, padded), back_to_back(stream, len(stream)), back_to_back(test, padded)]
     pre = np.concatenate(phases, axis=1)
-    decay = (lambda value: int(value * DECAY_SCALE)) if tag == "fixed_pt" else float
     source, sink = Source(data=pre), Sink(shape=(len(weights),), buffer=pre.shape[1])
     connection = DassdpDense(weights=weights.copy(), learning_rule=rule, gate=replace(gate, dopamine=0.0))
-    lif = LIFReset(shape=(len(weights),), du=decay(NEURON["current_decay"]),
-                   dv=decay(NEURON["voltage_decay"]), vth=int(NEURON["threshold"] * w_scale),
-                   reset_interval=FRAME, reset_offset=2)  # after the synapse's one-step delay
+    lif = LIFReset(shape=(len(weights),), du=du, dv=dv, vth=neuron.v_th_mant,
+                   reset_interval=FRAME, reset_offset=1)
     source.s_out.connect(connection.s_in)
     connection.a_out.connect(lif.a_in)
     lif.s_out.connect(connection.s_in_bap)
@@ -206,18 +229,16 @@ def main() -> None:
         learned = torch_online(blocks, plugin, dassdp, stream, args.online_batch)
         classifier = blocks[PLASTIC]
         w_scale = classifier.neuron.w_scale
-        quantised = lambda block: block.synapse.pre_hook_fx(block.synapse.weight, descale=True)  # noqa: E731
-        weights = quantised(classifier).detach().reshape(10, -1).numpy().astype(np.int32)
         torch_change = (learned[PLASTIC].synapse.weight - classifier.synapse.weight).detach() * w_scale
         result = {"seed": seed, "gate": gate.to_dict(), "torch": {
             "accuracy_before": torch_accuracy(blocks, test, labels),
             "accuracy_after": torch_accuracy(learned, test, labels),
             "max_abs_weight_change": float(torch_change.abs().max()),
-            "quantised_weights_changed": int((quantised(learned[PLASTIC]) != quantised(classifier)).sum())}}
+            "quantised_weights_changed": int((lava_weights(learned[PLASTIC]) != lava_weights(classifier)).sum())}}
         runs = {}
         for tag in PRECISIONS:
             rule = DassdpRule.from_config(dassdp, frame_steps=FRAME, weight_scale=w_scale, rng_seed=seed)
-            runs[tag] = lava_online(tag, weights, test, labels, stream, rule, gate, w_scale)
+            runs[tag] = lava_online(tag, classifier, test, labels, stream, rule, gate)
             result[tag] = {"accuracy_before": runs[tag].accuracy_before,
                            "accuracy_after": runs[tag].accuracy_after,
                            "max_abs_weight_change": float(np.abs(runs[tag].weight_change).max()),
