@@ -130,7 +130,7 @@ class DassdpConfig(_Section):
         "batch_mean", description="the loss the warm-up correlates with synchrony")
     t_epoch: Optional[int] = Field(None, ge=1, description="Lava learning window; default: the frame")
     online_batch: Optional[int] = Field(
-        None, ge=1, description="a Lava window's update is divided by this; default train.batch_size")
+        None, ge=1, description="Lava learning epochs per online step (their mean is applied); default train.batch_size")
 
 
 class SimulateConfig(_Section):
