@@ -213,13 +213,16 @@ def test_a_missing_lava_hook_is_an_error_naming_it():
                                                  r"neurodeploy needs it for the DA-SSDP .*lava-nc"):
         check_lava_hooks(((Renamed, ("_process_pre_spikes",)),), ())
 
-    def recv_traces(self, s_in):
-        self._record(s_in)
+    class Refactored:
+        def recv_traces(self, s_in):
+            self._record(s_in)
 
-    with pytest.raises(LavaInternalsError, match="recv_traces no longer calls _process_pre_spikes"):
-        check_lava_hooks((), ((recv_traces, "_process_pre_spikes"),))
-    assert {hook for _, hook in LAVA_CALLS} == {"_validate_learning_rule_strings",
-                                                "_process_pre_spikes", "_process_post_spikes"}
+    with pytest.raises(LavaInternalsError, match="Refactored.recv_traces no longer calls _process_pre_spikes"):
+        check_lava_hooks((), ((Refactored, "recv_traces", "_process_pre_spikes"),))
+    with pytest.raises(LavaInternalsError, match="Refactored has no receive_traces"):
+        check_lava_hooks((), ((Refactored, "receive_traces", "_process_pre_spikes"),))
+    assert {hook for *_, hook in LAVA_CALLS} == {"_validate_learning_rule_strings",
+                                                 "_process_pre_spikes", "_process_post_spikes"}
     assert sum(len(names) for _, names in LAVA_HOOKS) == 10
 
 

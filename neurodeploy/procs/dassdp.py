@@ -9,8 +9,8 @@ within-epoch spike times in ``tx``/``ty`` and runs the learning phase when
 ``time_step % t_epoch == 0``. Two things differ: ``tx``/``ty`` keep the *first* spike of
 the epoch (Lava keeps the last), and the learning phase applies DA-SSDP, through the same
 functions as the torch rule (:mod:`neurodeploy.learning.dassdp`), instead of a product
-series; the x/y traces are unused and stay 0. One epoch is one window of the rule with a
-batch of one. The models compute in numpy: Lava forks a process per model, and torch's
+series; the x/y traces are unused and stay 0. One epoch is one window of the rule (one
+sample). The models compute in numpy: Lava forks a process per model, and torch's
 thread pools are not fork-safe.
 
 One *online step* is ``batch`` learning epochs (``dassdp.online_batch``, by default the
@@ -84,10 +84,10 @@ LAVA_HOOKS = (
 )
 """Lava's private names the DA-SSDP models override or use, by the class that has them."""
 
-LAVA_CALLS = ((LoihiLearningRule.__init__, "_validate_learning_rule_strings"),
-              (PyLearningConnection.recv_traces, "_process_pre_spikes"),
-              (PyLearningConnection.recv_traces, "_process_post_spikes"))
-"""Lava's methods that must still call the hooks the models override."""
+LAVA_CALLS = ((LoihiLearningRule, "__init__", "_validate_learning_rule_strings"),
+              (PyLearningConnection, "recv_traces", "_process_pre_spikes"),
+              (PyLearningConnection, "recv_traces", "_process_post_spikes"))
+"""Lava's methods (class, method) that must still call the hooks the models override."""
 
 Rounding = Literal["stochastic", "nearest"]
 
@@ -99,10 +99,11 @@ def check_lava_hooks(hooks: tuple = LAVA_HOOKS, calls: tuple = LAVA_CALLS) -> No
     the connection would keep Lava's last-spike times or skip the rule, silently."""
     for owner, names in hooks:
         require(owner, names, "the DA-SSDP learning connection")
-    for caller, hook in calls:
-        if hook not in caller.__code__.co_names:
-            raise LavaInternalsError(f"{caller.__qualname__} no longer calls {hook}: the DA-SSDP "
-                                     f"learning connection overrides it; written against "
+    for owner, method, hook in calls:
+        require(owner, (method,), "the DA-SSDP learning connection")
+        if hook not in getattr(owner, method).__code__.co_names:
+            raise LavaInternalsError(f"{owner.__qualname__}.{method} no longer calls {hook}: the "
+                                     f"DA-SSDP learning connection overrides it; written against "
                                      f"{pinned_lava()}")
 
 
