@@ -11,7 +11,7 @@ Functions (:mod:`neurodeploy.api`):
 
 - ``load_network(path)``: read a netx ``.net`` file once, typed (:class:`NetxNetwork`).
 - ``simulate(net, inputs, backend="lava"|"emulator", ...)``: run it; a :class:`SimulationResult`.
-- ``validate(net, "loihi2")``: check it against a chip profile; a ``ValidationReport``.
+- ``validate(net, "loihi2")``: check it against a chip profile; a ``ValidationResult``.
 - ``parity(net, inputs)``: emulator vs Lava (and torch) step by step; a ``ParityReport``.
 - ``train(config)``: train and export from a YAML config; a ``TrainedRun``.
 - ``export(checkpoint, output)``: a training checkpoint to a ``.net`` and its manifest.
@@ -21,8 +21,10 @@ Inputs and timing: ``ImageInput(images, schedule)``, ``SpikeInput(spikes)``,
 ``BiasInput(bias, steps)``, ``load_spikes(path)``, ``load_bias(path, steps)``,
 ``FrameSchedule`` (how many steps a sample takes; a network's manifest holds its own),
 ``NetworkTiming`` (hops, reset steps and decode window of a network).
-Results: ``SimulationResult`` (``to_dict()``, ``to_json()``, ``plot()``). Errors a user can
-act on: ``NeurodeployError``. ``__version__``.
+Results (simulation, ``ValidationResult``, ``ParityReport``) share one face: data as
+properties, ``to_dict()``, ``to_json(path)``, a one-line repr, a notebook table and
+``plot()`` (output raster, core map, agreement per pair). Errors a user can act on:
+``NeurodeployError``. ``__version__``.
 
 Names load on first use, so ``import neurodeploy`` stays light (no torch, no Lava).
 """

@@ -27,10 +27,10 @@ from neurodeploy.netxfile import NetxNetwork, read_netx
 from neurodeploy.results import SimulationResult
 
 if TYPE_CHECKING:
-    from neurodeploy.hardware.validate import ValidationReport
     from neurodeploy.manifest import Manifest
     from neurodeploy.model.network import SpikingNetwork
     from neurodeploy.pipeline import TrainedRun
+    from neurodeploy.report.validation import ValidationResult
     from neurodeploy.sim.parity import ParityReport
 
 BACKENDS = ("lava", "emulator")
@@ -148,13 +148,14 @@ def _early_exit(network: NetxNetwork, inputs: Inputs, backend: str, threshold: f
 
 def validate(network: NetworkLike, profile: Union[str, Path] = "loihi2",
              manifest: Optional[Union[str, Path]] = None,
-             activity: Optional[Union[str, Path]] = None) -> "ValidationReport":
+             activity: Optional[Union[str, Path]] = None) -> "ValidationResult":
     """Check ``network`` against a hardware profile (a name such as ``loihi2`` or a YAML
     path): timing, precision, resources (core map), support; the manifest beside the file
-    is used when present."""
+    is used when present. ``.plot()`` draws the core map."""
     from neurodeploy.hardware.validate import validate_file
+    from neurodeploy.report.validation import ValidationResult
 
-    return validate_file(network, profile, manifest, activity)
+    return ValidationResult.of(validate_file(network, profile, manifest, activity))
 
 
 def parity(network: NetworkLike, inputs: Union[Inputs, np.ndarray], *,

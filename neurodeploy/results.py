@@ -1,4 +1,5 @@
-"""What a simulation returns, whichever backend ran it (numpy only: no torch, no Lava).
+"""What a simulation returns, whichever backend ran it (numpy only: no torch, no Lava),
+and the face every result of the API shares (:class:`ResultShape`).
 
 Output counts are per sample over the output block's decode window (see
 :mod:`neurodeploy.blocks`); whether they are class scores is the caller's business:
@@ -8,7 +9,7 @@ is reported by its counts and rates alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -18,8 +19,49 @@ if TYPE_CHECKING:
     from neurodeploy.sim.trace import LayerTrace
 
 
-@dataclass(frozen=True)
-class SimulationResult:
+class ResultShape:
+    """What every result (simulation, parity, validation) offers the same way: its data as
+    properties, :meth:`to_dict` (plain data, what ``--json`` writes), :meth:`to_json`, a
+    one-line ``repr`` (:meth:`headline`), a notebook table (:meth:`_repr_html_`, from
+    :meth:`html_rows`) and ``plot(path=None)`` returning a matplotlib figure. A subclass
+    gives ``to_dict``, ``headline``, ``html_rows`` and ``plot``; dataclasses among them
+    are declared ``repr=False`` so that this ``repr`` stays, and put this class first
+    among their bases."""
+
+    def headline(self) -> str:
+        """The result in a few words (what ``repr`` shows inside the class name)."""
+        raise NotImplementedError
+
+    def html_rows(self) -> tuple[Sequence[str], Iterable[Sequence[Any]]]:
+        """Header and rows of the table a notebook shows under the headline."""
+        raise NotImplementedError
+
+    def to_json(self, path: Optional[str] = None, **options: Any) -> str:
+        """:meth:`to_dict` as JSON text, also written (atomically) to ``path`` when given;
+        ``options`` go to ``to_dict``."""
+        import json
+
+        data = self.to_dict(**options)
+        if path is not None:
+            from neurodeploy.atomic import write_json
+
+            write_json(path, data)
+        return json.dumps(data, indent=2)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.headline()})"
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        header, rows = self.html_rows()
+        head = "".join(f"<th>{escape(str(cell))}</th>" for cell in header)
+        body = "".join("<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows)
+        return f"<b>{escape(repr(self))}</b><table><tr>{head}</tr>{body}</table>"
+
+
+@dataclass(frozen=True, repr=False)
+class SimulationResult(ResultShape):
     """Per-sample output counts in the decision window, activity per block, timing.
 
     ``spikes_per_layer`` is the mean number of spikes per sample of each block over its
@@ -95,29 +137,15 @@ class SimulationResult:
         """The numbers as plain data (what ``--json`` writes): :meth:`metrics`."""
         return self.metrics(labels)
 
-    def to_json(self, path: Optional[str] = None, labels: Optional[np.ndarray] = None) -> str:
-        """:meth:`to_dict` as JSON text, also written (atomically) to ``path`` when given."""
-        import json
+    def headline(self) -> str:
+        return (f"{self.backend}: {self.samples} samples x {self.frame_steps} steps, "
+                f"{len(self.spikes_per_layer)} layers, {self.wall_s:.3g} s")
 
-        text = json.dumps(self.to_dict(labels), indent=2)
-        if path is not None:
-            from neurodeploy.atomic import write_json
-
-            write_json(path, self.to_dict(labels))
-        return text
-
-    def __repr__(self) -> str:
-        return (f"SimulationResult({self.backend}: {self.samples} samples x {self.frame_steps} steps, "
-                f"{len(self.spikes_per_layer)} layers, {self.wall_s:.3g} s)")
-
-    def _repr_html_(self) -> str:
-        """A notebook's view: the short summary and the spikes per layer as a table."""
-        from html import escape
-
-        rows = "".join(f"<tr><td>{escape(name)}</td><td>{spikes:.1f}</td><td>{self.rates_per_layer[name]:.4f}</td></tr>"
-                       for name, spikes in self.spikes_per_layer.items())
-        return (f"<b>{escape(repr(self))}</b><table><tr><th>layer</th><th>spikes/sample</th>"
-                f"<th>per neuron per step</th></tr>{rows}</table>")
+    def html_rows(self) -> tuple[Sequence[str], Iterable[Sequence[Any]]]:
+        """Spikes per layer, per sample and per neuron per step."""
+        return (("layer", "spikes/sample", "per neuron per step"),
+                [(name, f"{spikes:.1f}", f"{self.rates_per_layer[name]:.4f}")
+                 for name, spikes in self.spikes_per_layer.items()])
 
     def plot(self, path: Optional[str] = None, sample: int = 0) -> Any:
         """Sample ``sample``'s output spikes over its decode window (a raster, when the run kept

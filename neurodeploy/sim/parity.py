@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from neurodeploy.errors import InputError
 from neurodeploy.inputs import ImageInput, Inputs
 from neurodeploy.model.checkpoint import checkpoint_network
 from neurodeploy.netxfile import NetxNetwork, read_netx
+from neurodeploy.results import ResultShape
 from neurodeploy.sim.trace import LayerTrace
 
 if TYPE_CHECKING:
@@ -63,8 +64,11 @@ class Comparison:
         return next((layer for layer in self.layers if not layer.identical), None)
 
 
-@dataclass(frozen=True)
-class ParityReport:
+@dataclass(frozen=True, repr=False)
+class ParityReport(ResultShape):
+    """Every pair of backends compared on the same samples; ``accuracy`` per backend only
+    with labels."""
+
     network: str
     samples: int
     frame_steps: int
@@ -79,6 +83,33 @@ class ParityReport:
     def emulator_exact(self) -> bool:
         """The emulator's contract: not one spike or voltage differs from Lava."""
         return all(layer.identical for layer in self.comparison("emulator", "lava").layers)
+
+    @property
+    def agreement(self) -> dict[str, float]:
+        """Share of samples whose predictions agree, per pair (``"emulator/lava"``)."""
+        return {f"{c.reference}/{c.other}": c.prediction_agreement for c in self.comparisons}
+
+    def headline(self) -> str:
+        pairs = ", ".join(f"{pair} {100 * share:.1f} %" for pair, share in self.agreement.items())
+        exact = "emulator = Lava exactly" if self.emulator_exact else "EMULATOR DIFFERS FROM LAVA"
+        return f"{Path(self.network).name}: {self.samples} samples x {self.frame_steps} steps, {exact}; agree {pairs}"
+
+    def html_rows(self) -> tuple[Sequence[str], Iterable[Sequence[Any]]]:
+        """Per pair: predictions agreeing, differing spikes and the first layer that differs."""
+        rows = []
+        for c in self.comparisons:
+            first = c.first_divergence
+            rows.append((f"{c.reference} / {c.other}", f"{100 * c.prediction_agreement:.1f} %",
+                         f"{sum(layer.differing for layer in c.layers)} / {sum(layer.compared for layer in c.layers)}",
+                         "-" if first is None else f"{first.layer} (step {first.first_step})"))
+        return ("pair", "predictions agree", "differing spikes", "first divergence"), rows
+
+    def plot(self, path: Optional[str] = None) -> Any:
+        """Prediction agreement per pair (and accuracy per backend, with labels) beside the
+        share of differing spikes per layer; the figure, also written as PNG to ``path``."""
+        from neurodeploy.report.parity_table import parity_figure
+
+        return parity_figure(self, path)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
