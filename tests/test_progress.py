@@ -84,3 +84,33 @@ def test_plain_progress_lines_and_quiet(capsys, monkeypatch):
                                                            (1, 3, 3600.0, ", 3.0 h left")])
 def test_time_left(done, left, elapsed, expected):
     assert progress.time_left(done, left, elapsed) == expected
+
+
+def test_lava_early_exit_piped_reports_steps_while_it_runs(small_run):
+    trained, _ = small_run
+    lines = _watch("simulate", str(trained.network_file), "-n", "12", "--exit-threshold", "1000")
+    pattern = STAMP + r"Lava early exit \(margin 1000; steps and time left at most\): (\d+)/(\d+) steps"
+    live = [re.match(pattern, line) for line, running in lines if running]
+    live = [match for match in live if match]
+    assert live, [line for line, _ in lines]
+    # an unreachable margin runs every frame in full: 12 samples x the manifest's frame steps
+    assert {int(match.group(2)) for match in live} == {12 * trained.manifest.schedule.frame_steps}
+    done = [int(match.group(1)) for match in live]
+    assert done == sorted(done) and 0 < done[-1] < 12 * trained.manifest.schedule.frame_steps
+
+
+def test_float_nir_reports_each_layer(tmp_path, capsys, monkeypatch):
+    import numpy as np
+
+    from neurodeploy.interop.quantise import read_float_netx
+    from neurodeploy.interop.reference import simulate_float
+    from tests.netx_factory import digits_like
+
+    network = read_float_netx(digits_like(tmp_path / "d.net"), dt=1.0)
+    monkeypatch.setattr(progress, "on_terminal", lambda: False)
+    monkeypatch.setenv(progress.INTERVAL_ENV, "0")
+    traces = simulate_float(network, np.random.default_rng(0).random((3, 8, *network.input_shape)) < 0.3)
+    lines = [re.sub(STAMP, "", line).split(",")[0] for line in capsys.readouterr().err.splitlines()]
+    layers = len(network.layers)
+    assert len(traces) == layers >= 2
+    assert lines == [f"float NIR: {done}/{layers} layers" for done in range(1, layers)]

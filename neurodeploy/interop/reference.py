@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as functional
 
 from neurodeploy.interop.layers import FloatLayer, FloatNetwork
+from neurodeploy.progress import progress
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,12 @@ def simulate_float(network: FloatNetwork, spikes: np.ndarray | torch.Tensor) -> 
     """Run ``spikes`` ``(N, T, *input_shape)`` through every layer; traces by layer name."""
     current = torch.as_tensor(np.asarray(spikes), dtype=torch.float64)
     traces: dict[str, FloatTrace] = {}
-    with torch.inference_mode():
-        for layer in network.layers:
+    with torch.inference_mode(), progress("float NIR", len(network.layers), unit="layers") as advance:
+        for layer in network.layers:  # each layer runs every sample at once: progress is per layer
             out, voltage = _run_layer(layer, current)
             traces[layer.name] = FloatTrace(out.numpy().astype(bool), voltage.numpy())
             current = out
+            advance(1)
     return traces
 
 

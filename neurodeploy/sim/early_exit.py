@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from neurodeploy.decision import predict_from_counts
 from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import NetworkFileError
 from neurodeploy.netxfile import NetxNetwork, read_netx
+from neurodeploy.progress import progress
 from neurodeploy.sim.runner import (abort_runtime, arrange_for_port, build_network, check_lava_internals,
                                     run_with_watchdog, stop_runtime)
 
@@ -124,8 +125,12 @@ def simulate_early_exit(network: NetxNetwork | str | Path, images: np.ndarray, s
 
         began = time.perf_counter()
         try:
-            run_with_watchdog(run, timeout_s, samples * frame_steps, reached=lambda: step_board.reached(slot),
-                              read=read)
+            # progress in steps: the control reports the step it reached, not the samples done, and
+            # samples that exit early leave the run short of the frames' total
+            with progress(f"Lava early exit (margin {threshold:g}; steps and time left at most)",
+                          samples * frame_steps, unit="steps") as advance:
+                run_with_watchdog(run, timeout_s, samples * frame_steps, reached=_advancing(slot, advance),
+                                  read=read)
             wall_s = time.perf_counter() - began
         except BaseException:
             abort_runtime(generator)
@@ -134,6 +139,24 @@ def simulate_early_exit(network: NetxNetwork | str | Path, images: np.ndarray, s
     exit_steps, counts, steps_run = outcome[0]
     counts = counts.reshape(samples, -1)
     return EarlyExitRun(exit_steps, predict_from_counts(counts), counts, float(threshold), steps_run, wall_s)
+
+
+def _advancing(slot: int, advance: Callable[[int], None]) -> Callable[[], int]:
+    """The watchdog's reader of the step ``slot`` reached, moving ``advance`` on by the steps
+    done since its last call."""
+    from neurodeploy.procs import step_board
+
+    shown = 0
+
+    def reached() -> int:
+        nonlocal shown
+        step = step_board.reached(slot)
+        if step > shown:
+            advance(step - shown)
+            shown = step
+        return step
+
+    return reached
 
 
 def state_vars(network: AbstractProcess) -> list[Var]:
