@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import cache
+from types import ModuleType
 from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 import numpy as np
@@ -68,12 +70,10 @@ def first_spike_latency(spikes: torch.Tensor) -> torch.Tensor:
     """
     if spikes.device.type != "cpu":
         return latency_scan(spikes)
-    from neurodeploy.learning import dassdp_kernels
-
     if spikes.dim() == 3:  # (N, C, T), as the plug-in sees them: no copy
-        return torch.from_numpy(dassdp_kernels.first_spike_latency(spikes.detach().numpy()))
+        return torch.from_numpy(_kernels().first_spike_latency(spikes.detach().numpy()))
     rows = spikes.detach().reshape(1, -1, spikes.shape[-1]).numpy()
-    return torch.from_numpy(dassdp_kernels.first_spike_latency(rows)).reshape(spikes.shape[:-1])
+    return torch.from_numpy(_kernels().first_spike_latency(rows)).reshape(spikes.shape[:-1])
 
 
 def latency_scan(spikes: torch.Tensor) -> torch.Tensor:
@@ -175,11 +175,9 @@ def weight_update(t_pre: torch.Tensor, t_post: torch.Tensor, gate: torch.Tensor,
     batch = batch or len(gate)
     if table.device.type != "cpu":
         return reduce(gathered_product(t_pre, t_post, gate, table)).div_(batch).clamp_(-1.0, 1.0)
-    from neurodeploy.learning import dassdp_kernels
-
     arrays = (np.ascontiguousarray(tensor.numpy()) for tensor in (table, t_pre, t_post, gate.to(table.dtype)))
     # the global batch's sum divided by it is the sum of each rank's part divided by it
-    return reduce(torch.from_numpy(dassdp_kernels.batch_update(*arrays, batch))).clamp_(-1.0, 1.0)
+    return reduce(torch.from_numpy(_kernels().batch_update(*arrays, batch))).clamp_(-1.0, 1.0)
 
 
 def gathered_product(t_pre: torch.Tensor, t_post: torch.Tensor, gate: torch.Tensor,
@@ -205,9 +203,7 @@ def gated_update(window: "Window", gate: "Gate", table: torch.Tensor, batch: int
     small array operations that cost as much as the update itself.
     """
     if reduce is None and table.device.type == "cpu":
-        from neurodeploy.learning import dassdp_kernels
-
-        return torch.from_numpy(dassdp_kernels.gated_update(
+        return torch.from_numpy(_kernels().gated_update(
             table.numpy(), window.t_pre.numpy(), window.t_post.numpy(), window.steps, gate.dopamine,
             gate.sync_slope, gate.sync_mean, gate.clamp, batch))
     gates = torch.as_tensor(gate(window.synchrony), device=table.device).to(table.dtype)
@@ -352,9 +348,7 @@ class Window(NamedTuple):
         numbers as :func:`synchrony` of the flags, in float64), else a tensor."""
         if self.t_pre.device.type != "cpu":
             return synchrony(spike_flags(self.t_pre, self.steps), spike_flags(self.t_post, self.steps))
-        from neurodeploy.learning import dassdp_kernels
-
-        return dassdp_kernels.synchrony(self.t_pre.numpy(), self.t_post.numpy(), self.steps)
+        return _kernels().synchrony(self.t_pre.numpy(), self.t_post.numpy(), self.steps)
 
     @property
     def nbytes(self) -> int:
@@ -396,7 +390,6 @@ class DASSDP:
         """The fitted gate per layer (what a Lava DA-SSDP process takes); None in warm-up."""
         return self._gates
 
-    @torch.no_grad()
     def observe(self, name: str, pre_spikes: torch.Tensor, post_spikes: torch.Tensor) -> None:
         """Keep layer ``name``'s first-spike latencies of this step: ``(N, Cin|Cout, T)`` spikes."""
         if name not in self._synapses:
@@ -422,7 +415,7 @@ class DASSDP:
     @torch.no_grad()
     def after_step(self, epoch: int, loss_per_sample: torch.Tensor) -> None:
         """Record S and L (warm-up) or add dW to the plastic weights, for the step just taken."""
-        windows = self._take_windows(len(loss_per_sample))
+        windows = self._take_windows(loss_per_sample.shape[0])
         if epoch < self.config.warmup_epochs:
             loss = loss_per_sample.detach()
             if self.config.warmup_loss == "batch_mean":  # the spec's: one loss per (global) batch
@@ -434,7 +427,7 @@ class DASSDP:
             self._gates = {name: fit_gate(record.k, record.sync_mean, record.sync_std,
                                           self.config.gate, self.config.gate_clamp)
                            for name, record in self._records.items()}
-        batch, reduce = len(loss_per_sample), None
+        batch, reduce = loss_per_sample.shape[0], None
         if in_group():  # the global batch, and each replica's sum of it
             batch, reduce = int(all_sum(torch.tensor(batch))), all_sum
         for name, window in windows.items():
@@ -468,7 +461,7 @@ class DASSDP:
             raise RuntimeError(f"DASSDP.after_step: no observe() for {missing} in this step")
         windows, self._windows = self._windows, {}
         self._last_latency = None
-        sizes = {name: len(window.t_pre) for name, window in windows.items()}
+        sizes = {name: window.t_pre.shape[0] for name, window in windows.items()}
         if any(size != batch for size in sizes.values()):
             raise ValueError(f"DASSDP.after_step: {batch} losses for batches of {sizes}")
         return windows
@@ -481,6 +474,15 @@ class DASSDP:
                                                  co_silent=self.config.co_silent, dtype=dtype,
                                                  device=device)
         return self._tables[key]
+
+
+@cache
+def _kernels() -> ModuleType:
+    """:mod:`neurodeploy.learning.dassdp_kernels`, imported at first use: numba loads only
+    where the CPU path runs (not in the Lava process models, which import this module)."""
+    from neurodeploy.learning import dassdp_kernels
+
+    return dassdp_kernels
 
 
 def _global_mean(values: torch.Tensor) -> torch.Tensor:
