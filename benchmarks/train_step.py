@@ -82,7 +82,7 @@ def measure(name: str, steps: int, warmup: int, dynamics: str, seed: int) -> dic
     config = load_config(EXAMPLES / f"{name}.yaml")
     split = load_split(config.data, config.seed)
     trainers = {"slayer": Trainer(config, split, "slayer"), dynamics: Trainer(config, split, dynamics)}
-    schedule = config.encoding.schedule(hops=len(trainers["slayer"].network.named_synapses()))
+    schedule = config.encoding.schedule(hops=trainers["slayer"].network.hops)
     batch = config.train.batch_size
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(split.train), generator=generator).numpy()
@@ -90,7 +90,7 @@ def measure(name: str, steps: int, warmup: int, dynamics: str, seed: int) -> dic
     for index in range(warmup + steps):
         start = (index * batch) % (len(order) - batch + 1)
         rows = order[start:start + batch]
-        batches.append((encode(split.train.images[rows], schedule, generator),
+        batches.append((encode(split.train.images[rows], schedule, seed=seed, first=index * batch),
                         torch.as_tensor(split.train.labels[rows])))
     times: dict[str, list[float]] = {path: [] for path in trainers}
     shuffle = random.Random(seed)

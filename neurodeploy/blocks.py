@@ -20,7 +20,8 @@ The Lava runner, its counters, early exit, the emulator, traces, ``compare`` and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from itertools import accumulate
+from typing import TYPE_CHECKING, Iterable, Optional
 
 if TYPE_CHECKING:
     from neurodeploy.netxfile import NetxLayer, NetxNetwork
@@ -43,16 +44,26 @@ class Block:
         return self.layer.type == "input"
 
 
+def layer_hops(synaptic: Iterable[bool]) -> tuple[int, ...]:
+    """Each layer's hops in a chain, given which layers have a synapse: the synapses up to
+    and including it (the netx file's layers, SLAYER's blocks and NIR's float layers alike)."""
+    return tuple(accumulate(int(bool(has)) for has in synaptic))
+
+
+def chain_hops(synaptic: Iterable[bool]) -> int:
+    """Hops of a chain's last layer: steps from its input to its output."""
+    hops = layer_hops(synaptic)
+    return hops[-1] if hops else 0
+
+
 def runnable_blocks(network: "NetxNetwork") -> tuple[Block, ...]:
     """The blocks netx builds from ``network``, in order, with their hops."""
     blocks: list[Block] = []
-    hops = 0
-    for layer in network.layers:
+    for layer, hops in zip(network.layers, layer_hops(layer.is_synaptic for layer in network.layers)):
         if layer.type == "input":
             if layer.neuron and not blocks:
                 blocks.append(Block(layer, hops))
         elif layer.is_synaptic:
-            hops += 1
             blocks.append(Block(layer, hops))
     return tuple(blocks)
 

@@ -263,9 +263,9 @@ def parity(network: str, config: Optional[str], spikes: Optional[str], bias: Opt
     check_json_target(json_path, "parity report")
     description = read_netx(network)
     if checkpoint is not None:
-        from neurodeploy.model.checkpoint import checkpoint_network
+        from neurodeploy.model.checkpoint import trained_network
 
-        checkpoint = checkpoint_network(checkpoint)[0]  # read once, first: a bad one stops here
+        checkpoint = trained_network(checkpoint)  # read once, first: a bad one stops here
     request = InputRequest(config, spikes, bias, labels, layout, steps, samples, _reset_interval(reset_interval))
     if request.reset_interval is not None:
         raise click.UsageError("parity compares the per-sample reset plan only; drop --reset-interval")

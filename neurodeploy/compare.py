@@ -103,8 +103,6 @@ def train_and_measure(config_path: str, overrides: dict[str, Any], output: str, 
 def measure(trained: TrainedRun, thresholds: tuple[float, ...], profiles: list[str]) -> RunMeasurement:
     """Everything the study reports about one trained run. The exit threshold is chosen on
     the run's validation images (held out of training); the test split only measures it."""
-    import torch
-
     from neurodeploy.encoding import encode
     from neurodeploy.hardware.deployment import deployment_summary, validate_profiles
     from neurodeploy.sim.emulator import emulate
@@ -120,7 +118,7 @@ def measure(trained: TrainedRun, thresholds: tuple[float, ...], profiles: list[s
     held_out_cumulative = cumulative_counts(_frame_axis(held_out.recording[output], frame))
     chosen = choose_threshold(held_out_cumulative, trained.validation.labels, list(thresholds), EXIT_TOLERANCE)
     test_exit = early_exit(cumulative, chosen["threshold"])
-    input_steps = encode(test.images, schedule, torch.Generator().manual_seed(seed)).flatten(1, -2).sum(1).numpy()
+    input_steps = encode(test.images, schedule, seed=seed).flatten(1, -2).sum(1).numpy()
     layer_steps = {name: _frame_axis(trace, frame).reshape(len(test), frame, -1).sum(-1)
                    for name, trace in faithful.recording.items()}
     network = trained.read_network()

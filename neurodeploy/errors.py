@@ -7,7 +7,7 @@ keeps its traceback.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 #: Most characters of a bad value a message shows (a value can be megabytes long).
 SHOWN_CHARACTERS = 80
@@ -45,6 +45,14 @@ def shown(value: Any, limit: int = SHOWN_CHARACTERS) -> str:
     """``repr(value)`` cut to ``limit`` characters, for messages that quote what they got."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit - 3]}..."
+
+
+def first_line(error: BaseException, limit: Optional[int] = None) -> str:
+    """The first line of ``error``'s message (cut to ``limit`` characters), or its type's
+    name when it has none: what a one-line message quotes of an error it caught."""
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    return line if limit is None else line[:limit]
 
 
 class DistributedError(NeurodeployError):

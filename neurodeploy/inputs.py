@@ -25,12 +25,12 @@ import zipfile
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Optional, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, Optional, Union
 
 import numpy as np
 
 from neurodeploy.encoding.schedule import FrameSchedule
-from neurodeploy.errors import InputError, NetworkFileError, shown
+from neurodeploy.errors import InputError, NetworkFileError, first_line, shown
 from neurodeploy.paths import input_file, shown_path
 
 if TYPE_CHECKING:
@@ -53,10 +53,15 @@ _READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, s
 
 @dataclass(frozen=True)
 class ImageInput:
+    """Integer images encoded by ``schedule``; a rate code draws sample ``first + k``'s
+    spikes from (``seed``, ``first + k``), so a shard (``first`` its offset) gets the spikes
+    that sample gets in the whole set."""
+
     images: np.ndarray
     schedule: FrameSchedule
     seed: int = 0
     labels: Optional[np.ndarray] = None
+    first: int = 0
 
     kind = "images"
 
@@ -75,6 +80,16 @@ class ImageInput:
     def head(self, count: Optional[int]) -> "ImageInput":
         return self if count is None else replace(self, images=self.images[:count],
                                                   labels=_head(self.labels, count))
+
+    def spikes(self, start: int = 0, stop: Optional[int] = None, dtype: Any = None) -> Any:
+        """Samples ``start .. stop - 1`` encoded, ``(B, frame_steps, *shape)`` torch of
+        ``dtype`` (default bool): the one place a backend turns images into spikes."""
+        import torch
+
+        from neurodeploy.encoding import encode_steps
+
+        return encode_steps(self.images[start:stop], self.schedule, seed=self.seed, first=self.first + start,
+                            dtype=torch.bool if dtype is None else dtype)
 
 
 @dataclass(frozen=True)
@@ -251,7 +266,7 @@ def _load(path: Path, key: str) -> tuple[np.ndarray, Optional[np.ndarray]]:
             wanted = [chosen] + (["labels"] if "labels" in members and chosen != "labels" else [])
             arrays = [_member(path, archive, members[name], name) for name in wanted]
     except _READ_ERRORS as error:
-        raise InputError(f"{shown_path(path)}: not a readable .npy or .npz array file ({_first_line(error)})") from None
+        raise InputError(f"{shown_path(path)}: not a readable .npy or .npz array file ({first_line(error, 200)})") from None
     return arrays[0], (arrays[1] if len(arrays) > 1 else None)
 
 
@@ -327,8 +342,3 @@ def _head(labels: Optional[np.ndarray], count: int) -> Optional[np.ndarray]:
 
 def _dims(shape: tuple[int, ...]) -> str:
     return ", ".join(str(v) for v in shape)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0][:200] if text else type(error).__name__

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from neurodeploy.atomic import read_json, write_json
 from neurodeploy.encoding.schedule import FrameSchedule
-from neurodeploy.errors import ConfigError, NeurodeployError, shown
+from neurodeploy.errors import ConfigError, NeurodeployError, first_line, shown
 from neurodeploy.paths import is_regular
 from neurodeploy.schema import Invalid, Node, field, integer, list_of, mapping, optional, strings_to_strings, text
 
@@ -170,4 +170,4 @@ class Manifest:
         except ConfigError as error:
             raise NeurodeployError(f"{path}: {error}") from None
         except (TypeError, ValueError) as error:
-            raise NeurodeployError(f"{path}: malformed manifest ({str(error).splitlines()[0][:120]})") from None
+            raise NeurodeployError(f"{path}: malformed manifest ({first_line(error, 120)})") from None

@@ -45,7 +45,7 @@ from typing import Any, Optional
 import h5py
 import numpy as np
 
-from neurodeploy.errors import NetworkFileError, shown
+from neurodeploy.errors import NetworkFileError, first_line, shown
 
 #: Types whose neurons each take every input of the flattened previous layer.
 DENSE_TYPES = ("dense", "dense_rec", "dense_comp")
@@ -209,12 +209,12 @@ def read_netx(path: str | Path, input_shape: Optional[tuple[int, ...]] = None) -
     except _H5PY_ERRORS as error:
         hint = (f"; a training checkpoint? export it first: neurodeploy export {path} -o model.net"
                 if raw.startswith((b"PK\x03\x04", b"\x80")) else "")  # torch's zip, or a plain pickle
-        raise NetworkFileError(f"{path}: not an HDF5 file ({_first_line(error)[:120]}){hint}") from None
+        raise NetworkFileError(f"{path}: not an HDF5 file ({first_line(error, 120)}){hint}") from None
     with handle:
         try:
             groups = _layer_groups(path, handle)
         except _H5PY_ERRORS as error:
-            raise NetworkFileError(f"{path}: unreadable 'layer' group ({_first_line(error)[:120]})") from None
+            raise NetworkFileError(f"{path}: unreadable 'layer' group ({first_line(error, 120)})") from None
         layers: list[NetxLayer] = []
         for index, group in enumerate(groups):
             try:
@@ -223,7 +223,7 @@ def read_netx(path: str | Path, input_shape: Optional[tuple[int, ...]] = None) -
                 raise NetworkFileError(f"{path}: {error}") from None
             except _H5PY_ERRORS as error:
                 raise NetworkFileError(f"{path}: layer/{index} is malformed "
-                                       f"({_first_line(error)[:120]})") from None
+                                       f"({first_line(error, 120)})") from None
     try:
         connected = _connect(tuple(layers), None if input_shape is None else tuple(int(v) for v in input_shape))
     except NetworkFileError as error:
@@ -733,8 +733,3 @@ def _size(shape: Optional[tuple[int, ...]]) -> int:
 #: What h5py raises on a corrupt file (heap, B-tree, dataspace damage), beside our own errors.
 _H5PY_ERRORS = (OSError, KeyError, IndexError, ValueError, TypeError, RuntimeError, UnicodeError,
                 OverflowError, AttributeError)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

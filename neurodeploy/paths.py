@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 from typing import Type
 
-from neurodeploy.errors import NeurodeployError
+from neurodeploy.errors import NeurodeployError, first_line
 
 #: Longest path a message quotes in full; a longer one is cut in the middle.
 SHOWN_PATH = 160
@@ -56,7 +56,7 @@ def kind(mode: int) -> str:
 
 def reason(error: OSError) -> str:
     """The OS's words for ``error`` without the path it repeats."""
-    return os.strerror(error.errno) if error.errno else str(error).splitlines()[0][:120]
+    return os.strerror(error.errno) if error.errno else first_line(error, 120)
 
 
 def shown_path(path: str | os.PathLike) -> str:

@@ -111,9 +111,9 @@ def train_and_export(config_path: str, overrides: Optional[dict[str, Any]] = Non
 
 
 def _schedule(config: ExperimentConfig, network) -> FrameSchedule:
-    """The frame schedule of a SLAYER network: its default gap is the network's hops, one
-    per synaptic block (the count netx's blocks give once exported)."""
-    return config.encoding.schedule(hops=len(network.named_synapses()))
+    """The frame schedule of a SLAYER network: its default gap is the network's hops (the
+    count netx's blocks give once exported)."""
+    return config.encoding.schedule(hops=network.hops)
 
 
 def _plasticity_plugin(config: ExperimentConfig, network, schedule: FrameSchedule):
@@ -284,7 +284,8 @@ def _simulate_on_ray(address: str, network: "NetxNetwork", inputs: Inputs, exit_
 def parity_on_ray(address: str, network: "NetxNetwork", inputs: Inputs, timeout_s: Optional[float],
                   checkpoint: Any = None):
     """``nd.parity`` as Ray tasks over shards of the samples, one report over all of them.
-    A rate code's spikes are drawn per shard (seeded alike on every backend of a shard).
+    A rate code draws each sample's spikes from (seed, its index in the whole set), so the
+    shards see the spikes one run sees and the report is bit for bit one run's.
     ``checkpoint``: as ``nd.parity`` takes it; a path is read once, here, not by every task."""
     from functools import partial
 
@@ -292,10 +293,10 @@ def parity_on_ray(address: str, network: "NetxNetwork", inputs: Inputs, timeout_
     from neurodeploy.distributed.ray_tasks import ray_session, run_tasks, shards_for
     from neurodeploy.sim.parity import concatenate_reports
 
-    if isinstance(checkpoint, (str, Path)):
-        from neurodeploy.model.checkpoint import checkpoint_network
+    if checkpoint is not None:
+        from neurodeploy.model.checkpoint import trained_network
 
-        checkpoint = checkpoint_network(checkpoint)[0]
+        checkpoint = trained_network(checkpoint)
     with ray_session(address):
         parts = shards_for(network, inputs)
         task = partial(parity, network, timeout_s=timeout_s, checkpoint=checkpoint)

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from neurodeploy.errors import ConfigError
+from neurodeploy.errors import ConfigError, first_line
 from neurodeploy.paths import input_file
 
 MAX_BYTES = 1 << 20
@@ -99,5 +99,5 @@ def _where(error: yaml.YAMLError) -> str:
 
 
 def _problem(error: yaml.YAMLError) -> str:
-    problem = getattr(error, "problem", None) or str(error).strip().splitlines()[0]
+    problem = getattr(error, "problem", None) or first_line(error)
     return str(problem)[:120]

@@ -162,7 +162,7 @@ def test_an_epoch_with_dassdp_and_the_evaluation_match(tmp_path):
         torch.manual_seed(config.seed)
         network = SpikingNetwork(config.model, split.input_shape, split.num_classes, dynamics=dynamics)
         assert network.dynamics == dynamics
-        schedule = config.encoding.schedule(hops=len(network.named_synapses()))
+        schedule = config.encoding.schedule(hops=network.hops)
         plugin = DASSDP(config.dassdp, network.named_synapses(), epochs=config.train.epochs,
                         frame_steps=schedule.frame_steps)
         (tmp_path / dynamics).mkdir()

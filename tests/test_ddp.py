@@ -77,7 +77,7 @@ def _train(base: dict, variant: str, run_dir: Path) -> dict:
     seed_everything(config.seed)
     split = load_split(config.data, config.seed)
     network = SpikingNetwork(config.model, split.input_shape, split.num_classes)
-    schedule = config.encoding.schedule(hops=len(network.named_synapses()))
+    schedule = config.encoding.schedule(hops=network.hops)
     rule = Rule(config.dassdp, network.named_synapses(), epochs=config.train.epochs,
                 frame_steps=schedule.frame_steps) if config.dassdp.enabled else None
     recorder = StepRecorder(network, rule)

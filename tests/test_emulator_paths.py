@@ -51,9 +51,9 @@ def test_kernel_equals_the_torch_loop_on_every_overflow_rule(bound, factors):
 def test_step_table_is_the_encoder(encoding):
     schedule = FrameSchedule(encoding=encoding, temporal_steps=6, n_bits=8, gap=2)
     images = np.random.default_rng(0).integers(0, 256, size=(4, 3, 5, 6), dtype=np.uint8)
-    expected = encode(images, schedule, torch.Generator().manual_seed(2)).movedim(-1, 1)
+    expected = encode(images, schedule, seed=2).movedim(-1, 1)
     for dtype in (torch.bool, torch.float32):
-        got = encode_steps(images, schedule, torch.Generator().manual_seed(2), dtype)
+        got = encode_steps(images, schedule, seed=2, dtype=dtype)
         assert got.dtype == dtype and got.is_contiguous()
         assert torch.equal(got, expected.to(dtype))
 

@@ -58,8 +58,7 @@ def test_an_injected_threshold_is_found_at_its_layer_and_step(tmp_path, small_ru
     inputs, _ = simulation_inputs(read_netx(copy), InputRequest(samples=10))
     report = parity_report(copy, inputs, timeout_s=LAVA_TIMEOUT_S, checkpoint=copy.parent / "checkpoint.pt")
 
-    original, _ = torch_traces(checkpoint_network(trained.run_dir / "checkpoint.pt")[0], inputs.images,
-                               inputs.schedule)
+    original, _ = torch_traces(checkpoint_network(trained.run_dir / "checkpoint.pt")[0], inputs)
     dense1 = original["dense1"]
     fires = dense1.spikes.any(axis=2)
     expected_step = int(np.flatnonzero(fires.any(axis=0))[0])

@@ -27,8 +27,8 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Callable, Iterator, Optional, Sequence, TypeVar
 
-from neurodeploy.blocks import NetworkTiming, runnable_blocks
-from neurodeploy.errors import DistributedError, NeurodeployError
+from neurodeploy.blocks import NetworkTiming
+from neurodeploy.errors import DistributedError, NeurodeployError, first_line
 from neurodeploy.inputs import BiasInput, ImageInput, Inputs, SpikeInput
 from neurodeploy.netxfile import NetxNetwork
 from neurodeploy.results import SimulationResult
@@ -62,7 +62,7 @@ def ray_session(address: str) -> Iterator[None]:
         else:
             ray.init(address=address, logging_level="WARNING")
     except (ConnectionError, RuntimeError, ValueError) as error:
-        raise DistributedError(f"--ray {address}: cannot start or reach Ray ({_first_line(error)}); "
+        raise DistributedError(f"--ray {address}: cannot start or reach Ray ({first_line(error)}); "
                                f"expected 'local' or a cluster address such as 127.0.0.1:6379") from None
     try:
         yield
@@ -122,7 +122,7 @@ def _host_port(address: str) -> tuple[str, int]:
 def _reason(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
-    return _first_line(error)
+    return first_line(error)
 
 
 def _shown(text: str) -> str:
@@ -168,7 +168,7 @@ def run_tasks(function: Callable[..., Result], calls: Sequence[tuple]) -> list[R
         if isinstance(error, RayTaskError) and isinstance(error.cause, NeurodeployError):
             raise error.cause from None
         if isinstance(error, RayError) and not isinstance(error, (RayTaskError, TaskCancelledError)):
-            raise DistributedError(f"a Ray task could not finish ({_first_line(error)}); a lost worker "
+            raise DistributedError(f"a Ray task could not finish ({first_line(error)}); a lost worker "
                                    f"is retried {TASK_RETRIES} times") from None
         raise
     return ray.get(refs)
@@ -200,29 +200,12 @@ def shard(inputs: Inputs, count: int) -> list[Inputs]:
 def _samples(inputs: Inputs, start: int, stop: int) -> Inputs:
     labels = None if inputs.labels is None else inputs.labels[start:stop]
     if isinstance(inputs, ImageInput):
-        return replace(inputs, images=inputs.images[start:stop], labels=labels)
+        return replace(inputs, images=inputs.images[start:stop], labels=labels, first=inputs.first + start)
     if isinstance(inputs, SpikeInput):
         return replace(inputs, spikes=inputs.spikes[start:stop], labels=labels)
     if isinstance(inputs, BiasInput):
         return replace(inputs, bias=inputs.bias[start:stop], labels=labels)
     raise TypeError(f"not an input: {type(inputs).__name__}")
-
-
-def drawn_spikes(network: NetxNetwork, inputs: Inputs) -> Inputs:
-    """Rate-coded images as the spikes one run draws from its one seeded generator, in
-    sample order (``encode_steps``); shards of the images would each restart it. Other
-    inputs are deterministic and are returned as they are."""
-    if not (isinstance(inputs, ImageInput) and inputs.schedule.temporal_kind == "rate"):
-        return inputs
-    import torch
-
-    from neurodeploy.encoding import encode_steps
-
-    spikes = encode_steps(inputs.images, inputs.schedule, torch.Generator().manual_seed(inputs.seed)).numpy()
-    blocks = runnable_blocks(network)
-    if network.input_shape and blocks and blocks[0].layer.type != "conv":  # a dense port takes them flat
-        spikes = spikes.reshape(*spikes.shape[:2], *reversed(network.input_shape))
-    return SpikeInput(spikes, inputs.labels)
 
 
 def shards_for(network: NetxNetwork, inputs: Inputs, shards: Optional[int] = None, reset: bool = True,
@@ -239,14 +222,9 @@ def simulate_sharded(run: Callable[[Inputs], SimulationResult], network: NetxNet
     """``run(inputs)`` (one backend's simulation of ``network``) over shards of the samples,
     one Ray task each, merged in sample order: bit for bit what ``run(inputs)`` returns
     when samples are independent; ``extra["ray_tasks"]`` says how many tasks ran."""
-    parts = shards_for(network, drawn_spikes(network, inputs), shards, reset, reset_interval)
+    parts = shards_for(network, inputs, shards, reset, reset_interval)
     began = time.perf_counter()
     results = run_tasks(run, [(part,) for part in parts])
     timing = NetworkTiming.of(network, inputs.frame_steps, reset, reset_interval)
     merged = SimulationResult.concatenate(results, timing.total_steps(inputs.samples), time.perf_counter() - began)
     return replace(merged, extra={**merged.extra, "ray_tasks": len(parts)})
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

@@ -7,7 +7,6 @@ the positions of the temporal part and of every bit-plane window come from one p
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Optional
 
 import numpy as np
 import torch
@@ -102,13 +101,25 @@ def ttfs(images: torch.Tensor, steps: int, n_bits: int = 8) -> torch.Tensor:
     return ((spike_at.unsqueeze(-1) == time) & (images.unsqueeze(-1) > 0)).float()
 
 
-def rate(images: torch.Tensor, steps: int, n_bits: int = 8,
-         generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Bernoulli spikes each step with probability ``I / (2**n_bits - 1)``; seeded by ``generator``."""
+def sample_seed(seed: int, index: int) -> int:
+    """The seed of sample ``index``'s rate spikes in a set encoded with ``seed``: mixed by
+    numpy's ``SeedSequence``, so neighbouring seeds or samples give unrelated streams."""
+    return int(np.random.SeedSequence((int(seed), int(index))).generate_state(1, np.uint64)[0]) >> 1
+
+
+def rate(images: torch.Tensor, steps: int, n_bits: int = 8, *, seed: int = 0, first: int = 0) -> torch.Tensor:
+    """Bernoulli spikes each step with probability ``I / (2**n_bits - 1)``.
+
+    ``images[k]`` is sample ``first + k`` of a set encoded with ``seed``, and its spikes
+    are drawn from a generator of its own seeded with (``seed``, ``first + k``): a sample
+    gets the same spikes whatever batch or shard it is encoded in (the emulator's batches,
+    Ray's shards, Lava's spike source and the torch model all see the same ones)."""
     probability = images.to(torch.float32) / (2 ** n_bits - 1)
-    draws = torch.rand(*probability.shape, steps, generator=generator,
-                       device=probability.device)
-    return (draws < probability.unsqueeze(-1)).float()
+    draws = torch.empty(*probability.shape, steps, dtype=torch.float32)
+    for k in range(len(probability)):
+        torch.rand(draws.shape[1:], generator=torch.Generator().manual_seed(sample_seed(seed, first + k)),
+                   out=draws[k])
+    return (draws.to(probability.device) < probability.unsqueeze(-1)).float()
 
 
 def bit_plane_train(images: torch.Tensor, schedule: FrameSchedule) -> torch.Tensor:
@@ -123,28 +134,29 @@ def bit_plane_train(images: torch.Tensor, schedule: FrameSchedule) -> torch.Tens
     return (bits.bool() & emits).float()
 
 
-def encode(images: np.ndarray | torch.Tensor, schedule: FrameSchedule,
-           generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Encode ``(N, C, H, W)`` integer images to ``(N, C, H, W, frame_steps)`` float spikes."""
+def encode(images: np.ndarray | torch.Tensor, schedule: FrameSchedule, *, seed: int = 0,
+           first: int = 0) -> torch.Tensor:
+    """Encode ``(N, C, H, W)`` integer images to ``(N, C, H, W, frame_steps)`` float spikes;
+    a rate code draws sample ``first + k``'s spikes from (``seed``, ``first + k``) (see :func:`rate`)."""
     pixels = check_images(images, schedule.n_bits)
     if schedule.temporal_kind == "rate":
-        temporal = rate(pixels, schedule.temporal_steps, schedule.n_bits, generator)
+        temporal = rate(pixels, schedule.temporal_steps, schedule.n_bits, seed=seed, first=first)
     else:
         temporal = ttfs(pixels, schedule.temporal_steps, schedule.n_bits)
     return torch.cat([temporal, bit_plane_train(pixels, schedule)], dim=-1)
 
 
-def encode_steps(images: np.ndarray | torch.Tensor, schedule: FrameSchedule,
-                 generator: Optional[torch.Generator] = None, dtype: torch.dtype = torch.bool) -> torch.Tensor:
+def encode_steps(images: np.ndarray | torch.Tensor, schedule: FrameSchedule, *, seed: int = 0, first: int = 0,
+                 dtype: torch.dtype = torch.bool) -> torch.Tensor:
     """``encode`` with time second, as backends step it: ``(N, frame_steps, C, H, W)``,
     contiguous, of ``dtype`` (0/1 values; float32 is what a synapse's matrix product takes).
 
-    The rate codes draw from ``generator`` in sample order, so encoding a set in batches
-    gives the same spikes as encoding it at once (the emulator and the Lava runner rely on it).
+    A rate code draws each sample's spikes from (``seed``, its index ``first + k``), so
+    encoding a set in batches or shards gives the spikes of encoding it at once.
     The deterministic codes map each pixel on its own, so they are read from a table of
     ``encode`` over every intensity: one gather instead of a pass per bit-plane."""
     if schedule.temporal_kind == "rate":
-        return encode(images, schedule, generator).movedim(-1, 1).to(dtype).contiguous()
+        return encode(images, schedule, seed=seed, first=first).movedim(-1, 1).to(dtype).contiguous()
     pixels = check_images(images, schedule.n_bits)
     table = _step_table(schedule, dtype)                      # (frame_steps, levels)
     flat = pixels.reshape(len(pixels), -1)

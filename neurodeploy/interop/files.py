@@ -58,7 +58,7 @@ def import_nir_file(nir_path: str | Path, output: str | Path, dt: Optional[float
         neuron={NIR_KEY: {"source": source, "dt": network.dt, "latency_steps": latency_steps(network),
                           "framework": loaded.convention.name}},
         dataset={"dataset": data.dataset} if data is not None else {},
-        data=data.model_dump() if data is not None else None,
+        data=data.dump() if data is not None else None,
         versions=package_versions(PACKAGES))
     written = write_float_netx(network, output, source)
     manifest.neuron[NIR_KEY]["scales"] = {layer.name: layer.scale for layer in written}
@@ -119,8 +119,6 @@ def encoded_test_split(network_file: str | Path, manifest: Any, input_shape: tup
                        samples: Optional[int]) -> tuple[Any, Any]:
     """The manifest's test split encoded with its schedule and seed: spikes ``(N, T,
     *input_shape)`` bool and labels."""
-    import torch
-
     from neurodeploy.data import load_split
     from neurodeploy.encoding import encode_steps
     from neurodeploy.errors import NeurodeployError
@@ -130,7 +128,7 @@ def encoded_test_split(network_file: str | Path, manifest: Any, input_shape: tup
     except NeurodeployError:
         raise NirError(f"{network_file}: its manifest names no data set; import with --dataset") from None
     test = load_split(data, manifest.seed).test.head(samples)
-    spikes = encode_steps(test.images, manifest.schedule, torch.Generator().manual_seed(manifest.seed)).numpy()
+    spikes = encode_steps(test.images, manifest.schedule, seed=manifest.seed).numpy()
     return spikes.reshape(len(spikes), spikes.shape[1], *input_shape), test.labels
 
 

@@ -21,6 +21,7 @@ from typing import Optional
 
 import numpy as np
 
+from neurodeploy.blocks import chain_hops
 from neurodeploy.errors import NeurodeployError
 
 Pair = tuple[int, int]
@@ -93,8 +94,9 @@ class FloatNetwork:
 
     @property
     def hops(self) -> int:
-        """Synaptic hops from input to output: one step of latency each on Loihi."""
-        return len(self.layers)
+        """Synaptic hops from input to output: one step of latency each on Loihi (every
+        float layer has a synapse)."""
+        return chain_hops(True for _ in self.layers)
 
     def layer(self, name: str) -> FloatLayer:
         return next(layer for layer in self.layers if layer.name == name)

@@ -67,6 +67,12 @@ def checkpoint_network(path: str | Path) -> tuple["SpikingNetwork", "ExperimentC
     return network.eval(), config
 
 
+def trained_network(checkpoint: "str | Path | SpikingNetwork") -> "SpikingNetwork":
+    """The network a checkpoint path holds (:func:`checkpoint_network`), or ``checkpoint``
+    itself when it is one already: what parity and its Ray and CLI paths take."""
+    return checkpoint_network(checkpoint)[0] if isinstance(checkpoint, (str, Path)) else checkpoint
+
+
 def _gist(error: BaseException) -> str:
     """The first line of ``error`` that says what went wrong, cut short."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]

@@ -14,6 +14,7 @@ from typing import Optional
 import torch
 from neurodeploy.lavadl import slayer
 
+from neurodeploy.blocks import chain_hops, layer_hops
 from neurodeploy.config import ModelConfig
 from neurodeploy.manifest import LayerInfo
 from neurodeploy.model.fused_cuba import Dynamics, dynamics_of, use_dynamics
@@ -39,7 +40,7 @@ class SpikingNetwork(torch.nn.Module):
         self.config = config
         self.input_shape = tuple(input_shape)
         self.num_classes = num_classes
-        neuron = config.neuron.model_dump()
+        neuron = config.neuron.dump()
         blocks: list[torch.nn.Module] = []
         channels, height, width = input_shape
         for layer in config.conv:
@@ -87,6 +88,16 @@ class SpikingNetwork(torch.nn.Module):
             shape = tuple(int(size) for size in block.shape) if hasattr(block, "shape") else ()
             infos.append(LayerInfo(name, _block_type(block), shape))
         return infos
+
+    @property
+    def layer_hops(self) -> tuple[int, ...]:
+        """Each block's hops, as netx counts them once exported (a flatten adds none)."""
+        return layer_hops(hasattr(block, "synapse") for block in self.blocks)
+
+    @property
+    def hops(self) -> int:
+        """Steps from the input to the output block (the schedule's default gap)."""
+        return chain_hops(hasattr(block, "synapse") for block in self.blocks)
 
     def named_synapses(self) -> dict[str, torch.nn.Module]:
         """Blocks with a synapse (weights), by layer name: what DA-SSDP may adapt."""

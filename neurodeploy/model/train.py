@@ -22,7 +22,7 @@ from neurodeploy.data import ImageSet
 from neurodeploy.decision import predict_from_counts
 from neurodeploy.distributed.ddp import World, all_sum
 from neurodeploy.encoding import FrameSchedule, encode
-from neurodeploy.errors import ConfigError, OutputError
+from neurodeploy.errors import ConfigError, OutputError, first_line
 from neurodeploy.model.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from neurodeploy.model.network import SpikingNetwork
 from neurodeploy.progress import progress, say
@@ -117,7 +117,7 @@ def train(network: SpikingNetwork, train_set: ImageSet, test_set: ImageSet,
         order = torch.randperm(len(train_set), generator=shuffle).numpy()
         if world is not None:
             order = world.local_order(order)
-        encoder_rng = torch.Generator().manual_seed((config.seed * 1000 + epoch) * ranks + rank)
+        epoch_seed = (config.seed * 1000 + epoch) * ranks + rank  # fresh rate spikes each epoch and rank
         network.train()
         total_loss, correct = 0.0, 0
         batches = range(0, len(order), batch_size)
@@ -125,7 +125,7 @@ def train(network: SpikingNetwork, train_set: ImageSet, test_set: ImageSet,
         with progress(f"epoch {epoch + 1}/{config.train.epochs}", len(batches), "batches") as advance:
             for start in batches:
                 index = order[start:start + batch_size]
-                spikes = encode(train_set.images[index], schedule, encoder_rng).to(device)
+                spikes = encode(train_set.images[index], schedule, seed=epoch_seed, first=start).to(device)
                 labels = torch.as_tensor(train_set.labels[index], device=device)
                 forward = model(spikes)
                 per_sample = loss_fn(forward.output, labels).reshape(len(index), -1).sum(1)
@@ -171,10 +171,9 @@ def evaluate(network: SpikingNetwork, data: ImageSet, schedule: FrameSchedule,
     """Run ``data`` through the torch model; the same decision rule as the Lava runner."""
     network.eval()
     device = next(network.parameters()).device
-    encoder_rng = torch.Generator().manual_seed(seed)
     outputs, layer_totals = [], np.zeros(len(network.blocks))
     for start in range(0, len(data), batch_size):
-        spikes = encode(data.images[start:start + batch_size], schedule, encoder_rng).to(device)
+        spikes = encode(data.images[start:start + batch_size], schedule, seed=seed, first=start).to(device)
         forward = network(spikes)
         outputs.append(forward.output.transpose(1, 2).to(torch.uint8).cpu())
         layer_totals += [float(layer.sum()) for layer in forward.layer_spikes]
@@ -215,6 +214,6 @@ def _resume(state: dict[str, Any], path: Path, network: SpikingNetwork, optimize
         result.wall_s = float(state.get("wall_s", 0.0))
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as error:
         raise ConfigError(f"{path}: cannot resume from this checkpoint ({type(error).__name__}: "
-                          f"{str(error).splitlines()[0][:120] if str(error) else ''}); remove it or choose "
+                          f"{first_line(error, 120)}); remove it or choose "
                           f"another output folder") from None
     return state["epoch"]

@@ -7,6 +7,7 @@ from typing import Any, Optional
 import numpy as np
 
 from neurodeploy.atomic import atomic_path
+from neurodeploy.report.figures import pyplot, save_figure
 from neurodeploy.report.plots import describe_network
 
 PLOTS = ("accuracy_vs_step.png", "input_rasters.png", "spikes_per_layer.png", "early_exit.png")
@@ -14,11 +15,8 @@ LABEL_GAP = 0.6  # frame steps between two threshold labels of early_exit.png (c
 
 
 def write_report(summary: dict[str, Any], runs: list, folder: Path, config_path: str) -> None:
-    import matplotlib
-
     from neurodeploy.config import load_config
 
-    matplotlib.use("Agg")
     config = load_config(config_path, summary.get("overrides") or None)
     study = f"{config.data.dataset}, {describe_network(config)}, {summary['seeds']} seed(s) per encoding"
     _accuracy_vs_step(runs, folder / PLOTS[0], study)
@@ -136,15 +134,6 @@ def _energy(row: dict[str, Any]) -> str:
     return "; ".join(shown) or "n/a"
 
 
-def _save(figure, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    figure.tight_layout()
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=110)
-    plt.close(figure)
-
-
 def _by_encoding(runs: list) -> dict[str, list]:
     groups: dict[str, list] = {}
     for run in runs:
@@ -161,7 +150,7 @@ def _integer_steps(axis) -> None:
 def _accuracy_vs_step(runs: list, path: Path, study: str) -> None:
     """Per encoding, the Loihi-faithful curve (solid, dots) and torch's (dashed, crosses, drawn
     over it: where they coincide the crosses sit on the dots)."""
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, axis = plt.subplots(figsize=(7.5, 4.2))
     for encoding, group in _by_encoding(runs).items():
@@ -174,34 +163,33 @@ def _accuracy_vs_step(runs: list, path: Path, study: str) -> None:
     axis.set(xlabel="decision read after frame step", ylabel="test accuracy (%)",
              title=f"accuracy vs time step\n{study}")
     axis.legend(fontsize="small")
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def _input_rasters(runs: list, config, path: Path, study: str) -> None:
     """The first test sample as each encoding sends it (the schedule its run used)."""
-    import matplotlib.pyplot as plt
-    import torch
-
     from neurodeploy.data import load_split
     from neurodeploy.encoding import FrameSchedule, encode
+
+    plt = pyplot()
 
     image = load_split(config.data, config.seed).test.images[:1]
     groups = _by_encoding(runs)
     figure, axes = plt.subplots(1, len(groups), figsize=(3.2 * len(groups), 3.6), squeeze=False)
     for axis, (encoding, group) in zip(axes[0], groups.items()):
         schedule = FrameSchedule.from_dict(group[0].schedule)
-        spikes = encode(image, schedule, torch.Generator().manual_seed(group[0].seed))[0]
+        spikes = encode(image, schedule, seed=group[0].seed)[0]
         rows, times = np.nonzero(spikes.reshape(-1, schedule.frame_steps).numpy())
         axis.scatter(times, rows, s=2, marker="|")
         axis.set(title=f"{encoding} ({int(spikes.sum())} spikes)", xlabel="frame step", ylabel="input line",
                  xlim=(-0.5, schedule.frame_steps - 0.5))
         _integer_steps(axis)
     figure.suptitle(f"the first test image as each encoding sends it ({study.split(',')[0]})")
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def _spikes_per_layer(runs: list, path: Path, study: str) -> None:
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     groups = _by_encoding(runs)
     names = ["input", *groups[next(iter(groups))][0].layer_spikes]
@@ -215,14 +203,14 @@ def _spikes_per_layer(runs: list, path: Path, study: str) -> None:
     axis.set(ylabel="spikes per sample (mean over seeds)",
              title=f"spikes per layer over the frame (Loihi-faithful, drain tail excluded)\n{study}")
     axis.legend()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def _early_exit(runs: list, path: Path, study: str) -> None:
     """One point per threshold (mean over seeds), labelled with it where labels do not
     crowd; no line joins them (a threshold between two has no point of its own). The
     thresholds the seeds chose on their held-out images are ringed."""
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, axis = plt.subplots(figsize=(7.5, 4.6))
     for number, (encoding, group) in enumerate(_by_encoding(runs).items()):
@@ -252,4 +240,4 @@ def _early_exit(runs: list, path: Path, study: str) -> None:
     axis.set(xlabel="mean exit step (frame steps)", ylabel="test accuracy (%)",
              title=f"early exit: each point one threshold on the output margin (labels)\n{study}")
     axis.legend(fontsize="small", loc="lower right")
-    _save(figure, path)
+    save_figure(figure, path)

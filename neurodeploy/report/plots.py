@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from neurodeploy.atomic import atomic_path
+from neurodeploy.report.figures import pyplot, save_figure
 
 if TYPE_CHECKING:
     from neurodeploy.config import ExperimentConfig
@@ -22,11 +22,9 @@ def describe_network(config: "ExperimentConfig") -> str:
 
 def train_curve(history: list[dict[str, float]], path: str | Path, subtitle: str = "") -> None:
     """Loss and train/test accuracy per epoch; ``subtitle`` names the run (data, network, seed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
+
+    plt = pyplot()
 
     epochs = [row["epoch"] for row in history]
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(9, 3.5))
@@ -41,20 +39,15 @@ def train_curve(history: list[dict[str, float]], path: str | Path, subtitle: str
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     if subtitle:
         figure.suptitle(subtitle)
-    figure.tight_layout()
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=110)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def result_figure(result: "SimulationResult", sample: int = 0, path: Optional[str | Path] = None) -> Any:
     """One simulation at a glance: sample ``sample``'s output raster over its decode window
     (when the run kept the output spikes) and the mean output count per output neuron."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
+
+    plt = pyplot()
 
     if not 0 <= sample < max(result.samples, 1):
         raise ValueError(f"sample {sample}: the result holds {result.samples} samples")
@@ -73,8 +66,8 @@ def result_figure(result: "SimulationResult", sample: int = 0, path: Optional[st
     counts.set(xlabel="output neuron", ylabel="spikes per sample (mean)",
                title=f"{result.backend}: {result.samples} samples")
     counts.xaxis.set_major_locator(MaxNLocator(integer=True))
-    figure.tight_layout()
     if path is not None:
-        with atomic_path(path) as temporary:
-            figure.savefig(temporary, format="png", dpi=110)
+        save_figure(figure, path, close=False)
+    else:
+        figure.tight_layout()
     return figure

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from neurodeploy.blocks import NetworkTiming
-from neurodeploy.encoding import FrameSchedule, encode_steps
+from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import NetworkFileError
 from neurodeploy.inputs import BiasInput, ImageInput, Inputs, SpikeInput, as_inputs, check_drive, check_fits
 from neurodeploy.netxfile import NetxNetwork, read_netx
@@ -177,18 +177,17 @@ def _network(network: Union[NetxNetwork, str, Path]) -> NetxNetwork:
     return _read(path, (status.st_ino, status.st_size, status.st_mtime_ns))
 
 
-def _input_steps(inputs: Inputs, start: int, stop: int, generator: torch.Generator,
-                 device: torch.device) -> torch.Tensor:
+def _input_steps(inputs: Inputs, start: int, stop: int, device: torch.device) -> torch.Tensor:
     """Input spikes ``(B, T, *shape)`` of samples ``start .. stop - 1``; images are encoded
     straight to float32 0/1 in the (B, T, ...) layout the first synapse multiplies."""
     if isinstance(inputs, ImageInput):
-        return encode_steps(inputs.images[start:stop], inputs.schedule, generator, torch.float32).to(device)
+        return inputs.spikes(start, stop, torch.float32).to(device)
     if isinstance(inputs, SpikeInput):
         return torch.from_numpy(inputs.spikes[start:stop]).to(device)
     return torch.zeros((stop - start, inputs.frame_steps, *inputs.sample_shape), dtype=torch.bool, device=device)
 
 
-def _first_input(layer: EmulatedLayer, inputs: Inputs, start: int, stop: int, generator: torch.Generator,
+def _first_input(layer: EmulatedLayer, inputs: Inputs, start: int, stop: int,
                  device: torch.device) -> Union[torch.Tensor, Events]:
     """The first layer's input for samples ``start .. stop - 1``: images in a deterministic
     code go to an event-driven first layer as events, read from their intensities."""
@@ -197,7 +196,7 @@ def _first_input(layer: EmulatedLayer, inputs: Inputs, start: int, stop: int, ge
         found = Events.of_images(inputs.images[start:stop], inputs.schedule)
         if events.worth_it(layer, found.count, (stop - start) * inputs.frame_steps):
             return found
-    return _input_steps(inputs, start, stop, generator, device)
+    return _input_steps(inputs, start, stop, device)
 
 
 def _bias_of(inputs: Inputs, start: int, stop: int, device: torch.device) -> Optional[torch.Tensor]:
@@ -212,7 +211,6 @@ def _run_batched(layers: Sequence[EmulatedLayer], timing: NetworkTiming, inputs:
     """Samples side by side: every block's window of a sample opens with its reset. Inner
     layers' spikes are counted and dropped unless ``record``."""
     frame = timing.frame_steps
-    generator = torch.Generator().manual_seed(getattr(inputs, "seed", 0))
     carries = _warm_up(layers, timing, device)
     parts: list[list[_Activity]] = [[] for _ in layers]
     counts = [0] * len(layers)
@@ -220,7 +218,7 @@ def _run_batched(layers: Sequence[EmulatedLayer], timing: NetworkTiming, inputs:
     with progress("emulator", inputs.samples) as advance:
         for start in range(0, inputs.samples, batch_size):
             stop = min(start + batch_size, inputs.samples)
-            spikes, known = _first_input(layers[0], inputs, start, stop, generator, device), None
+            spikes, known = _first_input(layers[0], inputs, start, stop, device), None
             bias = _bias_of(inputs, start, stop, device)
             for index, layer in enumerate(layers):
                 constant = bias[:, None] if layer.bias_driven and bias is not None else None
@@ -240,10 +238,9 @@ def _run_timeline(layers: Sequence[EmulatedLayer], timing: NetworkTiming, inputs
     each block's windows are then cut from its timeline."""
     frame, samples = timing.frame_steps, inputs.samples
     length = timing.total_steps(samples)
-    generator = torch.Generator().manual_seed(getattr(inputs, "seed", 0))
     external = torch.zeros((1, length, *inputs.sample_shape), dtype=torch.bool, device=device)
     if samples:
-        external[0, :samples * frame] = _input_steps(inputs, 0, samples, generator, device).reshape(
+        external[0, :samples * frame] = _input_steps(inputs, 0, samples, device).reshape(
             samples * frame, *inputs.sample_shape)
     per_sample = _bias_of(inputs, 0, samples, device)
     spikes = external

@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 import numpy as np
 
-from neurodeploy.encoding import FrameSchedule
 from neurodeploy.errors import InputError
 from neurodeploy.inputs import ImageInput, Inputs
-from neurodeploy.model.checkpoint import checkpoint_network
+from neurodeploy.model.checkpoint import trained_network
 from neurodeploy.netxfile import NetxNetwork, read_netx
 from neurodeploy.results import ResultShape
 from neurodeploy.sim.trace import LayerTrace
@@ -130,7 +129,7 @@ def parity_report(network: NetxNetwork | str | Path, inputs: Inputs, timeout_s: 
                   checkpoint: "Optional[str | Path | SpikingNetwork]" = None) -> ParityReport:
     """Record ``inputs`` on every backend and compare each pair; torch (SLAYER) joins when
     a training ``checkpoint`` is given (a path, read first as plain data so that a bad one
-    stops before any backend runs, or the network :func:`checkpoint_network` returned).
+    stops before any backend runs, or the network :func:`trained_network` returned).
     Nothing is read that was not named: a ``checkpoint.pt`` lying beside the ``.net`` is
     not. Accuracy is reported only with labels (``labels`` or the inputs' own)."""
     from neurodeploy.sim.emulator import emulate
@@ -142,14 +141,14 @@ def parity_report(network: NetxNetwork | str | Path, inputs: Inputs, timeout_s: 
         if not isinstance(inputs, ImageInput):
             raise InputError(f"--checkpoint {checkpoint}: torch runs images through the trained encoder; "
                              f"the inputs are {inputs.kind} (drop --checkpoint, or give images)")
-        slayer = checkpoint_network(checkpoint)[0] if isinstance(checkpoint, (str, Path)) else checkpoint
+        slayer = trained_network(checkpoint)
         reason = None
     emulated = emulate(description, inputs, record=True)
     lava = simulate(description, inputs, timeout_s=timeout_s, record_layers=True)
     runs = {"emulator": (emulated.recording, emulated.predictions),
             "lava": (lava.recording, lava.predictions)}
     if slayer is not None:
-        runs["torch"] = torch_traces(slayer, inputs.images, inputs.schedule)
+        runs["torch"] = torch_traces(slayer, inputs)
     pairs = [(a, b) for a, b in (("torch", "emulator"), ("emulator", "lava"), ("torch", "lava"))
              if a in runs and b in runs]
     comparisons = tuple(
@@ -163,23 +162,21 @@ def parity_report(network: NetxNetwork | str | Path, inputs: Inputs, timeout_s: 
                         comparisons, reason)
 
 
-def torch_traces(network: "SpikingNetwork", images: np.ndarray,
-                 schedule: FrameSchedule) -> tuple[dict[str, LayerTrace], np.ndarray]:
+def torch_traces(network: "SpikingNetwork", inputs: ImageInput) -> tuple[dict[str, LayerTrace], np.ndarray]:
     """Every block's spikes from a trained SLAYER ``network`` (see
-    :func:`neurodeploy.model.checkpoint.checkpoint_network`), cut into the same windows as
-    the other backends, and its predictions."""
+    :func:`neurodeploy.model.checkpoint.trained_network`) fed ``inputs`` (the spikes the
+    other backends get), cut into the same windows, and its predictions."""
     import torch
 
     from neurodeploy.decision import predict_from_counts
     from neurodeploy.encoding import encode
 
     with torch.no_grad():
-        forward = network(encode(images, schedule))
-    traces, hops = {}, 0
-    for name, spikes in zip(network.layer_names, forward.layer_spikes):
-        if name.startswith("flatten"):
+        forward = network(encode(inputs.images, inputs.schedule, seed=inputs.seed, first=inputs.first))
+    traces, synapses = {}, network.named_synapses()
+    for name, hops, spikes in zip(network.layer_names, network.layer_hops, forward.layer_spikes):
+        if name not in synapses:  # a flatten builds no netx block
             continue
-        hops += 1
         steps = spikes.movedim(-1, 1) != 0
         traces[name] = LayerTrace(hops, steps[:, hops:].numpy())
     return traces, predict_from_counts(forward.output.sum(-1))

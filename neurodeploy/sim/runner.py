@@ -34,7 +34,7 @@ import numpy as np
 
 from neurodeploy.blocks import NetworkTiming
 from neurodeploy.encoding import FrameSchedule
-from neurodeploy.errors import InputError, NetworkFileError, SimulationError
+from neurodeploy.errors import InputError, NetworkFileError, SimulationError, first_line
 from neurodeploy.inputs import BiasInput, ImageInput, Inputs, SpikeInput, as_inputs, check_drive
 from neurodeploy.netxfile import NetxNetwork, read_netx
 from neurodeploy.progress import progress
@@ -158,15 +158,10 @@ def _results(built: Any, timing: NetworkTiming, samples: int, counters: list, re
 
 
 def _rate_spikes(inputs: ImageInput) -> SpikeInput:
-    """A rate code's random spikes, drawn as the emulator draws them (torch, seeded with the
-    inputs' seed), played by the spike source: the generator process emits only the
-    deterministic codes, and this keeps Lava and the emulator on the same spikes."""
-    import torch
-
-    from neurodeploy.encoding import encode_steps
-
-    spikes = encode_steps(inputs.images, inputs.schedule, torch.Generator().manual_seed(inputs.seed))
-    return SpikeInput(spikes.numpy(), inputs.labels)
+    """A rate code's random spikes, drawn as the emulator draws them (``ImageInput.spikes``),
+    played by the spike source: the generator process emits only the deterministic codes,
+    and this keeps Lava and the emulator on the same spikes."""
+    return SpikeInput(inputs.spikes().numpy(), inputs.labels)
 
 
 def _source(built: Any, inputs: Inputs) -> Optional[Any]:
@@ -362,7 +357,7 @@ def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps
         with _lava_runs_lock:
             _lava_runs -= 1
     if failure:
-        raise SimulationError(f"Lava run failed: {_first_line(failure[0])[:200]}") from failure[0]
+        raise SimulationError(f"Lava run failed: {first_line(failure[0], 200)}") from failure[0]
 
 
 @cache
@@ -476,8 +471,3 @@ def _in_lava_child() -> None:
 
 
 os.register_at_fork(after_in_child=_in_lava_child)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
