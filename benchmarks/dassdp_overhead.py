@@ -50,7 +50,7 @@ class Trainer:
 
     def __init__(self, plastic: list[str], seed: int, dynamics: str) -> None:
         torch.manual_seed(seed)
-        neuron = NeuronConfig().model_dump()
+        neuron = NeuronConfig().dump()
         self.blocks = torch.nn.ModuleDict({
             f"dense{index}": slayer.block.cuba.Dense(neuron, inputs, outputs)
             for index, (inputs, outputs) in enumerate(zip(WIDTHS, WIDTHS[1:]))})

@@ -44,7 +44,7 @@ def worker(repeats: int) -> dict[str, float]:
     torch.set_num_threads(thread_count())
     schedule = FrameSchedule(encoding="temporal_bit", temporal_steps=8, n_bits=8, gap=2)
     split = load_split(DataConfig(dataset="digits"), 0)
-    neuron = NeuronConfig().model_dump()
+    neuron = NeuronConfig().dump()
     torch.manual_seed(0)
     blocks = torch.nn.Sequential(slayer.block.cuba.Dense(neuron, 64, 128, delay_shift=True),
                                  slayer.block.cuba.Dense(neuron, 128, 10, delay_shift=True))

@@ -57,7 +57,7 @@ from neurodeploy.procs.dassdp import DassdpDense, DassdpRule
 SCHEDULE = FrameSchedule(encoding="temporal_bit", temporal_steps=8, n_bits=8, gap=2)
 FRAME = SCHEDULE.frame_steps
 PLASTIC = "dense1"
-NEURON = NeuronConfig().model_dump()  # lava-dl CUBA parameters, as the project trains them
+NEURON = NeuronConfig().dump()  # lava-dl CUBA parameters, as the project trains them
 DECAY_SCALE = 4096  # Loihi's 12-bit decay constants
 PRECISIONS = ("floating_pt", "fixed_pt")
 

@@ -1,112 +1,109 @@
 """The experiment config: one YAML file shared by train, export, simulate and run.
 
-Pydantic models with ``extra="forbid"``, strict types and finite numbers, so an unknown
-key, a wrong type or a value out of range is an error that names the file (or the
-``--set`` that brought it), the key path, the value (cut short) and what was expected,
-with the key it probably misspells. Sizes are bounded so that a config cannot ask for
-more steps, neurons or seeds than anything downstream can run.
+Declared with :mod:`neurodeploy.schema` (the checker of profiles and manifests too):
+strict types and finite numbers, so an unknown key, a wrong type or a value out of range
+is an error that names the file (or the ``--set`` that brought it), the key path, the
+value (cut short) and what was expected, with the key it probably misspells. Sizes are
+bounded so that a config cannot ask for more steps, neurons or seeds than anything
+downstream can run.
 """
 from __future__ import annotations
 
-import typing
-from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from neurodeploy.encoding.schedule import MAX_BITS, FrameSchedule
+from neurodeploy.encoding.schedule import ENCODINGS, MAX_BITS, ORDERS, PLANE_FILLS, FrameSchedule
 from neurodeploy.errors import ConfigError, shown
+from neurodeploy.schema import (Invalid, Node, choice, field, flag, integer, list_of, node, optional, real, section,
+                                text)
 
 #: Most steps one encoded sample may take (training unrolls them all in memory).
 MAX_FRAME_STEPS = 4096
 #: Widest layer and largest kernel a config may ask for.
 MAX_WIDTH = 1 << 16
 MAX_KERNEL = 64
+#: The data sets ``data.dataset`` may name.
+DATASETS = ("digits", "mnist5k", "cifar10", "cifar100", "mnist", "folder")
+
+STEPS = integer(1, MAX_FRAME_STEPS)
+POSITIVE = real(above=0)
+SHARE = real(at_least=0, at_most=1)
+NAMES = list_of(text())
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
-
-
-class DataConfig(_Section):
+class DataConfig(Node):
     """Where the images come from and how they are split."""
 
-    dataset: Literal["digits", "mnist5k", "cifar10", "cifar100", "mnist", "folder"] = "digits"
-    path: Optional[str] = None
-    test_fraction: float = Field(0.2, gt=0, lt=1)
-    limit: Optional[int] = Field(None, gt=0, description="keep only the first N samples")
+    dataset = field(choice(*DATASETS), "digits")
+    path = field(optional(text()), None)
+    test_fraction = field(real(above=0, below=1), 0.2)
+    limit = field(optional(integer(1)), None, doc="keep only the first N samples")
 
 
-class EncodingConfig(_Section):
+class EncodingConfig(Node):
     """The frame schedule's fields; ``gap: null`` means the network's hop count."""
 
-    encoding: Literal["rate", "ttfs", "rate_bit", "temporal_bit"] = "temporal_bit"
-    temporal_steps: int = Field(8, ge=1, le=MAX_FRAME_STEPS)
-    n_bits: int = Field(8, ge=1, le=MAX_BITS, description="bits per pixel: uint8 images up to 8, uint16 up to 16")
-    steps_per_plane: int = Field(1, ge=1, le=MAX_FRAME_STEPS)
-    gap: Optional[int] = Field(None, ge=0, le=MAX_FRAME_STEPS)
-    order: Literal["msb_first", "lsb_first"] = "msb_first"
-    plane_fill: Literal["first", "full"] = "first"
-    drop_lsb: int = Field(0, ge=0, le=MAX_BITS)
+    encoding = field(choice(*ENCODINGS), "temporal_bit")
+    temporal_steps = field(STEPS, 8)
+    n_bits = field(integer(1, MAX_BITS), 8, doc="bits per pixel: uint8 images up to 8, uint16 up to 16")
+    steps_per_plane = field(STEPS, 1)
+    gap = field(optional(integer(0, MAX_FRAME_STEPS)), None)
+    order = field(choice(*ORDERS), "msb_first")
+    plane_fill = field(choice(*PLANE_FILLS), "first")
+    drop_lsb = field(integer(0, MAX_BITS), 0)
 
-    @model_validator(mode="after")
-    def _frame_fits(self) -> "EncodingConfig":
-        schedule = self.schedule(hops=0)
-        if schedule.frame_steps > MAX_FRAME_STEPS:
-            raise ValueError(f"a frame of {schedule.frame_steps} steps (temporal_steps + planes x "
-                             f"steps_per_plane + gap) is more than {MAX_FRAME_STEPS}")
-        return self
+    def _whole(self, where: str) -> None:
+        if self.drop_lsb >= self.n_bits:
+            raise Invalid("value", f"{where}drop_lsb", f"should be less than n_bits={self.n_bits}", self.drop_lsb)
+        frame_steps = self.schedule(hops=0).frame_steps
+        if frame_steps > MAX_FRAME_STEPS:
+            raise Invalid("value", where.rstrip(".") or "(top level)",
+                          f"a frame of {frame_steps} steps (temporal_steps + planes x steps_per_plane + gap) "
+                          f"is more than {MAX_FRAME_STEPS}", self.dump())
 
     def schedule(self, hops: int) -> FrameSchedule:
-        fields = self.model_dump()
+        fields = self.dump()
         fields["gap"] = hops if self.gap is None else self.gap
         return FrameSchedule(**fields)
 
 
-class NeuronConfig(_Section):
+class NeuronConfig(Node):
     """lava-dl CUBA neuron parameters (the contract between training and deployment)."""
 
-    threshold: float = Field(1.25, gt=0)
-    current_decay: float = Field(0.25, ge=0, le=1)
-    voltage_decay: float = Field(0.03, ge=0, le=1)
-    tau_grad: float = Field(0.03, gt=0)
-    scale_grad: float = Field(3.0, gt=0)
-    requires_grad: bool = False
+    threshold = field(POSITIVE, 1.25)
+    current_decay = field(SHARE, 0.25)
+    voltage_decay = field(SHARE, 0.03)
+    tau_grad = field(POSITIVE, 0.03)
+    scale_grad = field(POSITIVE, 3.0)
+    requires_grad = field(flag, False)
 
 
-class ConvLayerConfig(_Section):
-    channels: int = Field(gt=0, le=MAX_WIDTH)
-    kernel: int = Field(3, gt=0, le=MAX_KERNEL)
-    stride: int = Field(2, gt=0, le=MAX_KERNEL)
-    padding: int = Field(1, ge=0, le=MAX_KERNEL)
+class ConvLayerConfig(Node):
+    channels = field(integer(1, MAX_WIDTH))
+    kernel = field(integer(1, MAX_KERNEL), 3)
+    stride = field(integer(1, MAX_KERNEL), 2)
+    padding = field(integer(0, MAX_KERNEL), 1)
 
 
-class ModelConfig(_Section):
+class ModelConfig(Node):
     """A dense stack, or strided convolutions then a dense stack (netx 0.6 has no pooling)."""
 
-    conv: list[ConvLayerConfig] = []
-    hidden: list[int] = [128]
-    neuron: NeuronConfig = NeuronConfig()
-    weight_norm: bool = False
-
-    @model_validator(mode="after")
-    def _positive_widths(self) -> "ModelConfig":
-        if any(not 0 < width <= MAX_WIDTH for width in self.hidden):
-            raise ValueError(f"hidden widths must be positive and at most {MAX_WIDTH}")
-        return self
+    conv = field(list_of(node(ConvLayerConfig)), [])
+    hidden = field(list_of(integer(1, MAX_WIDTH)), [128])
+    neuron = section(NeuronConfig, optional=True)
+    weight_norm = field(flag, False)
 
 
-class TrainConfig(_Section):
-    epochs: int = Field(15, gt=0, le=100_000)
-    batch_size: int = Field(32, gt=0, le=MAX_WIDTH)
-    lr: float = Field(3e-3, gt=0)
-    true_rate: float = Field(0.5, gt=0, le=1)
-    false_rate: float = Field(0.05, ge=0, le=1)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+class TrainConfig(Node):
+    epochs = field(integer(1, 100_000), 15)
+    batch_size = field(integer(1, MAX_WIDTH), 32)
+    lr = field(POSITIVE, 3e-3)
+    true_rate = field(real(above=0, at_most=1), 0.5)
+    false_rate = field(SHARE, 0.05)
+    device = field(choice("auto", "cpu", "cuda"), "auto")
 
 
-class DassdpConfig(_Section):
+class DassdpConfig(Node):
     """DA-SSDP plug-in settings (dassdp.md, docs/dassdp.md); off by default.
 
     ``A_plus`` and ``A_base`` are in ``amplitude_unit``: weight steps (SLAYER's 8-bit
@@ -115,56 +112,52 @@ class DassdpConfig(_Section):
     the reference's 1.5e-3 and 5e-4 at lava-dl's default ``w_scale`` of 64.
     """
 
-    enabled: bool = False
-    layers: list[str] = []
-    warmup_epochs: int = Field(2, ge=0)
-    A_plus: float = Field(0.048, ge=0)
-    A_base: float = Field(0.016, ge=0)
-    amplitude_unit: Literal["weight_step", "float"] = "weight_step"
-    sigma: float = Field(1.0, gt=0)
-    co_silent: Literal["skip", "reference"] = Field(
-        "skip", description="pairs where neither neuron spiked: no update, or the reference's -A_base")
-    gate: Literal["continuous", "sign", "one"] = "continuous"
-    gate_clamp: bool = Field(True, description="clamp the gate to [0, 2] as the reference does")
-    warmup_loss: Literal["batch_mean", "per_sample"] = Field(
-        "batch_mean", description="the loss the warm-up correlates with synchrony")
-    t_epoch: Optional[int] = Field(None, ge=1, description="Lava learning window; default: the frame")
-    online_batch: Optional[int] = Field(
-        None, ge=1, description="Lava learning epochs per online step (their mean is applied); default train.batch_size")
+    enabled = field(flag, False)
+    layers = field(NAMES, [])
+    warmup_epochs = field(integer(0), 2)
+    A_plus = field(real(at_least=0), 0.048)
+    A_base = field(real(at_least=0), 0.016)
+    amplitude_unit = field(choice("weight_step", "float"), "weight_step")
+    sigma = field(POSITIVE, 1.0)
+    co_silent = field(choice("skip", "reference"), "skip",
+                      doc="pairs where neither neuron spiked: no update, or the reference's -A_base")
+    gate = field(choice("continuous", "sign", "one"), "continuous")
+    gate_clamp = field(flag, True, doc="clamp the gate to [0, 2] as the reference does")
+    warmup_loss = field(choice("batch_mean", "per_sample"), "batch_mean",
+                        doc="the loss the warm-up correlates with synchrony")
+    t_epoch = field(optional(integer(1)), None, doc="Lava learning window; default: the frame")
+    online_batch = field(optional(integer(1)), None,
+                         doc="Lava learning epochs per online step (their mean is applied); default train.batch_size")
 
 
-class SimulateConfig(_Section):
-    samples: Optional[int] = Field(None, gt=0, description="test samples run on Lava; default all")
-    timeout_s: Optional[float] = Field(None, gt=0, le=1e6,
-                                       description="wall-clock limit for one Lava run; default none (a run with no new time step for 30 s is hung)")
+class SimulateConfig(Node):
+    samples = field(optional(integer(1)), None, doc="test samples run on Lava; default all")
+    timeout_s = field(optional(real(above=0, at_most=1e6)), None,
+                      doc="wall-clock limit for one Lava run; default none (a run with no new time step for 30 s "
+                          "is hung)")
 
 
-class ExperimentConfig(_Section):
-    name: str = "experiment"
-    seed: int = Field(0, ge=0, lt=2 ** 32, description="numpy's seed range")
-    output: str = "runs/experiment"
-    data: DataConfig = DataConfig()
-    encoding: EncodingConfig = EncodingConfig()
-    model: ModelConfig = ModelConfig()
-    train: TrainConfig = TrainConfig()
-    dassdp: DassdpConfig = DassdpConfig()
-    simulate: SimulateConfig = SimulateConfig()
-    hardware: list[str] = Field(["loihi1", "loihi2"], description="profiles `run` validates against")
+class ExperimentConfig(Node):
+    name = field(text(), "experiment")
+    seed = field(integer(0, 2 ** 32 - 1), 0, doc="numpy's seed range")
+    output = field(optional(text()), None, doc="run folder; default runs/<name>")
+    data = section(DataConfig, optional=True)
+    encoding = section(EncodingConfig, optional=True)
+    model = section(ModelConfig, optional=True)
+    train = section(TrainConfig, optional=True)
+    dassdp = section(DassdpConfig, optional=True)
+    simulate = section(SimulateConfig, optional=True)
+    hardware = field(NAMES, ["loihi1", "loihi2"], doc="profiles `run` validates against")
 
-    @model_validator(mode="after")
-    def _warmup_fits(self) -> "ExperimentConfig":
+    def _whole(self, where: str) -> None:
         if self.dassdp.enabled and self.dassdp.warmup_epochs >= self.train.epochs:
-            raise ValueError(f"dassdp.warmup_epochs={self.dassdp.warmup_epochs} leaves no "
-                             f"epoch of train.epochs={self.train.epochs} for plasticity; "
-                             f"expected warmup_epochs < epochs")
-        return self
-
-    @model_validator(mode="after")
-    def _online_batch_is_the_training_batch(self) -> "ExperimentConfig":
-        """Resolve ``dassdp.online_batch: null`` here, so the manifest records the value used."""
-        if self.dassdp.online_batch is None:
-            self.dassdp.online_batch = self.train.batch_size
-        return self
+            raise Invalid("value", f"{where}dassdp.warmup_epochs",
+                          f"should be less than train.epochs={self.train.epochs}, to leave an epoch for plasticity",
+                          self.dassdp.warmup_epochs)
+        if self.output is None:
+            object.__setattr__(self, "output", f"runs/{self.name}")
+        if self.dassdp.online_batch is None:  # resolved here, so the manifest records the value used
+            object.__setattr__(self, "dassdp", self.dassdp.replace(online_batch=self.train.batch_size))
 
 
 def load_config(path: str | Path, overrides: Optional[dict[str, Any]] = None) -> ExperimentConfig:
@@ -185,46 +178,16 @@ def parse_config(raw: dict[str, Any], source: str = "config",
                  overrides: Optional[dict[str, Any]] = None) -> ExperimentConfig:
     """Validate a config mapping; an error names ``source``, or the ``--set`` it came from."""
     try:
-        return ExperimentConfig.model_validate(raw)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
+        return ExperimentConfig.read(raw)
+    except Invalid as error:
         origin = next((f"--set {key}={shown(value)}" for key, value in (overrides or {}).items()
-                       if _related(key, where)), source)
-        raise ConfigError(f"{origin}: {_describe(first)}") from None
+                       if _related(key, error.where)), source)
+        raise ConfigError(f"{origin}: {error.describe()}") from None
 
 
 def _related(override: str, where: str) -> bool:
     """Whether the dotted key ``override`` set the value at ``where`` (or a part of it)."""
-    return bool(where) and (override == where or override.startswith(where + ".") or where.startswith(override + "."))
-
-
-def _describe(first: dict[str, Any]) -> str:
-    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    if first["type"] == "extra_forbidden":
-        known = _keys_at(first["loc"][:-1])
-        guess = get_close_matches(str(first["loc"][-1]), known, n=1)
-        prefix = "".join(f"{part}." for part in first["loc"][:-1] if not isinstance(part, int))
-        hint = f" (did you mean '{prefix}{guess[0]}'?)" if guess else f"; expected one of {known}"
-        return f"unknown key '{where}'{hint}"
-    message = first["msg"].removeprefix("Value error, ")
-    return f"{where}: {message} (got {shown(first.get('input'))})"
-
-
-def _keys_at(loc: tuple[Any, ...]) -> list[str]:
-    """The keys a config section at ``loc`` (``("train",)``, ``("model", "conv", 0)``) takes."""
-    model: Any = ExperimentConfig
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(str(part)) if isinstance(model, type) and issubclass(model, BaseModel) else None
-        if field is None:
-            return []
-        model = field.annotation
-        for argument in typing.get_args(model) or ():
-            if isinstance(argument, type) and issubclass(argument, BaseModel):
-                model = argument
-    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+    return override == where or override.startswith(where + ".") or where.startswith(override + ".")
 
 
 def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
@@ -232,15 +195,15 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
     parts = dotted.split(".")
     if not all(parts):
         raise ConfigError(f"--set {shown(dotted)}: expected a dotted key such as train.epochs")
-    node: Any = raw
+    at: Any = raw
     for depth, key in enumerate(parts):
-        section = ".".join(parts[:depth])
-        if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+        parent = ".".join(parts[:depth])
+        if isinstance(at, list) and key.isdigit() and int(key) < len(at):
             key = int(key)  # model.conv.0.kernel: the first conv layer's kernel
-        elif not isinstance(node, dict):
-            raise ConfigError(f"--set {shown(dotted)}: '{section}' is the value {shown(node)}, "
+        elif not isinstance(at, dict):
+            raise ConfigError(f"--set {shown(dotted)}: '{parent}' is the value {shown(at)}, "
                               f"not a section with keys")
         if depth == len(parts) - 1:
-            node[key] = value
+            at[key] = value
         else:
-            node = node.setdefault(key, {}) if isinstance(node, dict) else node[key]
+            at = at.setdefault(key, {}) if isinstance(at, dict) else at[key]

@@ -20,7 +20,8 @@ from neurodeploy.atomic import read_json, write_json
 from neurodeploy.encoding.schedule import FrameSchedule
 from neurodeploy.errors import ConfigError, NeurodeployError, first_line, shown
 from neurodeploy.paths import is_regular
-from neurodeploy.schema import Invalid, Node, field, integer, list_of, mapping, optional, strings_to_strings, text
+from neurodeploy.schema import (Invalid, Node, field, integer, list_of, mapping, node, optional, strings_to_strings,
+                                text)
 
 if TYPE_CHECKING:
     from neurodeploy.config import DataConfig
@@ -66,7 +67,7 @@ class _ManifestFile(Node):
     network_file = field(text(1))
     input_shape = field(list_of(SIZE, 3, 3))
     port_shape = field(list_of(SIZE, 1, 3))
-    layers = field(list_of(lambda item, where: _Layer.read(item, where + ".")))
+    layers = field(list_of(node(_Layer)))
     schedule = field(mapping)
     neuron = field(mapping, {})
     dataset = field(mapping, {})
@@ -98,7 +99,7 @@ class Manifest:
     seed: int = 0
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
     dassdp: Optional[dict[str, Any]] = None
-    data: Optional[dict[str, Any]] = None   # the whole DataConfig, as its model_dump()
+    data: Optional[dict[str, Any]] = None   # the whole DataConfig, as its dump()
     hops: Optional[int] = None    # the network's, from :mod:`neurodeploy.blocks`, at export
 
     def data_config(self, path: str | Path = "manifest") -> "DataConfig":
@@ -107,20 +108,21 @@ class Manifest:
         from neurodeploy.config import DataConfig
 
         if self.data is not None:
-            try:
-                return DataConfig.model_validate(self.data)
-            except ValueError as error:  # pydantic's ValidationError
-                raise NeurodeployError(f"{path}: data: {str(error).splitlines()[0][:120]}") from None
-        known = {key: self.dataset[key] for key in DataConfig.model_fields if key in self.dataset}
-        if "dataset" not in known:
-            raise NeurodeployError(f"{path}: names no data set (no 'data', no 'dataset.dataset'); "
-                                   f"pass --config, or --spikes/--bias")
-        needs = ["test_fraction"] if known["dataset"] in ("digits", "mnist5k", "folder") else []
-        missing = [key for key in needs if key not in known]
-        if missing:
-            raise NeurodeployError(f"{path}: an older manifest without 'data' and without "
-                                   f"dataset.{missing[0]}; pass --config to name the split")
-        return DataConfig.model_validate(known)
+            raw, where = self.data, "data."
+        else:
+            raw, where = {key: self.dataset[key] for key in DataConfig.fields() if key in self.dataset}, "dataset."
+            if "dataset" not in raw:
+                raise NeurodeployError(f"{path}: names no data set (no 'data', no 'dataset.dataset'); "
+                                       f"pass --config, or --spikes/--bias")
+            needs = ["test_fraction"] if raw["dataset"] in ("digits", "mnist5k", "folder") else []
+            missing = [key for key in needs if key not in raw]
+            if missing:
+                raise NeurodeployError(f"{path}: an older manifest without 'data' and without "
+                                       f"dataset.{missing[0]}; pass --config to name the split")
+        try:
+            return DataConfig.read(raw, where)
+        except Invalid as error:
+            raise NeurodeployError(f"{path}: {error.describe()}") from None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

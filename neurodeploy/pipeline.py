@@ -138,10 +138,10 @@ def _export(network, schedule: FrameSchedule, split: Split, config: ExperimentCo
     description = read_netx(run_dir / network_name, port if len(port) == 3 else None)
     manifest = Manifest(
         network_file=network_name, input_shape=split.input_shape, port_shape=port,
-        layers=network.layer_info(), schedule=schedule, neuron=config.model.neuron.model_dump(),
+        layers=network.layer_info(), schedule=schedule, neuron=config.model.neuron.dump(),
         dataset=split.description, seed=config.seed, versions=package_versions(PACKAGES),
-        dassdp=config.dassdp.model_dump() if config.dassdp.enabled else None,
-        data=config.data.model_dump(), hops=description.hops)
+        dassdp=config.dassdp.dump() if config.dassdp.enabled else None,
+        data=config.data.dump(), hops=description.hops)
     manifest.save(run_dir / manifest_name)
     return manifest, description
 

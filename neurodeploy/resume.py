@@ -39,7 +39,7 @@ class Saved:
 def identity(config: ExperimentConfig) -> dict[str, Any]:
     """The parts of the config a checkpoint must agree with to be resumed (all but the
     epochs, the run's name and folder, and what is done after training)."""
-    dumped = config.model_dump()
+    dumped = config.dump()
     return {key: dumped[key] for key in ("seed", "data", "encoding", "model", "dassdp")} | {
         "train": {key: value for key, value in dumped["train"].items() if key != "epochs"}}
 

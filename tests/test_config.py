@@ -16,9 +16,10 @@ def test_defaults_give_the_documented_schedule():
     ({"train": {"epoch": 3}}, "unknown key 'train.epoch'"),
     ({"train": {"epochs": "ten"}}, "train.epochs: .*'ten'"),
     ({"train": {"epochs": 0}}, "train.epochs: .*greater than 0"),
-    ({"model": {"hidden": [128, -4]}}, "hidden widths must be positive"),
-    ({"encoding": {"encoding": "bits"}}, "encoding.encoding"),
-    ({"dassdp": {"enabled": True, "warmup_epochs": 20}, "train": {"epochs": 15}}, "warmup_epochs=20"),
+    ({"model": {"hidden": [128, -4]}}, r"model.hidden.1: should be greater than 0 \(got -4\)"),
+    ({"encoding": {"encoding": "bits"}}, r"encoding.encoding: should be one of \['rate', .*\(got 'bits'\)"),
+    ({"dassdp": {"enabled": True, "warmup_epochs": 20}, "train": {"epochs": 15}},
+     r"dassdp.warmup_epochs: should be less than train.epochs=15.* \(got 20\)"),
 ])
 def test_bad_configs_name_key_and_value(raw, message):
     with pytest.raises(ConfigError, match=message):

@@ -27,14 +27,13 @@ BASE = {"name": "fuzz", "seed": 0, "data": {"dataset": "digits", "limit": 200},
         "train": {"epochs": 1}, "model": {"hidden": [8]}}
 
 
-def _keys(model=ExperimentConfig, prefix: str = "") -> list[str]:
+def _keys(kind=ExperimentConfig, prefix: str = "") -> list[str]:
     """Every dotted key of the config, sections included."""
     found = []
-    for name, field in model.model_fields.items():
+    for name, rule in kind.rules.items():
         found.append(prefix + name)
-        annotation = field.annotation
-        if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
-            found += _keys(annotation, f"{prefix}{name}.")
+        if rule.kind is not None:
+            found += _keys(rule.kind, f"{prefix}{name}.")
     return found
 
 

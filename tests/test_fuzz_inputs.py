@@ -370,7 +370,7 @@ def checkpoint_state() -> dict[str, Any]:
     network = SpikingNetwork(config.model, (1, 8, 8), 10)
     optimizer = torch.optim.Adam(network.parameters())
     return {"epoch": 1, "model": network.state_dict(), "optimizer": optimizer.state_dict(), "history": [],
-            "wall_s": 0.0, "identity": {}, "config": config.model_dump(), "input_shape": (1, 8, 8),
+            "wall_s": 0.0, "identity": {}, "config": config.dump(), "input_shape": (1, 8, 8),
             "num_classes": 10, "plugin": None}
 
 

@@ -75,7 +75,7 @@ def _rename(section, old, new):
     (lambda raw: raw["timing"].update(frame_rate={"value": 1, "source": "x", "confidence": "code"}),
      "unknown key 'timing.frame_rate'"),
     (_rename("resources", "neurons_per_core", "neurons_per_cor"),
-     "unknown key 'resources.neurons_per_cor' (did you mean 'neurons_per_core'?)"),
+     "unknown key 'resources.neurons_per_cor' (did you mean 'resources.neurons_per_core'?)"),
     (lambda raw: raw["timing"]["t_epoch_steps"].pop("source"), "missing key 'timing.t_epoch_steps.source'"),
     (lambda raw: raw["timing"]["t_epoch_steps"].update(source=""), "timing.t_epoch_steps.source"),
     (lambda raw: raw["resources"]["neurons_per_core"].update(value="many"), "resources.neurons_per_core.value"),

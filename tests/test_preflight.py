@@ -38,9 +38,9 @@ def config(tmp_path) -> Path:
 
 
 @pytest.mark.parametrize("setting, needles", [
-    ("encoding.temporal_steps=100000", ["--set encoding.temporal_steps=100000", "less than or equal to 4096"]),
-    ("seed=-1", ["seed", "greater than or equal to 0"]),
-    ("seed=1099511627776", ["seed", "less than 4294967296"]),
+    ("encoding.temporal_steps=100000", ["--set encoding.temporal_steps=100000", "at most 4096"]),
+    ("seed=-1", ["seed", "at least 0"]),
+    ("seed=1099511627776", ["seed", "at most 4294967295"]),
     ("encoding.gap=1180591620717411303424", ["encoding.gap", "4096"]),
     ("data.test_fraction=0.001", ["data.test_fraction=0.001", "each needs at least one per class"]),
     ("data.test_fraction=0.999", ["data.test_fraction=0.999", "each needs at least one per class"]),

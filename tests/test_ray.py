@@ -57,7 +57,7 @@ def _same(one, other) -> None:
 def test_sharded_emulator_is_bit_identical_to_one_process(local_ray, digits):
     trained, network, images = digits
     rng = np.random.default_rng(0)
-    rate = trained.config.encoding.model_copy(update={"encoding": "rate"}).schedule(network.hops)
+    rate = trained.config.encoding.replace(encoding="rate").schedule(network.hops)
     cases = {"temporal_bit images": images,
              "rate images (one seeded draw)": ImageInput(images.images, rate, 7, images.labels),
              "spikes": SpikeInput(rng.random((len(images.images), 12, 64)) < 0.3)}

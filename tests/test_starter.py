@@ -23,11 +23,10 @@ def test_the_checkout_examples_are_the_package_data():
         assert (REPO / "examples" / f"{name}.yaml").resolve() == REPO / "neurodeploy" / "examples" / f"{name}.yaml"
 
 
-def _leaf_keys(model, prefix=""):
-    for key, field in model.model_fields.items():
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, ExperimentConfig.__mro__[1]):
-            yield from _leaf_keys(annotation, f"{prefix}{key}.")
+def _leaf_keys(kind, prefix=""):
+    for key, rule in kind.rules.items():
+        if rule.kind is not None:
+            yield from _leaf_keys(rule.kind, f"{prefix}{key}.")
         else:
             yield f"{prefix}{key}"
 

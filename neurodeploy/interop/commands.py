@@ -45,16 +45,15 @@ def import_nir(graph: str, output: str, dt: Optional[float], framework: Optional
     from pathlib import Path
 
     from neurodeploy.atomic import check_output
-    from neurodeploy.config import DataConfig
+    from neurodeploy.config import DATASETS, DataConfig
     from neurodeploy.interop.files import import_nir_file
     from neurodeploy.interop.layers import NirError
     from neurodeploy.manifest import MANIFEST_NAME
 
     check_output(output, "network file")
     check_output(Path(output).with_name(MANIFEST_NAME), "manifest")
-    if dataset is not None and dataset not in DataConfig.model_fields["dataset"].annotation.__args__:
-        raise NirError(f"--dataset {dataset!r}: expected one of "
-                       f"{list(DataConfig.model_fields['dataset'].annotation.__args__)}")
+    if dataset is not None and dataset not in DATASETS:
+        raise NirError(f"--dataset {dataset!r}: expected one of {list(DATASETS)}")
     result = import_nir_file(graph, output, dt, _shape(image_shape), encoding, temporal_steps, gap,
                              DataConfig(dataset=dataset) if dataset else None, framework)
     for note in result.notes:

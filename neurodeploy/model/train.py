@@ -190,7 +190,7 @@ def _save_checkpoint(path: Path, network: SpikingNetwork, optimizer: torch.optim
     saved = Saved(epoch, identity(config), world_size)
     state = {"epoch": epoch, "model": network.state_dict(), "optimizer": optimizer.state_dict(),
              "history": result.history, "identity": saved.identity, "world_size": world_size,
-             "config": config.model_dump(),
+             "config": config.dump(),
              "input_shape": network.input_shape, "num_classes": network.num_classes,
              "plugin": plugin.state_dict() if plugin is not None else None}
     with atomic_path(path) as temporary:

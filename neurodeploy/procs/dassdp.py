@@ -218,7 +218,7 @@ class DassdpRule(Loihi2FLearningRule):
         from neurodeploy.config import TrainConfig
 
         a_plus, a_base = float_amplitudes(config, STEP_IN_LAVA_UNITS / weight_scale)
-        batch = config.online_batch or TrainConfig.model_fields["batch_size"].default
+        batch = config.online_batch or TrainConfig().batch_size
         return cls(t_epoch=config.t_epoch or frame_steps, frame_steps=frame_steps,
                    sigma=config.sigma, A_plus=a_plus, A_base=a_base, weight_scale=weight_scale,
                    co_silent=config.co_silent, batch=batch, rounding=rounding, rng_seed=rng_seed)
