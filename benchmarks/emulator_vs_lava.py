@@ -66,7 +66,7 @@ def compare(path: str, samples: Optional[int], repeats: int, lava_repeats: int) 
 
     def forward() -> np.ndarray:
         with torch.no_grad():
-            output = slayer(encode(inputs.images, inputs.schedule)).output
+            output = slayer(encode(inputs.images, inputs.schedule, seed=inputs.seed, first=inputs.first)).output
         return predict_from_counts(output.sum(-1))
 
     emulated, predictions = emulator(), forward()  # warm: compiled kernels, caches
