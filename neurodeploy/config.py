@@ -154,7 +154,10 @@ class ExperimentConfig(Node):
             raise Invalid("value", f"{where}dassdp.warmup_epochs",
                           f"should be less than train.epochs={self.train.epochs}, to leave an epoch for plasticity",
                           self.dassdp.warmup_epochs)
-        if self.output is None:
+        if self.output is None:  # runs/<name>: only a name that is one folder name can choose the folder
+            if self.name in ("", ".", "..") or any(char in self.name for char in "/\\\0"):
+                raise Invalid("value", f"{where}name", "names the run folder runs/<name> when output is not set: "
+                              "expected one folder name (no '/'), or set output", self.name)
             object.__setattr__(self, "output", f"runs/{self.name}")
         if self.dassdp.online_batch is None:  # resolved here, so the manifest records the value used
             object.__setattr__(self, "dassdp", self.dassdp.replace(online_batch=self.train.batch_size))

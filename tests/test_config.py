@@ -43,3 +43,28 @@ def test_overrides_use_dotted_keys(tmp_path):
     assert load_config(path, {"train.epochs": 2, "model.hidden": [8]}).train.epochs == 2
     with pytest.raises(ConfigError, match="unknown key 'train.epochz'"):
         load_config(path, {"train.epochz": 2})
+
+
+def test_name_names_the_run_folder_unless_output_is_set(tmp_path):
+    path = write_config(tmp_path, {"name": "myrun"})
+    assert load_config(path).output == "runs/myrun"
+    assert load_config(path, {"name": "other"}).output == "runs/other"
+    assert load_config(path, {"output": "elsewhere/x"}).output == "elsewhere/x"
+    assert parse_config({}).output == "runs/experiment"
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "../up", "a/b", "a\\b"])
+def test_a_name_that_is_no_folder_name_cannot_choose_the_run_folder(name):
+    with pytest.raises(ConfigError, match=r"x.yaml: name: names the run folder runs/<name> .*or set output"):
+        parse_config({"name": name}, source="x.yaml")
+    assert parse_config({"name": name, "output": "runs/chosen"}).output == "runs/chosen"
+
+
+def test_check_names_runs_name_as_the_run_folder(tmp_path):
+    import subprocess
+    import sys
+
+    write_config(tmp_path, {"name": "myrun", "data": {"dataset": "digits"}}, "c.yaml")
+    done = subprocess.run([sys.executable, "-m", "neurodeploy.cli", "check", "c.yaml"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "run folder runs/myrun is writable" in done.stdout + done.stderr, done.stderr
