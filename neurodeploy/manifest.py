@@ -132,20 +132,26 @@ class Manifest:
     def save(self, path: str | Path) -> None:
         write_json(path, self.to_dict())
 
+    def describes(self, network_path: str | Path) -> bool:
+        """Whether this manifest was written for the network file ``network_path``."""
+        return Path(self.network_file).name == Path(network_path).name
+
     @classmethod
-    def beside(cls, network_path: str | Path) -> Optional["Manifest"]:
+    def beside(cls, network_path: str | Path,
+               instead: str = "pass --spikes FILE (or --bias FILE --steps T)") -> Optional["Manifest"]:
         """The manifest beside ``network_path`` (:func:`manifest_path_for`), ``None`` when
         there is none; one that names another network file is an error, not a fallback:
-        it would feed this network another network's schedule and data."""
+        it would feed this network another network's schedule and data. ``instead``: what
+        the user may do without it (the error's last words)."""
         network_path = Path(network_path)
         path = manifest_path_for(network_path)
         if not os.path.lexists(path):
             return None
         manifest = cls.load(path)
-        if Path(manifest.network_file).name != network_path.name:
+        if not manifest.describes(network_path):
             raise NeurodeployError(f"{path}: describes {shown(manifest.network_file)}, not {network_path.name}; "
-                                   f"give the network a folder of its own with its manifest, or pass "
-                                   f"--spikes FILE (or --bias FILE --steps T)")
+                                   f"give the network a folder of its own with its manifest"
+                                   f"{f', or {instead}' if instead else ''}")
         return manifest
 
     @classmethod

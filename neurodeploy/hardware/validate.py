@@ -16,7 +16,7 @@ from typing import Any, Optional
 from neurodeploy.atomic import read_json
 from neurodeploy.errors import NeurodeployError, NetworkFileError
 from neurodeploy.hardware.energy import Estimate, check_activity, estimate
-from neurodeploy.hardware.findings import SEVERITIES, Finding
+from neurodeploy.hardware.findings import SCHEDULE, SEVERITIES, Finding, note
 from neurodeploy.hardware.precision import check_precision
 from neurodeploy.hardware.profile import Profile, load_profile
 from neurodeploy.hardware.resources import CoreMap, check_resources, map_cores
@@ -93,24 +93,33 @@ def validate_file(network: NetxNetwork | str | Path, hw: Profile | str | Path,
     validate; unusable input raises :class:`NeurodeployError`."""
     network_path = network.path if isinstance(network, NetxNetwork) else Path(network)
     profile = hw if isinstance(hw, Profile) else load_profile(hw)
-    manifest, manifest_path = _manifest_for(network_path, manifest_path)
+    manifest, manifest_path, ignored = _manifest_for(network_path, manifest_path)
     activity = _read_activity(Path(activity_path)) if activity_path else None
     network = _matching(network if isinstance(network, NetxNetwork) else read_netx(network_path),
                         manifest, manifest_path)
     report = validate(network, profile, manifest, activity)
-    return replace(report, manifest=str(manifest_path) if manifest else None)
+    findings = sorted(ignored + report.findings, key=lambda finding: SEVERITIES.index(finding.severity))
+    return replace(report, manifest=str(manifest_path) if manifest else None, findings=tuple(findings))
 
 
-def _manifest_for(network_path: Path, given: Optional[str | Path]) -> tuple[Optional[Manifest], Optional[Path]]:
-    """The given manifest, else the manifest.json beside the network if it describes
-    this network file."""
+def _manifest_for(network_path: Path, given: Optional[str | Path]
+                  ) -> tuple[Optional[Manifest], Optional[Path], tuple[Finding, ...]]:
+    """The given manifest, else the one beside the network (:func:`manifest_path_for`) if
+    it describes this network file; one that describes another is ignored, and a warning
+    finding says so (validation needs no manifest: the frame checks are then skipped)."""
     if given:
-        return Manifest.load(given), Path(given)
+        return Manifest.load(given), Path(given), ()
     beside = manifest_path_for(network_path)
     if not beside.is_file():
-        return None, None
+        return None, None, ()
     manifest = Manifest.load(beside)
-    return (manifest, beside) if Path(manifest.network_file).name == network_path.name else (None, None)
+    if manifest.describes(network_path):
+        return manifest, beside, ()
+    return None, None, (note(
+        check="manifest.other_network", layer=SCHEDULE, value=manifest.network_file, limit=network_path.name,
+        source=str(beside), fix=f"{beside} describes {manifest.network_file}, not {network_path.name}: ignored, "
+                                f"so the frame checks are skipped; give the network a folder of its own with "
+                                f"its manifest, or pass --manifest FILE"),)
 
 
 def _matching(network: NetxNetwork, manifest: Optional[Manifest],

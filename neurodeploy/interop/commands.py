@@ -99,11 +99,15 @@ def parity_nir(graph: str, network: str, samples: Optional[int], lava: bool, tim
     """Float NIR GRAPH vs its quantised NETWORK on the manifest's test data, same spikes."""
     from neurodeploy.interop.fidelity import fidelity
     from neurodeploy.interop.files import NIR_KEY, encoded_test_split
+    from neurodeploy.interop.layers import NirError
     from neurodeploy.interop.nir_import import load_graph
-    from neurodeploy.manifest import Manifest, manifest_path_for
+    from neurodeploy.manifest import Manifest
 
     check_json_target(json_path, "fidelity report")
-    manifest = Manifest.load(manifest_path_for(network))
+    manifest = Manifest.beside(network, instead="")
+    if manifest is None:
+        raise NirError(f"{network}: no manifest beside it; parity-nir takes the test data, the frame schedule "
+                       f"and dt from the manifest import-nir wrote")
     recorded = manifest.neuron.get(NIR_KEY, {})
     float_network = load_graph(graph, recorded.get("dt"), recorded.get("framework")).network
     spikes, labels = encoded_test_split(network, manifest, float_network.input_shape, samples)

@@ -88,19 +88,19 @@ def read_netx_float(network_file: str | Path, dt: Optional[float] = None) -> Flo
     """A netx file de-quantised: ``dt`` and scales from the manifest beside it (an import
     records them), ``dt`` given otherwise."""
     from neurodeploy.interop.quantise import read_float_netx
-    from neurodeploy.manifest import Manifest, manifest_path_for
+    from neurodeploy.manifest import Manifest
 
     path = Path(network_file)
-    manifest_path = manifest_path_for(path)
+    manifest = Manifest.beside(path, instead="move the manifest away and pass --dt")
     recorded: dict[str, Any] = {}
     input_shape = None
-    if manifest_path.exists():
-        manifest = Manifest.load(manifest_path)
+    if manifest is not None:
         recorded = manifest.neuron.get(NIR_KEY, {}) if isinstance(manifest.neuron, dict) else {}
         input_shape = tuple(manifest.input_shape)
     recorded_dt = recorded.get("dt")
     if dt is None and recorded_dt is None:
-        raise NirError(f"{path}: no dt recorded in {manifest_path.name}; pass --dt (seconds per Loihi step)")
+        where = "its manifest" if manifest is not None else "no manifest beside it"
+        raise NirError(f"{path}: no dt recorded ({where}); pass --dt (seconds per Loihi step)")
     if dt is not None and recorded_dt is not None and not math.isclose(dt, recorded_dt, rel_tol=1e-9):
         raise NirError(f"{path}: --dt {dt:g} disagrees with the manifest's dt {recorded_dt:g}")
     first_conv = input_shape is not None and len(input_shape) == 3 and input_shape[1:] != (1, 1)
