@@ -71,10 +71,9 @@ def main(argv: Optional[list[str]] = None) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "cifar_like.net"
         build(path)
-        hops = len(CONV) + len(HIDDEN) + 1
-        schedule = FrameSchedule(gap=hops)
-        images = np.random.default_rng(0).integers(0, 256, size=(args.samples, *INPUT_SHAPE), dtype=np.uint8)
         network = read_netx(path)
+        schedule = FrameSchedule(gap=network.hops)
+        images = np.random.default_rng(0).integers(0, 256, size=(args.samples, *INPUT_SHAPE), dtype=np.uint8)
         emulate(network, images[:2], schedule, batch_size=args.batch)  # compiled kernels, layer cache
         began = time.perf_counter()
         result = emulate(network, images, schedule, batch_size=args.batch)
