@@ -87,8 +87,9 @@ def fidelity(network: FloatNetwork, network_file: str | Path, spikes: np.ndarray
                    for name in (layer.name for layer in network.layers))
     errors = tuple(error for layer in quantise(network, str(network_file)) for error in layer.errors)
     what = f"the {len(spikes)} samples given"
-    silent = tuple(silence.warnings({layer.layer: layer.loihi_spikes for layer in layers}, f"{what} (emulator)")
-                   + silence.warnings({layer.layer: layer.float_spikes for layer in layers}, f"{what} (float NIR)"))
+    spiking = [layer for layer in layers if network.layer(layer.layer).spiking]   # not the LI read-outs
+    silent = tuple(silence.warnings({layer.layer: layer.loihi_spikes for layer in spiking}, f"{what} (emulator)")
+                   + silence.warnings({layer.layer: layer.float_spikes for layer in spiking}, f"{what} (float NIR)"))
     return FidelityReport(str(network_file), len(spikes), timing.frame_steps, timing.decode_steps,
                           accuracy, agreement, layers, errors, silent)
 

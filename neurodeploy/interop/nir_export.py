@@ -2,7 +2,9 @@
 
 With ``c = current_decay`` and ``m = voltage_decay`` of a layer at step ``dt``:
 
-- ``c = 1, m > 0``: ``LIF(tau = dt / m, r = 1 / m, v_leak = bias / m)``;
+- ``c = 1, m > 0``: ``LIF(tau = dt / m, r = 1 / m)``, the bias on the synapse (it enters
+  ``v`` with gain 1; as ``v_leak = bias / m`` only for a conv bias that varies within a
+  channel), since snnTorch's and SpikingJelly's importers refuse ``v_leak != 0``;
 - ``c = 1, m = 0``: ``IF(r = 1 / dt)``, the bias on the synapse (``Affine``/conv bias);
 - ``0 < c < 1, m > 0``: ``CubaLIF(tau_syn = dt / c, tau_mem = dt / m, r = 1 / m,
   w_in = 1 / c, v_leak = bias / m)``;
@@ -40,7 +42,7 @@ def to_nir_graph(network: FloatNetwork, source: str) -> Any:
             edges.append((last, name))
             last = name
         if layer.weight_rec is not None:
-            rec = f"{layer.name}.rec"
+            rec = f"{layer.name}_rec"
             nodes[rec] = nir.Linear(weight=layer.weight_rec.astype(np.float64))
             edges += [(last, rec), (rec, last)]
     nodes["output"] = nir.Output(output_type=np.array(network.layers[-1].shape))
@@ -55,15 +57,15 @@ def _layer_nodes(layer: FloatLayer, dt: float, source: str) -> list[tuple[str, A
 
     nodes: list[tuple[str, Any]] = []
     if layer.flatten:
-        nodes.append((f"{layer.name}.flatten", nir.Flatten(
+        nodes.append((f"{layer.name}_flatten", nir.Flatten(
             input_type={"input": np.array(layer.input_shape)}, start_dim=0, end_dim=-1)))
     delay_in, delay_out = _split_delays(layer, source)
     if delay_in is not None:
-        nodes.append((f"{layer.name}.delay_in", nir.Delay(delay=delay_in * dt)))
+        nodes.append((f"{layer.name}_delay_in", nir.Delay(delay=delay_in * dt)))
     synaptic_bias, neuron = _neuron(layer, dt, source)
-    nodes.append((f"{layer.name}.synapse", _synapse(layer, synaptic_bias)))
+    nodes.append((f"{layer.name}_synapse", _synapse(layer, synaptic_bias)))
     if delay_out is not None:
-        nodes.append((f"{layer.name}.delay", nir.Delay(delay=delay_out * dt)))
+        nodes.append((f"{layer.name}_delay", nir.Delay(delay=delay_out * dt)))
     nodes.append((layer.name, neuron))
     return nodes
 
@@ -76,9 +78,8 @@ def _synapse(layer: FloatLayer, bias: Optional[np.ndarray]) -> Any:
         return nir.Conv2d(input_shape=tuple(layer.input_shape[1:]), weight=weight, stride=layer.stride,
                           padding=layer.padding, dilation=layer.dilation, groups=layer.groups,
                           bias=np.zeros(weight.shape[0]) if bias is None else bias)
-    if bias is None:
-        return nir.Linear(weight=weight)
-    return nir.Affine(weight=weight, bias=bias)
+    # Affine even without a bias: sinabs' importer reads no Linear (Norse writes Affine too)
+    return nir.Affine(weight=weight, bias=np.zeros(weight.shape[0]) if bias is None else bias)
 
 
 def _neuron(layer: FloatLayer, dt: float, source: str) -> tuple[Optional[np.ndarray], Any]:
@@ -98,25 +99,34 @@ def _neuron(layer: FloatLayer, dt: float, source: str) -> tuple[Optional[np.ndar
     if m == 0:
         synaptic = _synaptic_bias(layer, bias, where)
         return synaptic, nir.IF(r=full(1 / dt), v_threshold=threshold, v_reset=full(0), metadata=metadata)
-    common = {"r": full(1 / m), "v_leak": bias / m}
     if c == 1:
+        synaptic = _synaptic_bias(layer, bias, where, required=False)
+        leak = np.zeros(layer.shape) if synaptic is not None or not np.any(bias) else bias / m
+        common = {"r": full(1 / m), "v_leak": leak}
         if threshold is None:
-            return None, nir.LI(tau=full(dt / m), metadata=metadata, **common)
-        return None, nir.LIF(tau=full(dt / m), v_threshold=threshold, v_reset=full(0), metadata=metadata, **common)
+            return synaptic, nir.LI(tau=full(dt / m), metadata=metadata, **common)
+        return synaptic, nir.LIF(tau=full(dt / m), v_threshold=threshold, v_reset=full(0), metadata=metadata,
+                                 **common)
+    common = {"r": full(1 / m), "v_leak": bias / m}
     cuba = {"tau_syn": full(dt / c), "tau_mem": full(dt / m), "w_in": full(1 / c), **common}
     if threshold is None:
         return None, nir.CubaLI(metadata=metadata, **cuba)
     return None, nir.CubaLIF(v_threshold=threshold, v_reset=full(0), metadata=metadata, **cuba)
 
 
-def _synaptic_bias(layer: FloatLayer, bias: np.ndarray, where: str) -> Optional[np.ndarray]:
-    """An IF neuron has no leak to carry a bias: it goes on the synapse (gain 1)."""
+def _synaptic_bias(layer: FloatLayer, bias: np.ndarray, where: str,
+                   required: bool = True) -> Optional[np.ndarray]:
+    """The bias on the synapse (gain 1 into ``v`` for a one-step current): an IF neuron has
+    no leak to carry it (``required``); for LIF it is where importers expect it. None when
+    there is none, or a conv bias varies within a channel and is not ``required``."""
     if not np.any(bias):
         return None
     if layer.kind == "dense":
         return bias.reshape(-1)
     per_channel = bias.reshape(bias.shape[0], -1)
     if not np.all(per_channel == per_channel[:, :1]):
+        if not required:
+            return None
         raise NirError(f"{where}: a leak-free conv layer with a bias that varies within a channel "
                        f"has no NIR form")
     return per_channel[:, 0].copy()

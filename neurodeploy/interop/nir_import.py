@@ -169,6 +169,8 @@ def _short(value: Any) -> str:
         return f"an array of {value.dtype} {value.shape}"
     if isinstance(value, np.ndarray):
         value = value.reshape(-1)[0]
+    if isinstance(value, np.generic):  # numpy 2's repr names the type: np.float64(nan)
+        value = value.item()
     text = " ".join(repr(value.decode("utf8", "replace") if isinstance(value, bytes) else value).split())
     return text if len(text) <= 40 else text[:37] + "..."
 

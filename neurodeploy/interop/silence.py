@@ -29,6 +29,7 @@ def silent_after_import(network_file: str | Path, samples: int) -> list[str]:
     ``samples`` test samples of its manifest's data set, on the emulator."""
     from neurodeploy.inputs import SpikeInput
     from neurodeploy.interop.files import encoded_test_split
+    from neurodeploy.interop.quantise import THRESHOLD_MAX
     from neurodeploy.manifest import Manifest, manifest_path_for
     from neurodeploy.netxfile import read_netx
     from neurodeploy.sim.emulator import emulate
@@ -39,7 +40,10 @@ def silent_after_import(network_file: str | Path, samples: int) -> list[str]:
     if not len(spikes):
         return []
     result = emulate(description, SpikeInput(spikes.reshape(len(spikes), spikes.shape[1], -1)))
-    return warnings(result.spikes_per_layer, f"{len(spikes)} test samples (emulator)")
+    read_outs = {layer.name for layer in description.layers    # non-spiking (NIR LI / CubaLI)
+                 if layer.neuron and int(layer.neuron.get("vThMant", 0)) >= THRESHOLD_MAX}
+    counts = {name: spikes for name, spikes in result.spikes_per_layer.items() if name not in read_outs}
+    return warnings(counts, f"{len(spikes)} test samples (emulator)")
 
 
 def silent_in_activity(path: str | Path) -> list[str]:

@@ -371,6 +371,73 @@ def rockpool_nets() -> dict:
     }, run, export
 
 
+# --- reading neurodeploy's export-nir back -------------------------------------------------
+
+def readback(framework: str, path: Path, spikes: np.ndarray) -> np.ndarray:
+    """Output counts ``(N, classes)`` of the graph at ``path`` loaded by the framework's
+    own NIR importer and run on ``spikes`` ``(N, T, ...)`` step by step."""
+    import nir
+
+    if framework == "sinabs":
+        path = _without_zero_resets(path)
+    graph = nir.read(path)
+    first = next(node for node in graph.nodes.values() if isinstance(node, nir.Input))
+    shape = tuple(int(v) for v in np.atleast_1d(first.input_type["input"]))
+    x = torch.as_tensor(spikes, dtype=torch.float32).reshape(len(spikes), spikes.shape[1], *shape)
+    if framework == "sinabs":
+        from sinabs import from_nir
+
+        model = from_nir(graph, batch_size=len(x))
+        with torch.no_grad():
+            out = model(x.reshape(len(x) * x.shape[1], *shape))
+        out = out[0] if isinstance(out, tuple) else out     # nirtorch's executor returns (out, state)
+        return out.reshape(len(x), x.shape[1], -1).sum(dim=1).numpy().astype(np.int64)
+    if framework == "snntorch":
+        from snntorch.import_nir import import_from_nir as load
+    elif framework == "norse":
+        from norse.torch import from_nir as load
+    else:
+        from functools import partial
+
+        from spikingjelly.activation_based.nir_exchange import import_from_nir
+
+        load = partial(import_from_nir, dt=float(graph.metadata["dt"]))   # it assumes 1e-4 otherwise
+    model = load(graph)
+    # snnTorch's and Norse's importers build torch's Flatten from NIR's batch-free start_dim
+    # (flattening the batch in): such graphs run one sample at a time
+    batches = [x[i:i + 1] for i in range(len(x))] if framework != "spikingjelly" and any(
+        isinstance(node, nir.Flatten) for node in graph.nodes.values()) else [x]
+    counts = []
+    with torch.no_grad():
+        for batch in batches:
+            state, total = None, 0
+            for step in range(batch.shape[1]):
+                result = model(batch[:, step], state) if state is not None else model(batch[:, step])
+                out, state = result if isinstance(result, tuple) else (result, None)
+                total = total + out
+            counts.append(total.reshape(len(batch), -1))
+    return torch.cat(counts).numpy().astype(np.int64)
+
+
+def _without_zero_resets(path: Path) -> Path:
+    """A copy without ``v_reset = 0`` datasets: sinabs pins nir <= 1.0.4, whose LIF and IF
+    take no ``v_reset`` (nir 1.0.8 writes it; 0 is 1.0.4's own reset)."""
+    import shutil
+    import tempfile
+
+    import h5py
+
+    copy = Path(tempfile.mkdtemp()) / path.name
+    shutil.copy(path, copy)
+    with h5py.File(copy, "r+") as handle:
+        for node in handle["node/nodes"].values():
+            if "v_reset" in node:
+                if np.any(node["v_reset"][()]):
+                    raise SystemExit(f"{path}: v_reset != 0, which nir 1.0.4 cannot carry")
+                del node["v_reset"]
+    return copy
+
+
 NETS = {"snntorch": snntorch_nets, "norse": norse_nets, "sinabs": sinabs_nets,
         "spikingjelly": spikingjelly_nets, "rockpool": rockpool_nets}
 PACKAGE = {"snntorch": "snntorch", "norse": "norse", "sinabs": "sinabs",
@@ -385,9 +452,15 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--only", help="one net (dense, conv, cuba)")
+    parser.add_argument("--readback", type=Path, metavar="GRAPH.nir",
+                        help="instead: load this graph (neurodeploy's export-nir) with the framework's "
+                             "importer and print its output counts on the test spikes as JSON")
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
     train_x, train_y, test_x, test_y = digits()
+    if args.readback:
+        print(json.dumps(readback(args.framework, args.readback, test_x).tolist()))
+        return
+    args.out.mkdir(parents=True, exist_ok=True)
     spikes_file = args.out / "spikes.npz"
     if spikes_file.exists():   # written by another framework's run: must be the same input
         kept = np.load(spikes_file)
