@@ -78,7 +78,8 @@ def validate(network: str, hw: str, manifest: Optional[str], activity: Optional[
     if plot_path:
         from neurodeploy.report.mapping_plot import plot_core_map
 
-        plot_core_map(report.mapping, plot_path, f"{Path(report.network).name} on {report.profile_title}")
+        plot_core_map(report.mapping, plot_path, f"{Path(report.network).name} on {report.profile_title}",
+                      failing={finding.layer for finding in report.findings if finding.severity == "error"})
         click.echo(f"wrote {plot_path} (core map plot)", err=True)
     emit(json_path, report.to_dict(), lambda: render(report, table_console(min_width=140)))
     if activity:
