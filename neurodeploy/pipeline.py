@@ -339,11 +339,11 @@ def run_all(config_path: str, overrides: Optional[dict[str, Any]] = None,
     reports = _validate(network, config.hardware)
     count = min(config.simulate.samples or len(test), len(test))
     _say(f"simulating {count} test samples on Lava (Loihi2SimCfg, fixed_pt)")
-    lava = simulate(network, test.images[:count], trained.manifest.schedule,
-                    timeout_s=config.simulate.timeout_s)
+    inputs = ImageInput(test.images, trained.manifest.schedule, config.seed, test.labels)  # torch's rate spikes too
+    lava = simulate(network, inputs.head(count), timeout_s=config.simulate.timeout_s)
     labels = test.labels[:count]
-    activity = run_activity(network, trained.manifest.schedule, test.images[:count], lava.spikes_per_layer)
-    emulated = emulate(network, test.images, trained.manifest.schedule, seed=config.seed)
+    activity = run_activity(network, inputs.head(count), lava.spikes_per_layer)
+    emulated = emulate(network, inputs)
     metrics = {
         "name": config.name,
         "torch_test_accuracy": trained.torch_accuracy,
@@ -382,11 +382,9 @@ def _validate(network: "NetxNetwork", profiles: list[str]) -> dict[str, Any]:
     return reports
 
 
-def run_activity(network: "NetxNetwork", schedule: FrameSchedule, images: np.ndarray,
-                 layer_spikes: dict[str, float]) -> dict[str, float]:
-    """Per-sample synaptic ops, neuron updates and spikes of a Lava run (input included)."""
-    from neurodeploy.encoding import encode
+def run_activity(network: "NetxNetwork", inputs: ImageInput, layer_spikes: dict[str, float]) -> dict[str, float]:
+    """Per-sample synaptic ops, neuron updates and spikes of a Lava run on ``inputs`` (input included)."""
     from neurodeploy.hardware.activity import activity_counts
 
-    input_spikes = float(encode(images, schedule).sum()) / len(images)
-    return activity_counts(network, input_spikes, layer_spikes, schedule.frame_steps)
+    input_spikes = float(inputs.spikes().sum()) / inputs.samples
+    return activity_counts(network, input_spikes, layer_spikes, inputs.frame_steps)
