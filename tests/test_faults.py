@@ -78,6 +78,7 @@ def _lava_children(at_least: int = 3, within_s: float = 120) -> list[multiproces
 
 @pytest.mark.parametrize("strike, message", [(signal.SIGKILL, r"was killed by SIGKILL"),
                                              (signal.SIGSTOP, r"is stopped \(state T\)")])
+@pytest.mark.lava
 def test_a_killed_or_stopped_lava_child_is_reported_within_seconds_and_cleaned_up(tmp_path, strike, message):
     network = nd.load_network(_network(tmp_path))
     spikes = nd.SpikeInput(np.load(_long_spikes(tmp_path)))
@@ -102,6 +103,7 @@ def test_a_killed_or_stopped_lava_child_is_reported_within_seconds_and_cleaned_u
     assert [name for name in seen["memory"] if os.path.exists(name)] == []
 
 
+@pytest.mark.lava
 def test_a_good_run_leaves_no_lava_process_or_shared_memory(tmp_path):
     network = nd.load_network(_network(tmp_path))
     spikes = nd.SpikeInput(np.load(_long_spikes(tmp_path, samples=200)))
@@ -135,6 +137,7 @@ def _start_simulate(folder: Path) -> subprocess.Popen:
     return process
 
 
+@pytest.mark.lava
 def test_ctrl_c_ends_simulate_in_one_line_with_exit_130(tmp_path):
     process = _start_simulate(tmp_path)
     children, memory = _children(process.pid), _shared_memory(process.pid)
@@ -217,6 +220,7 @@ def test_an_unwritable_or_full_folder_is_one_line_naming_the_path(tmp_path, monk
     assert f"{out / 'map.json'}: cannot write the output ({reason})" in outcome.stderr
 
 
+@pytest.mark.lava
 def test_an_unwritable_run_folder_is_found_before_training(tmp_path, monkeypatch):
     from tests.conftest import SMALL_RUN, write_config
 
@@ -229,6 +233,7 @@ def test_an_unwritable_run_folder_is_found_before_training(tmp_path, monkeypatch
     assert time.monotonic() - began < 30
 
 
+@pytest.mark.lava
 def test_a_failing_torch_writer_is_one_error_naming_the_checkpoint(tmp_path, monkeypatch):
     import torch
 
@@ -279,6 +284,40 @@ def _child_that(action: str) -> None:
         os.kill(child.pid, signal.SIGSTOP)
     _child_that.started = child  # type: ignore[attr-defined]
     time.sleep(20)
+
+
+def _stop_then_fork_late(late: list) -> None:
+    """A run that starts a child that is stopped at once, then, after the watchdog has
+    given up on it, forks another (as Lava does while it still starts a run's processes)."""
+    first = multiprocessing.Process(target=time.sleep, args=(30,), daemon=True)
+    first.start()
+    os.kill(first.pid, signal.SIGSTOP)
+    late.append(first)
+    time.sleep(1.5)
+    child = multiprocessing.Process(target=time.sleep, args=(30,), daemon=True)
+    child.start()
+    late.append(child)
+
+
+def test_a_process_forked_for_a_run_given_up_on_exits_at_once():
+    """Found with benchmarks/faults.py under load: a child stopped while Lava was still
+    starting the run's processes; the abort killed those there, Lava forked three more
+    afterwards, and they (and the command, waiting on them at exit) never ended."""
+    from neurodeploy.sim import runner
+
+    late: list = []
+    with pytest.raises(SimulationError, match=re.escape("is stopped (state T)")):
+        runner.run_with_watchdog(lambda: _stop_then_fork_late(late), None, 100)
+    try:
+        deadline = time.monotonic() + 10
+        while len(late) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        late[1].join(5)
+        assert late[1].exitcode == 1, "the late child lives on"
+    finally:
+        for child in late:
+            child.kill()
+            child.join(5)
 
 
 @pytest.mark.parametrize("action, message", [("exits", "was killed by SIGKILL"), ("stops", "is stopped (state T)")])

@@ -54,6 +54,10 @@ STALL_S = 30.0
 #: Runs under a watchdog now, so possibly forking Lava's processes (read by the fork hook).
 _lava_runs = 0
 _lava_runs_lock = threading.Lock()
+#: Threads of runs given up on (a fault, a hang, Ctrl-C) that have not ended: Lava may still
+#: be starting that run's processes there, after the abort; a process forked by one of
+#: them exits at once (read by the fork hook).
+_abandoned: set[int] = set()
 #: Most consecutive runs the samples are split into, to tell progress between them.
 PROGRESS_RUNS = 50
 
@@ -320,6 +324,8 @@ def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps
     failure: list[BaseException] = []
     reading = threading.Event()
 
+    ended = threading.Event()
+
     def target() -> None:
         try:
             run()
@@ -328,6 +334,10 @@ def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps
                 read()
         except BaseException as error:  # re-raised in the caller's thread below
             failure.append(error)
+        finally:
+            with _lava_runs_lock:
+                ended.set()
+                _abandoned.discard(threading.get_ident())
 
     before = set(_children())
     started: dict[int, multiprocessing.Process] = {}
@@ -356,6 +366,8 @@ def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps
     finally:
         with _lava_runs_lock:
             _lava_runs -= 1
+            if not ended.is_set():  # given up on while Lava may still be starting processes
+                _abandoned.add(worker.ident)
     if failure:
         raise SimulationError(f"Lava run failed: {first_line(failure[0], 200)}") from failure[0]
 
@@ -408,14 +420,19 @@ def abort_runtime(process) -> None:
     if infrastructure is not None:  # None: the runtime failed before it started anything
         memory = infrastructure.smm
         manager = memory._manager  # None once Lava has shut it down
-        children = list(infrastructure.actors)
-        if manager is not None and manager._process is not None:
-            children.append(manager._process)
-        for child in children:
-            if child.exitcode is None:
-                child.kill()
-        for child in children:
-            multiprocessing.Process.join(child, 1.0)  # Lava's SystemProcess.join takes no timeout
+        killed: list[multiprocessing.Process] = []
+        while True:  # again until none is new: the run's thread may have added one meanwhile
+            children = [child for child in infrastructure.actors if child not in killed]
+            if manager is not None and manager._process is not None and manager._process not in killed:
+                children.append(manager._process)
+            if not children:
+                break
+            for child in children:
+                if child.exitcode is None:
+                    child.kill()
+            for child in children:
+                multiprocessing.Process.join(child, 1.0)  # Lava's SystemProcess.join takes no timeout
+            killed += children
         for handle in memory._shared_memory_handles:
             try:
                 handle.close()
@@ -456,7 +473,11 @@ def _fault(child: multiprocessing.Process) -> Optional[str]:
 
 def _in_lava_child() -> None:
     """In a process Lava forks: ignore Ctrl-C (the parent answers it) and exit when the
-    parent is gone, so a killed run leaves no process (nor, once they exit, shared memory)."""
+    parent is gone, so a killed run leaves no process (nor, once they exit, shared memory);
+    exit at once when forked for a run already given up on (the abort has passed: nothing
+    else would stop it)."""
+    if threading.get_ident() in _abandoned:
+        os._exit(1)
     if not _lava_runs:
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)
