@@ -96,20 +96,18 @@ def test_fixture_runs_on_lava_as_on_the_emulator(tmp_path, framework, net):
 
 
 def test_a_graph_read_with_the_wrong_conventions_names_its_silent_layer(tmp_path, capsys):
-    """Norse adds the whole weight to the current and writes tau * dt; read as snnTorch's
-    (w_in scaled by dt/tau_syn, at the dt its taus then need) the output layer never fires.
-    import-nir says so, naming the layer."""
+    """Rockpool adds the whole weight to the current (decayed once) and ignores r; read as
+    snnTorch's (w_in scaled by dt/tau_syn) the output layer never fires. import-nir says
+    so, naming the layer; read as Rockpool's, it does not."""
     from neurodeploy.interop.silence import silent_layers
 
-    (tmp_path / "wrong").mkdir()
-    main(["import-nir", str(FIXTURES / "norse_cuba.nir"), "-o", str(tmp_path / "wrong" / "m.net"),
-          "--dt", "1e-6", "--from", "snntorch", "--dataset", "digits", "--check-samples", "16"])
-    warned = capsys.readouterr().err
-    assert re.search(r"warning: layer dense\d+ never fired on 16 test samples", warned), warned
-    (tmp_path / "right").mkdir()
-    main(["import-nir", str(FIXTURES / "norse_cuba.nir"), "-o", str(tmp_path / "right" / "m.net"),
-          "--dt", "1e-3", "--from", "norse", "--dataset", "digits", "--check-samples", "16"])
-    assert "never fired" not in capsys.readouterr().err
+    for framework, folder in (("snntorch", "wrong"), ("rockpool", "right")):
+        (tmp_path / folder).mkdir()
+        main(["import-nir", str(FIXTURES / "rockpool_cuba.nir"), "-o", str(tmp_path / folder / "m.net"),
+              "--dt", "1e-3", "--from", framework, "--dataset", "digits", "--check-samples", "16"])
+        warned = capsys.readouterr().err
+        found = re.findall(r"warning: layer (dense\d+) never fired on 16 test samples \(emulator\)", warned)
+        assert found == (["dense1"] if folder == "wrong" else []), warned
     assert silent_layers({"dense0": 3.0, "dense1": 0.0}) == ["dense1"]
 
 
