@@ -2,8 +2,8 @@
 
 Trains snnTorch Linear + Leaky layers on rate-coded digits (neurodeploy's own encoder, so
 every backend sees the same spikes), exports with snnTorch's ``export_to_nir``, imports
-the graph here (``dt = 1e-4``, the step snnTorch's exporter assumes), validates it against
-the Loihi 2 profile, and runs the whole test split on snnTorch, the float NIR reference,
+the graph here with snnTorch's conventions (``--from snntorch``; ``dt = 1e-4``, the step its
+exporter assumes), validates it against the Loihi 2 profile, and runs the whole test split on snnTorch, the float NIR reference,
 the emulator and Lava fixed_pt. Prints one JSON line of accuracies and agreements.
 
     .venv/bin/python examples/snntorch_digits.py [--out runs/snntorch] [--epochs 25]
@@ -86,7 +86,7 @@ def main() -> None:
     graph = export_to_nir(model, torch.zeros(64))
     nir.write(out / "model.nir", graph)
     result = import_nir_file(out / "model.nir", out / "model.net", dt=DT, image_shape=(1, 8, 8),
-                             temporal_steps=STEPS, gap=2, data=DataConfig(dataset="digits"))
+                             temporal_steps=STEPS, gap=2, data=DataConfig(dataset="digits"), framework="snntorch")
     verdict = validate_file(result.network_file, "loihi2", None, None)
     report = fidelity(result.network, result.network_file, test_spikes.bool().numpy(), split.test.labels,
                       lava=True, timeout_s=900)
