@@ -192,7 +192,7 @@ class Node:
 
     def dump(self) -> dict[str, Any]:
         """The keys and values as plain YAML/JSON data (nested nodes as mappings)."""
-        return {key: _plain(getattr(self, key)) for key in type(self).rules}
+        return {key: _plain(value) for key, value in vars(self).items()}
 
     def replace(self: N, **changes: Any) -> N:
         """A copy with ``changes``, checked again."""
@@ -202,12 +202,12 @@ class Node:
         raise AttributeError(f"{type(self).__name__} is read-only")
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self.dump() == other.dump()
+        return type(other) is type(self) and vars(self) == vars(other)
 
     __hash__ = None  # type: ignore[assignment]  # equal by value, and values (lists) are not hashable
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{key}={getattr(self, key)!r}' for key in type(self).rules)})"
+        return f"{type(self).__name__}({', '.join(f'{key}={value!r}' for key, value in vars(self).items())})"
 
 
 def _plain(value: Any) -> Any:

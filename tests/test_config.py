@@ -68,3 +68,60 @@ def test_check_names_runs_name_as_the_run_folder(tmp_path):
     done = subprocess.run([sys.executable, "-m", "neurodeploy.cli", "check", "c.yaml"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "run folder runs/myrun is writable" in done.stdout + done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"train": {"epochs": True}}, r"train.epochs: should be an integer \(got True\)"),
+    ({"train": {"epochs": 3.0}}, r"train.epochs: should be an integer \(got 3.0\)"),
+    ({"train": {"lr": float("nan")}}, r"train.lr: should be a finite number \(got nan\)"),
+    ({"name": 5}, r"name: should be a string \(got 5\)"),
+    ({"hardware": "loihi2"}, r"hardware: should be a list \(got 'loihi2'\)"),
+    ({"model": {"conv": [{"kernel": 3}]}}, r"missing key 'model.conv.0.channels'"),
+    ({"model": {"conv": [{"channels": 2, "kernel": 65}]}}, r"model.conv.0.kernel: should be at most 64 \(got 65\)"),
+    ({"data": {"test_fraction": 1}}, r"data.test_fraction: should be less than 1 \(got 1\)"),
+    ({"encoding": {"n_bits": 4, "drop_lsb": 4}}, r"encoding.drop_lsb: should be less than n_bits=4 \(got 4\)"),
+    ({"encoding": {"temporal_steps": 4096}}, r"encoding: a frame of 4104 steps .* is more than 4096"),
+    ({"train": {"epochs": 3, "epoch": 4}}, r"unknown key 'train.epoch' \(did you mean 'train.epochs'\?\)"),
+    ({"train": {"zzz": 1}}, r"unknown key 'train.zzz'; expected one of \['epochs', 'batch_size'"),
+    ({"model": {"conv": [{"channels": 2, "kernal": 3}]}}, r"unknown key 'model.conv.0.kernal' "
+                                                          r"\(did you mean 'model.conv.0.kernel'\?\)"),
+])
+def test_strict_types_and_cross_key_rules_name_file_key_value_and_limit(raw, message):
+    with pytest.raises(ConfigError, match=rf"^x.yaml: {message}"):
+        parse_config(raw, source="x.yaml")
+
+
+def test_an_error_names_the_set_that_brought_it(tmp_path):
+    path = write_config(tmp_path, {"train": {"epochs": 4}, "dassdp": {"enabled": True}})
+    with pytest.raises(ConfigError, match=r"^--set dassdp.warmup_epochs=9: dassdp.warmup_epochs: "
+                                          r"should be less than train.epochs=4"):
+        load_config(path, {"dassdp.warmup_epochs": 9})
+    conv = write_config(tmp_path, {"model": {"conv": [{"channels": 2}]}}, "conv.yaml")
+    with pytest.raises(ConfigError, match=r"^--set model.conv.0.kernel=99: model.conv.0.kernel: should be at most"):
+        load_config(conv, {"model.conv.0.kernel": 99})
+
+
+def test_defaults_that_follow_other_keys_are_settled():
+    config = parse_config({"name": "mine", "train": {"batch_size": 8}})
+    assert (config.output, config.dassdp.online_batch) == ("runs/mine", 8)
+    config = parse_config({"name": "mine", "output": "elsewhere", "dassdp": {"online_batch": 2}})
+    assert (config.output, config.dassdp.online_batch) == ("elsewhere", 2)
+
+
+def test_configs_built_in_python_are_checked_read_only_and_compare_by_value():
+    import pickle
+
+    from neurodeploy.config import ConvLayerConfig, DataConfig, EncodingConfig, ModelConfig
+    from neurodeploy.schema import Invalid
+
+    with pytest.raises(Invalid, match=r"dataset: should be one of \['digits'"):
+        DataConfig(dataset="imagenet")
+    model = ModelConfig(conv=[ConvLayerConfig(channels=4)], hidden=[8])
+    assert model.dump()["conv"] == [{"channels": 4, "kernel": 3, "stride": 2, "padding": 1}]
+    assert model == ModelConfig(conv=[{"channels": 4}], hidden=[8]) != ModelConfig(hidden=[8])
+    with pytest.raises(AttributeError, match="read-only"):
+        model.hidden = [4]
+    with pytest.raises(Invalid, match="temporal_steps: should be greater than 0"):
+        EncodingConfig().replace(temporal_steps=0)
+    config = parse_config({"model": {"conv": [{"channels": 2}]}, "dassdp": {"layers": ["dense1"]}})
+    assert parse_config(config.dump()) == config == pickle.loads(pickle.dumps(config))
