@@ -17,7 +17,8 @@ from neurodeploy.report.output import check_json_target, emit, json_option
 
 EXIT_USAGE = 2
 #: Optional packages, by top-level module, and the setup.cfg extra that installs them.
-OPTIONAL_MODULES = {"nir": "nir", "nirtorch": "nir", "snntorch": "nir", "ray": "scale"}
+OPTIONAL_MODULES = {"nir": "nir", "nirtorch": "nir", "snntorch": "nir", "ray": "scale", "lava": "lava"}
+EXTRA_NOTES = {"lava": " (Python 3.10: lava-nc 0.10.0 and lava-dl 0.6.0 install on no other)"}
 
 
 def _overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -41,9 +42,19 @@ def _finite(ctx: click.Context, param: click.Parameter, value: Optional[float]) 
     return value
 
 
-def missing_extra(module: str) -> str:
+def missing_extra(module: str, what: str = "this") -> str:
     """The one line for an optional package that is not installed, naming the extra to install."""
-    return f"this needs the optional package '{module}': pip install 'neurodeploy[{OPTIONAL_MODULES[module]}]'"
+    extra = OPTIONAL_MODULES[module]
+    return f"{what} needs the optional package '{module}': pip install 'neurodeploy[{extra}]'{EXTRA_NOTES.get(extra, '')}"
+
+
+def require_lava(what: str, hint: str = "") -> None:
+    """Stop a command that needs Lava or SLAYER before it reads or imports anything, where the
+    [lava] extra is not installed (the core install on Python 3.11+): a spec look-up, no import."""
+    from importlib.util import find_spec
+
+    if find_spec("lava") is None:
+        raise NeurodeployError(missing_extra("lava", what) + (f"; {hint}" if hint else ""))
 
 
 def _ray_installed(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
@@ -123,6 +134,7 @@ def train(config: str, output: Optional[str], overrides: tuple[str, ...], resume
     A checkpoint in the run folder is resumed when it is the same run (same config,
     epochs aside; no more epochs than asked; as many processes), and the first line
     says so; anything else stops with the choice: --fresh or --resume."""
+    require_lava("train")
     from neurodeploy.pipeline import train_and_export
 
     train_and_export(config, _overrides(overrides), output, resume=resume)
@@ -145,6 +157,7 @@ def check(config: str, output: Optional[str], overrides: tuple[str, ...]) -> Non
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="Path of the .net to write.")
 def export(checkpoint: str, output: str) -> None:
     """Export a training CHECKPOINT (.pt) to a netx .net file with its manifest."""
+    require_lava("export")
     from neurodeploy.pipeline import export_checkpoint
 
     export_checkpoint(checkpoint, output)
@@ -210,6 +223,8 @@ def simulate(network: str, config: Optional[str], spikes: Optional[str], bias: O
 
     Inputs: a data set (the manifest's or --config's) through the encoder, or --spikes /
     --bias arrays; accuracy is printed only when labels are known."""
+    if backend == "lava":
+        require_lava("simulate --backend lava (the default)", "--backend emulator runs without it")
     from neurodeploy.pipeline import InputRequest, simulate_network
 
     request = InputRequest(config, spikes, bias, labels, layout, steps, samples, _reset_interval(reset_interval))
@@ -225,6 +240,7 @@ def simulate(network: str, config: Optional[str], spikes: Optional[str], bias: O
 def run(config: str, output: Optional[str], overrides: tuple[str, ...], resume: str) -> None:
     """Train, export, simulate on Lava and summarise, all from CONFIG (training resumes
     as `train` does: --fresh, --resume)."""
+    require_lava("run")
     from neurodeploy.pipeline import run_all
 
     run_all(config, _overrides(overrides), output, resume=resume)
@@ -255,6 +271,7 @@ def parity(network: str, config: Optional[str], spikes: Optional[str], bias: Opt
     voltage divergence, prediction agreement.
 
     Exit code 0: emulator and Lava agree exactly; 1: they do not; 2: unusable input."""
+    require_lava("parity")
     from neurodeploy.api import parity as parity_of
     from neurodeploy.netxfile import read_netx
     from neurodeploy.pipeline import InputRequest, parity_on_ray, simulation_inputs
@@ -292,6 +309,7 @@ def parity(network: str, config: Optional[str], spikes: Optional[str], bias: Opt
 def compare(config: str, encodings: str, seeds: int, output: str, overrides: tuple[str, ...],
             ray: Optional[str]) -> None:
     """Train CONFIG once per encoding and seed; report accuracy, spikes, early exit and energy."""
+    require_lava("compare")
     from neurodeploy.compare import compare as run_compare
     from neurodeploy.encoding import ENCODINGS
 

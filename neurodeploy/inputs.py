@@ -313,7 +313,7 @@ def _binary(path: Path, array: np.ndarray) -> np.ndarray:
         raise InputError(f"{path}: spikes hold NaN or infinite values; expected 0/1")
     bad = (array != 0) & (array != 1)
     if bad.any():
-        raise InputError(f"{path}: spikes hold {array[bad].flat[0]!r}; expected only 0 and 1 "
+        raise InputError(f"{path}: spikes hold {array[bad].flat[0].item()!r}; expected only 0 and 1 "
                          f"(graded spikes are not supported)")
     return array.astype(bool)
 

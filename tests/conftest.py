@@ -17,8 +17,8 @@ LAVA_INSTALLED = importlib.util.find_spec("lava") is not None
 CORE_LEG = os.environ.get("NEURODEPLOY_CORE_LEG") == "1"
 # Test modules that import Lava or SLAYER when they are imported.
 LAVA_MODULES = ("test_dassdp.py", "test_dassdp_lava.py", "test_export.py")
-# Fixtures that train with SLAYER or export through lava-dl.
-LAVA_FIXTURES = {"small_run"}
+# Fixtures that train with SLAYER, build its networks, or ask netx to build a file.
+LAVA_FIXTURES = {"small_run", "checkpoint_state", "oracle"}
 
 collect_ignore = list(LAVA_MODULES) if CORE_LEG and not LAVA_INSTALLED else []
 

@@ -9,12 +9,18 @@ Two ways, both in lava-dl's layout (``layer/{i}`` groups):
   directly with h5py, for crafted networks that break exactly one limit.
 
 ``write_manifest`` puts a deployment manifest beside a file. torch and lava-dl are
-imported only by the SLAYER builders.
+imported only by the SLAYER builders. Where lava-dl is not installed (the core leg), a
+builder called with its default arguments copies lava-dl's own export of it, stored in
+``fixtures/slayer/`` by ``python -m tests.test_core_slayer_exports`` in the Lava leg,
+where that test checks each stored file still equals a fresh export.
 """
 from __future__ import annotations
 
+import functools
+import importlib.util
+import shutil
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import h5py
 import numpy as np
@@ -28,6 +34,23 @@ CUBA_PARAMS = {"threshold": 1.25, "current_decay": 0.25, "voltage_decay": 0.03,
 
 
 # --- lava-dl's own export -------------------------------------------------------------
+
+SLAYER_INSTALLED = importlib.util.find_spec("lava") is not None
+SLAYER_EXPORTS = Path(__file__).parent / "fixtures" / "slayer"
+
+
+def stored_without_slayer(builder: Callable[..., Path]) -> Callable[..., Path]:
+    """The builder, or without lava-dl the stored export of its default arguments."""
+    @functools.wraps(builder)
+    def build(path: str | Path, *args: Any, **kwargs: Any) -> Path:
+        if SLAYER_INSTALLED:
+            return builder(path, *args, **kwargs)
+        if args or kwargs:
+            raise RuntimeError(f"{builder.__name__}: only its default export is stored; the test needs lava-dl")
+        shutil.copyfile(SLAYER_EXPORTS / f"{builder.__name__}.net", path)
+        return Path(path)
+    return build
+
 
 def export_blocks(path: str | Path, blocks: Sequence[Any], example: Any) -> Path:
     """Run ``example`` (N, C, [H, W,] T) through ``blocks`` once, then export each."""
@@ -64,6 +87,7 @@ def _spikes(*shape: int) -> Any:
     return (torch.rand(*shape) > 0.7).float()
 
 
+@stored_without_slayer
 def digits_like(path: str | Path, seed: int = 0) -> Path:
     """The project's digits network: cuba.Dense 64 -> 128 -> 10."""
     slayer = _slayer(seed)
@@ -71,6 +95,7 @@ def digits_like(path: str | Path, seed: int = 0) -> Path:
     return export_blocks(path, blocks, _spikes(4, 64, 16))
 
 
+@stored_without_slayer
 def conv_net(path: str | Path, seed: int = 0) -> Path:
     """cuba.Conv 2 -> 3 channels (3x3, stride 2, pad 1) on H=8, W=10, Flatten, Dense 60 -> 10."""
     slayer = _slayer(seed)
@@ -80,6 +105,7 @@ def conv_net(path: str | Path, seed: int = 0) -> Path:
     return export_blocks(path, blocks, _spikes(2, 2, 8, 10, 8))
 
 
+@stored_without_slayer
 def pool_net(path: str | Path, seed: int = 0) -> Path:
     """cuba.Conv, cuba.Pool (netx cannot run it), Flatten, Dense."""
     slayer = _slayer(seed)
@@ -90,6 +116,7 @@ def pool_net(path: str | Path, seed: int = 0) -> Path:
     return export_blocks(path, blocks, _spikes(2, 2, 8, 8, 8))
 
 
+@stored_without_slayer
 def recurrent_net(path: str | Path, seed: int = 0) -> Path:
     """cuba.Dense 16 -> 12, cuba.Recurrent 12 -> 8 (a ``dense_rec`` layer)."""
     slayer = _slayer(seed)
@@ -97,6 +124,7 @@ def recurrent_net(path: str | Path, seed: int = 0) -> Path:
     return export_blocks(path, blocks, _spikes(2, 16, 8))
 
 
+@stored_without_slayer
 def delay_net(path: str | Path, seed: int = 0, delays: Sequence[int] = (0, 1, 2, 3, 4, 5)) -> Path:
     """cuba.Dense 10 -> 6 with learnable axonal delays set to ``delays``, then Dense 6 -> 3."""
     import torch
@@ -111,6 +139,7 @@ def delay_net(path: str | Path, seed: int = 0, delays: Sequence[int] = (0, 1, 2,
     return export_blocks(path, blocks, x)
 
 
+@stored_without_slayer
 def sigma_delta_net(path: str | Path, seed: int = 0) -> Path:
     """sigma_delta.Input 10, Dense 10 -> 6, Output 6 -> 3: graded spikes."""
     import torch

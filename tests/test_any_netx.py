@@ -80,6 +80,7 @@ def assert_backends_equal(network, inputs, **plan) -> nd.SimulationResult:
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.lava
 def test_lava_dl_input_block_with_neuron_driven_by_biases(tmp_path):
     network = nd.load_network(input_dense_net(tmp_path / "input_dense.net"))
     timing = NetworkTiming.of(network, 12)
@@ -89,6 +90,7 @@ def test_lava_dl_input_block_with_neuron_driven_by_biases(tmp_path):
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.lava
 def test_lava_dl_input_block_before_a_conv_driven_by_biases(tmp_path):
     network = nd.load_network(input_conv_net(tmp_path / "input_conv.net"))
     bias = random_bias(3, (2, 6, 8), seed=1)  # CHW; the Input block's neurons are WHC 8x6x2
@@ -97,6 +99,7 @@ def test_lava_dl_input_block_before_a_conv_driven_by_biases(tmp_path):
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.lava
 def test_lava_dl_dense_and_conv_exports_driven_by_spikes(tmp_path):
     dense = nd.load_network(netx_factory.digits_like(tmp_path / "dense.net"))
     assert_backends_equal(dense, nd.SpikeInput(random_spikes(4, 10, (64,))))
@@ -106,6 +109,7 @@ def test_lava_dl_dense_and_conv_exports_driven_by_spikes(tmp_path):
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("plan", [{}, {"reset": False}, {"reset_interval": 5}])
+@pytest.mark.lava
 def test_shape_only_input_layer_on_every_reset_plan(tmp_path, plan):
     """The counters and the emulator name and count every block (the input layer builds none)."""
     network = nd.load_network(shape_only_input_net(tmp_path / "by_hand.net"))
@@ -114,6 +118,7 @@ def test_shape_only_input_layer_on_every_reset_plan(tmp_path, plan):
     assert lava.output_counts.shape == (4, 200)
 
 
+@pytest.mark.lava
 def test_spikes_into_an_input_block_are_refused_before_lava_starts(tmp_path):
     network = nd.load_network(input_dense_net(tmp_path / "input_dense.net"))
     for backend in ("lava", "emulator"):
@@ -122,6 +127,7 @@ def test_spikes_into_an_input_block_are_refused_before_lava_starts(tmp_path):
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.lava
 def test_cli_simulate_spikes_with_nothing_beside_the_net(tmp_path):
     """A regression-style network with no labels: counts and rates, not accuracy; both
     backends write the same counts and the same output spikes."""
@@ -145,6 +151,7 @@ def test_cli_simulate_spikes_with_nothing_beside_the_net(tmp_path):
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.lava
 def test_cli_simulate_biases_with_labels(tmp_path):
     net = input_dense_net(tmp_path / "input_dense.net")
     arrays = tmp_path / "bias.npz"
@@ -180,6 +187,7 @@ def test_cli_bad_spike_arrays_are_one_line(tmp_path, array, message):
     assert __import__("re").search(message, done.stderr), done.stderr
 
 
+@pytest.mark.lava
 def test_each_command_reads_the_net_once(tmp_path, monkeypatch):
     """``nd.simulate`` on Lava and on the emulator, and ``nd.validate``, given a path, open it once."""
     import builtins

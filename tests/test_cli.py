@@ -24,6 +24,11 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) ->
         assert needle in lines[0], lines[0]
 
 
+#: train or run, which need Lava (the Lava leg), and check, which reads the config the same way (both legs).
+TRAIN_OR_CHECK = [pytest.param("train", marks=pytest.mark.lava), "check"]
+RUN_OR_CHECK = [pytest.param("run", marks=pytest.mark.lava), "check"]
+
+
 def _config(tmp_path, **sections):
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump({**SMALL_RUN, "output": str(tmp_path / "run"), **sections}))
@@ -38,36 +43,39 @@ def test_help_lists_the_commands():
 
 
 def test_missing_network_file(tmp_path):
-    assert_one_line_error(neurodeploy("simulate", str(tmp_path / "nope.net")), "nope.net", "not found")
+    assert_one_line_error(neurodeploy("simulate", str(tmp_path / "nope.net"), "--backend", "emulator"), "nope.net", "not found")
 
 
 def test_network_file_that_is_not_hdf5(tmp_path):
     path = tmp_path / "text.net"
     path.write_text("hello")
-    assert_one_line_error(neurodeploy("simulate", str(path)), "text.net", "not an HDF5 file")
+    assert_one_line_error(neurodeploy("simulate", str(path), "--backend", "emulator"), "text.net", "not an HDF5 file")
 
 
 def test_network_file_without_layers(tmp_path):
     path = tmp_path / "empty.net"
     with h5py.File(path, "w") as handle:
         handle.create_dataset("something", data=np.zeros(3))
-    assert_one_line_error(neurodeploy("simulate", str(path)), "empty.net", "no 'layer' group")
+    assert_one_line_error(neurodeploy("simulate", str(path), "--backend", "emulator"), "empty.net", "no 'layer' group")
 
 
-def test_config_with_an_unknown_key(tmp_path):
+@pytest.mark.parametrize("command", TRAIN_OR_CHECK)
+def test_config_with_an_unknown_key(tmp_path, command):
     path = _config(tmp_path, trainn={"epochs": 1})
-    assert_one_line_error(neurodeploy("train", str(path)), "config.yaml", "unknown key 'trainn'")
+    assert_one_line_error(neurodeploy(command, str(path)), "config.yaml", "unknown key 'trainn'")
     assert not (tmp_path / "run").exists()
 
 
-def test_config_with_a_wrong_type(tmp_path):
+@pytest.mark.parametrize("command", RUN_OR_CHECK)
+def test_config_with_a_wrong_type(tmp_path, command):
     path = _config(tmp_path, train={"epochs": "many"})
-    assert_one_line_error(neurodeploy("run", str(path)), "train.epochs", "'many'")
+    assert_one_line_error(neurodeploy(command, str(path)), "train.epochs", "'many'")
 
 
-def test_missing_data_path(tmp_path):
+@pytest.mark.parametrize("command", TRAIN_OR_CHECK)
+def test_missing_data_path(tmp_path, command):
     path = _config(tmp_path, data={"dataset": "mnist", "path": str(tmp_path / "mnist")})
-    assert_one_line_error(neurodeploy("train", str(path)), "mnist: folder not found")
+    assert_one_line_error(neurodeploy(command, str(path)), "mnist: folder not found")
     assert not (tmp_path / "run" / "model.net").exists()
 
 
@@ -75,7 +83,8 @@ def test_missing_data_path(tmp_path):
     (0x0B, (2, 4, 4), "not an unsigned-byte IDX"),   # int16 images: wrong dtype
     (0x08, (2, 16), "expected (N, H, W)"),           # rank 2 images: wrong rank
 ])
-def test_images_of_the_wrong_dtype_or_rank(tmp_path, dtype_code, shape, message):
+@pytest.mark.parametrize("command", TRAIN_OR_CHECK)
+def test_images_of_the_wrong_dtype_or_rank(tmp_path, dtype_code, shape, message, command):
     folder = tmp_path / "mnist"
     folder.mkdir()
     header = bytes([0, 0, dtype_code, len(shape)]) + np.asarray(shape, ">u4").tobytes()
@@ -83,12 +92,13 @@ def test_images_of_the_wrong_dtype_or_rank(tmp_path, dtype_code, shape, message)
     labels = bytes([0, 0, 8, 1]) + np.asarray([2], ">u4").tobytes() + bytes(2)
     (folder / "train-labels-idx1-ubyte").write_bytes(labels)
     path = _config(tmp_path, data={"dataset": "mnist", "path": str(folder)})
-    assert_one_line_error(neurodeploy("train", str(path)), message)
+    assert_one_line_error(neurodeploy(command, str(path)), message)
     assert not (tmp_path / "run" / "model.net").exists()
 
 
-def test_bad_set_override(tmp_path):
-    assert_one_line_error(neurodeploy("train", str(_config(tmp_path)), "--set", "train.epochs"), "KEY=VALUE")
+@pytest.mark.parametrize("command", TRAIN_OR_CHECK)
+def test_bad_set_override(tmp_path, command):
+    assert_one_line_error(neurodeploy(command, str(_config(tmp_path)), "--set", "train.epochs"), "KEY=VALUE")
 
 
 def test_every_option_says_what_it_does():
@@ -142,9 +152,11 @@ def test_parity_prints_accuracy_only_with_labels(accuracy, capsys):
     assert ("accuracy" in printed) == bool(accuracy)  # no empty 'accuracy:' line without labels
 
 
-def test_a_checkpoint_given_as_a_network_and_a_network_given_as_a_config(tmp_path):
+@pytest.mark.parametrize("command", RUN_OR_CHECK)
+def test_a_checkpoint_given_as_a_network_and_a_network_given_as_a_config(tmp_path, command):
     net, _ = _tiny(tmp_path)
     (tmp_path / "checkpoint.pt").write_bytes(b"PK\x03\x04" + bytes(40))
-    assert_one_line_error(neurodeploy("simulate", str(tmp_path / "checkpoint.pt")), "not an HDF5 file",
+    assert_one_line_error(neurodeploy("simulate", str(tmp_path / "checkpoint.pt"), "--backend", "emulator"),
+                          "not an HDF5 file",
                           f"export it first: neurodeploy export {tmp_path / 'checkpoint.pt'} -o model.net")
-    assert_one_line_error(neurodeploy("run", str(net)), "it is an HDF5 file (a netx .net?)", "neurodeploy init")
+    assert_one_line_error(neurodeploy(command, str(net)), "it is an HDF5 file (a netx .net?)", "neurodeploy init")

@@ -36,6 +36,7 @@ def test_activity_up_to_the_exit_step_matches_a_hand_count(tmp_path):
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.lava
 def test_compare_writes_tables_claims_and_plots(tmp_path):
     config = _small_config(tmp_path)
     summary = compare(str(config), ["rate_bit", "temporal_bit"], seeds=2, output=str(tmp_path / "out"),
@@ -91,6 +92,7 @@ def test_claim_verdicts_follow_the_interval():
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.lava
 def test_exit_threshold_is_chosen_on_held_out_training_images_not_test_labels(tmp_path):
     trained = train_and_export(str(_small_config(tmp_path)), {"train.epochs": 1},
                                output=str(tmp_path / "run"), validation_fraction=0.25)

@@ -75,6 +75,7 @@ def test_image_folder_keeps_16_bit_greyscale_as_uint16(tmp_path):
         load_split(DataConfig(dataset="folder", path=str(tmp_path)), seed=0)
 
 
+@pytest.mark.lava
 def test_the_cifar10_example_trains_on_fabricated_batches(tmp_path):
     from neurodeploy.config import load_config
     from neurodeploy.pipeline import train_and_export

@@ -15,6 +15,8 @@ from neurodeploy.sim import runner
 from neurodeploy.sim.early_exit import exit_sweep_lava, simulate_early_exit, state_vars
 from tests.netx_factory import conv_layer, dense_layer, write_netx
 
+pytestmark = pytest.mark.lava  # Lava's early-exit processes
+
 SAMPLES = 20
 NEVER = 10**9
 

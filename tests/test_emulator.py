@@ -15,6 +15,8 @@ from tests import netx_factory
 from tests.emulator_paths import PATHS
 from tests.random_nets import random_case
 
+pytestmark = pytest.mark.lava  # every test runs Lava beside the emulator (test_core_leg.py covers the core leg)
+
 LAVA_TIMEOUT_S = 120
 
 

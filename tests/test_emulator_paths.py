@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from importlib.util import find_spec
 
 import numpy as np
 import pytest
@@ -129,7 +130,8 @@ def test_cli_device_errors_are_one_line(tmp_path):
     np.save(tmp_path / "x.npy", np.random.default_rng(0).random((2, 6, 16)) < 0.3)
     base = [sys.executable, "-m", "neurodeploy.cli", "simulate", str(path), "--spikes", str(tmp_path / "x.npy")]
     for extra, message in ((["--backend", "emulator", "--device", "cuda"], "no CUDA device is available"),
-                           (["--device", "cuda"], "Lava's simulator runs on the CPU")):
+                           (["--device", "cuda"], "Lava's simulator runs on the CPU" if find_spec("lava")
+                            else "pip install 'neurodeploy[lava]'")):
         done = subprocess.run(base + extra, capture_output=True, text=True, timeout=120)
         assert done.returncode == 2, done.stderr
         errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -23,6 +24,8 @@ from hypothesis.extra import numpy as hnp
 from tests import netx_factory as nf
 from tests.fuzz_harness import HOSTILE_NUMBERS, assert_clean, fuzz_settings, record, run_cli
 from tests.netx_oracle import first_conv_input, shared
+
+pytestmark = pytest.mark.lava  # netx's own builder (lava-dl) is the oracle
 
 EXAMPLES = 700
 

@@ -8,6 +8,8 @@ from neurodeploy.encoding import FrameSchedule, encode
 from neurodeploy.errors import ConfigError
 from neurodeploy.sim.runner import arrange_for_port
 
+pytestmark = pytest.mark.lava  # Lava's spike generator process
+
 
 def _record(images: np.ndarray, schedule: FrameSchedule, tag: str) -> np.ndarray:
     from lava.magma.core.run_conditions import RunSteps

@@ -57,6 +57,7 @@ def test_load_checkpoint_runs_no_code(tmp_path, kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.lava
 def test_export_of_a_hostile_checkpoint_is_one_line(tmp_path, kind):
     marker, out = tmp_path / "ran", tmp_path / "out"
     out.mkdir()
@@ -67,6 +68,7 @@ def test_export_of_a_hostile_checkpoint_is_one_line(tmp_path, kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.lava
 def test_training_does_not_resume_from_a_hostile_checkpoint(tmp_path, kind):
     marker, run = tmp_path / "ran", tmp_path / "run"
     run.mkdir()
@@ -88,6 +90,7 @@ def tiny_net(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.lava
 def test_parity_with_a_hostile_checkpoint_stops_before_any_backend(tmp_path, tiny_net, kind):
     net, _ = tiny_net
     marker = tmp_path / "ran"
@@ -103,6 +106,7 @@ def test_parity_with_a_hostile_checkpoint_stops_before_any_backend(tmp_path, tin
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.lava
 def test_parity_ignores_a_checkpoint_lying_beside_the_network(tmp_path, tiny_net):
     """Without --checkpoint the file beside the .net is not opened: no code runs, torch is
     left out and says how to bring it in."""
@@ -119,6 +123,7 @@ def test_parity_ignores_a_checkpoint_lying_beside_the_network(tmp_path, tiny_net
 
 
 @pytest.mark.parametrize("damage", ["bytes", "truncated", "empty", "list", "fifo"])
+@pytest.mark.lava
 def test_a_corrupt_checkpoint_is_an_error(tmp_path, damage):
     import os
 
@@ -137,6 +142,7 @@ def test_a_corrupt_checkpoint_is_an_error(tmp_path, damage):
     assert str(error.value).startswith(str(path)) and "\n" not in str(error.value)
 
 
+@pytest.mark.lava
 def test_parity_with_a_corrupt_checkpoint_is_an_error_not_torch_unavailable(tmp_path, tiny_net):
     net, spikes = tiny_net
     (tmp_path / "broken.pt").write_bytes(b"PK\x03\x04 not a zip at all")

@@ -116,7 +116,7 @@ def test_zero_samples_are_refused_for_every_array(tmp_path):
         load_labels(tmp_path / "labels.npy", 2)
 
 
-@pytest.mark.parametrize("backend", ["lava", "emulator"])
+@pytest.mark.parametrize("backend", [pytest.param("lava", marks=pytest.mark.lava), "emulator"])
 def test_zero_samples_on_either_backend_is_a_clear_error(tmp_path, files, backend):
     np.save(tmp_path / "none.npy", np.zeros((0, 4, 6), bool))
     outcome = run_cli(["simulate", files["net"], "--spikes", tmp_path / "none.npy", "--backend", backend])
@@ -157,13 +157,22 @@ FILE_INPUTS = {
 }
 
 
+#: Commands that stop at once without Lava (the core leg), before reading any file.
+NEEDS_LAVA = {"train", "run", "export", "parity", "compare"}
+
+
+def _surfaces() -> list:
+    return [pytest.param(name, marks=pytest.mark.lava) if FILE_INPUTS[name][0] in NEEDS_LAVA else name
+            for name in sorted(FILE_INPUTS)]
+
+
 def _args(template: list[str], files: dict[str, Path], path: Path) -> list[str]:
     return [str(path) if part == "IN" else part.format(**files) for part in template]
 
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
-@pytest.mark.parametrize("surface", sorted(FILE_INPUTS))
+@pytest.mark.parametrize("surface", _surfaces())
 def test_special_files_are_refused_by_type_before_opening(tmp_path, files, surface, kind):
     template = FILE_INPUTS[surface]
     name = "in.yaml" if "--hw" in template else "in"
@@ -194,6 +203,7 @@ def test_names_of_255_and_more_characters_are_one_line(tmp_path, files, surface)
 
 # --- counts and addresses --------------------------------------------------------------
 
+@pytest.mark.lava
 def test_absurd_seed_counts_name_the_limit(files):
     began = time.perf_counter()
     outcome = run_cli(["compare", files["config"], "--seeds", "1000000000", "-o", files["folder"] / "cmp"])

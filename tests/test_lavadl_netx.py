@@ -32,6 +32,8 @@ from neurodeploy.inputs import BiasInput, SpikeInput
 from neurodeploy.netxfile import read_netx
 from tests.netx_oracle import Verdict, shared
 
+pytestmark = pytest.mark.lava  # lava-dl's installed netx files and Lava
+
 LAVADL_NETX = Path(sysconfig.get_paths()["purelib"]) / "tests" / "lava" / "lib" / "dl" / "netx"
 GOLDEN = LAVADL_NETX / "gts"
 #: The files lava-dl 0.6.0 installs; the walk below finds at least these.

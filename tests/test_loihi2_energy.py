@@ -16,6 +16,8 @@ from neurodeploy.hardware.energy import estimate
 from neurodeploy.hardware.profile import load_profile
 from neurodeploy.hardware.resources import map_cores
 
+pytestmark = pytest.mark.lava  # lava-dl's installed PilotNet and its spike record
+
 LOIHI2 = load_profile("loihi2")
 
 

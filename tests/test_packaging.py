@@ -177,6 +177,17 @@ def test_installed_cli_validates_outside_the_checkout(built, tmp_path):
     assert "Traceback" not in output, output
 
 
+@pytest.mark.timeout(300)
+def test_installed_core_runs_without_lava(built, tmp_path):
+    """The wheel on this Python and numpy (3.11+ and numpy 2 in the core leg) with Lava
+    hidden: validate, simulate --backend emulator, export-nir and import-nir."""
+    from tests.test_core_cli import NO_LAVA, check_core_commands
+
+    pytest.importorskip("nir")
+    _, site = built
+    check_core_commands(tmp_path, lambda *args: _isolated(site, tmp_path, "-c", NO_LAVA, *args, timeout=240))
+
+
 @pytest.fixture
 def read_only(built):
     """The installed package, read-only for the test (as a system install is; root ignores
@@ -190,6 +201,7 @@ def read_only(built):
         folder.chmod(0o755)
 
 
+@pytest.mark.lava
 def test_installed_first_hour_without_extras(built, no_extras, read_only, tmp_path):
     """From an empty folder, with no extras installed and the package read-only: init, a
     short run (numba caches in the user's cache folder), validate, and the one-line

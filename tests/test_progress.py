@@ -32,6 +32,7 @@ def _watch(*args: str, cwd=None, timeout: float = 240, quiet_env: str = "0") -> 
     return lines
 
 
+@pytest.mark.lava
 def test_train_piped_prints_each_epoch_and_batches_while_it_runs(tmp_path):
     config = write_config(tmp_path, {**SMALL_RUN, "output": str(tmp_path / "run")})
     lines = _watch("train", str(config))

@@ -27,7 +27,7 @@ TASK_TITLE = b"ray::neurodeploy_task"
 
 @pytest.fixture(scope="module")
 def local_ray():
-    import ray
+    ray = pytest.importorskip("ray")  # the [scale] extra: the Lava leg installs it, the core leg does not
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield ray
     ray.shutdown()

@@ -49,6 +49,7 @@ def test_resume_lines():
     assert "already holds all 3 epochs" in resume_line("r/checkpoint.pt", 3, 3)
 
 
+@pytest.mark.lava
 def test_train_announces_a_resume_and_refuses_fewer_epochs(tmp_path, capsys):
     from neurodeploy.preflight import preflight
     from neurodeploy.pipeline import train_and_export

@@ -101,10 +101,12 @@ def test_images_must_fit_the_input_port():
         runner.arrange_for_port(np.zeros((2, 1, 8, 8), np.uint8), (63,))
 
 
+@pytest.mark.lava
 def test_the_private_lava_attributes_the_cleanup_uses_exist_in_the_pinned_lava():
     runner.check_lava_internals.__wrapped__()  # uncached: the check itself runs
 
 
+@pytest.mark.lava
 def test_a_private_lava_attribute_gone_is_an_error_naming_it(monkeypatch):
     """A Lava whose shared-memory manager no longer has ``_manager``: the start-up check
     names it and the pinned version instead of a cleanup that silently does nothing."""

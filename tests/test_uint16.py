@@ -10,6 +10,8 @@ import yaml
 from neurodeploy.encoding import FrameSchedule, encode
 from neurodeploy.errors import DataError
 
+pytestmark = pytest.mark.lava  # trains with SLAYER, runs Lava's generator
+
 N_BITS, SIDE, PER_CLASS = 12, 6, 12
 
 
