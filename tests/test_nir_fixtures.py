@@ -101,13 +101,15 @@ def test_a_graph_read_with_the_wrong_conventions_names_its_silent_layer(tmp_path
     so, naming the layer; read as Rockpool's, it does not."""
     from neurodeploy.interop.silence import silent_layers
 
-    for framework, folder in (("snntorch", "wrong"), ("rockpool", "right")):
-        (tmp_path / folder).mkdir()
-        main(["import-nir", str(FIXTURES / "rockpool_cuba.nir"), "-o", str(tmp_path / folder / "m.net"),
-              "--dt", "1e-3", "--from", framework, "--dataset", "digits", "--check-samples", "16"])
+    for graph, framework, silent in (("rockpool_cuba", "snntorch", ["dense1"]), ("rockpool_cuba", "rockpool", []),
+                                     ("norse_conv", "norse", [])):   # a conv input, fed as (C, H, W)
+        folder = tmp_path / f"{graph}_{framework}"
+        folder.mkdir()
+        main(["import-nir", str(FIXTURES / f"{graph}.nir"), "-o", str(folder / "m.net"), "--dt", "1e-3",
+              "--from", framework, "--dataset", "digits", "--check-samples", "16"])
         warned = capsys.readouterr().err
-        found = re.findall(r"warning: layer (dense\d+) never fired on 16 test samples \(emulator\)", warned)
-        assert found == (["dense1"] if folder == "wrong" else []), warned
+        found = re.findall(r"warning: layer (\w+\d+) never fired on 16 test samples \(emulator\)", warned)
+        assert found == silent, warned
     assert silent_layers({"dense0": 3.0, "dense1": 0.0}) == ["dense1"]
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 HINT = ("check the exporter's conventions (import-nir --from, --dt) or the input encoding; "
         "see docs/nir.md")
 
@@ -36,10 +38,11 @@ def silent_after_import(network_file: str | Path, samples: int) -> list[str]:
 
     manifest = Manifest.load(manifest_path_for(network_file))
     description = read_netx(network_file)
-    spikes, _ = encoded_test_split(network_file, manifest, tuple(manifest.port_shape), samples)
+    port = tuple(manifest.port_shape)        # netx's (W, H, C) for a conv input: torch's reversed
+    spikes, _ = encoded_test_split(network_file, manifest, port[::-1] if len(port) == 3 else port, samples)
     if not len(spikes):
         return []
-    result = emulate(description, SpikeInput(spikes.reshape(len(spikes), spikes.shape[1], -1)))
+    result = emulate(description, SpikeInput(np.ascontiguousarray(spikes)))
     read_outs = {layer.name for layer in description.layers    # non-spiking (NIR LI / CubaLI)
                  if layer.neuron and int(layer.neuron.get("vThMant", 0)) >= THRESHOLD_MAX}
     counts = {name: spikes for name, spikes in result.spikes_per_layer.items() if name not in read_outs}
