@@ -1,5 +1,8 @@
 """How far a Lava run has got, readable while it runs: the watchdog's measure of progress.
 
+Not a Lava process, so it lives outside ``procs/`` (Lava's compiler re-executes every
+module there, which would map a second, unused board).
+
 A run's time step lives in Lava's child processes, out of the parent's reach until the
 run ends. This module maps a small board of counters in anonymous shared memory when it
 is imported, in the parent, before Lava forks its children (Lava's multiprocessing always

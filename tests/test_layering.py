@@ -237,3 +237,16 @@ def test_version_matches_the_installed_metadata(tmp_path):
     assert isinstance(version, str) and version.strip()
     assert version == installed
     assert not info["loaded"], f"reading __version__ loaded {info['loaded'][:10]}\n{_chain_report(info)}"
+
+
+def test_procs_holds_only_lava_processes():
+    """Lava's compiler re-executes every module in a process's folder to find its models,
+    so ``procs/`` keeps to Lava processes and their models (state such as the step board
+    lives elsewhere): each module defines a class whose model is registered with ``@implements``."""
+    for path in sorted((PACKAGE / "procs").glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        tree = ast.parse(path.read_text())
+        decorated = [node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
+                     and any("implements" in ast.unparse(decorator) for decorator in node.decorator_list)]
+        assert decorated, f"{path.relative_to(REPO)} defines no Lava process model (@implements)"

@@ -9,7 +9,7 @@ import pytest
 
 from neurodeploy.errors import InputError, NetworkFileError, SimulationError
 from neurodeploy.lava_private import LavaInternalsError, require
-from neurodeploy.procs import step_board
+from neurodeploy import step_board
 from neurodeploy.sim import runner
 
 

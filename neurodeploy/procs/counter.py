@@ -22,12 +22,12 @@ from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from neurodeploy.procs.step_board import report
+from neurodeploy.step_board import report
 
 
 class SpikeCounter(AbstractProcess):
     """Counts spikes arriving on ``a_in`` per sample (see the module docstring); with a
-    ``progress`` slot it also reports every step it reaches there (:mod:`neurodeploy.procs.step_board`)."""
+    ``progress`` slot it also reports every step it reaches there (:mod:`neurodeploy.step_board`)."""
 
     def __init__(self, *, shape: tuple[int, ...], samples: int, frame_steps: int, hops: int,
                  decode_steps: int, progress: Optional[int] = None, name: Optional[str] = None,

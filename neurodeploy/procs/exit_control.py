@@ -12,7 +12,7 @@ applies a write asynchronously, and unchecked some landed after the next step be
 After the last sample's exit the process asks Lava to pause (``_req_pause``, a private
 flag of Lava's process model, checked by :func:`check_lava_internals`), so the run ends at
 exactly the step the last sample needed. Every step it reaches is reported to the run's
-slot of :mod:`neurodeploy.procs.step_board`: the watchdog's progress, and Lava's own count
+slot of :mod:`neurodeploy.step_board`: the watchdog's progress, and Lava's own count
 of the steps simulated.
 
 A process has as many RefPorts as the network has state Vars, so its model class is made
@@ -37,7 +37,7 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from neurodeploy.decision import should_exit
 from neurodeploy.lava_private import require
-from neurodeploy.procs.step_board import report
+from neurodeploy.step_board import report
 
 
 class ExitControl(AbstractProcess):

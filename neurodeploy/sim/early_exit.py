@@ -82,7 +82,8 @@ def simulate_early_exit(network: NetxNetwork | str | Path, images: np.ndarray, s
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
 
-    from neurodeploy.procs import exit_control, step_board
+    from neurodeploy import step_board
+    from neurodeploy.procs import exit_control
     from neurodeploy.procs.exit_control import ExitControl, control_model
     from neurodeploy.procs.generator import HybridSpikeGenerator
 
@@ -144,7 +145,7 @@ def simulate_early_exit(network: NetxNetwork | str | Path, images: np.ndarray, s
 def _advancing(slot: int, advance: Callable[[int], None]) -> Callable[[], int]:
     """The watchdog's reader of the step ``slot`` reached, moving ``advance`` on by the steps
     done since its last call."""
-    from neurodeploy.procs import step_board
+    from neurodeploy import step_board
 
     shown = 0
 

@@ -94,7 +94,7 @@ def simulate(network: Union[NetxNetwork, str, Path], inputs: Union[Inputs, np.nd
     limit on top of the watchdog's no-progress rule (:data:`STALL_S`); default none."""
     from lava.magma.core.run_configs import Loihi2SimCfg
 
-    from neurodeploy.procs import step_board
+    from neurodeploy import step_board
     from neurodeploy.procs.counter import SpikeCounter
 
     check_lava_internals()
@@ -307,7 +307,7 @@ def run_with_watchdog(run: Callable[[], None], timeout_s: Optional[float], steps
       within :data:`POLL_S` seconds;
     - no progress for ``stall_s`` seconds during ``run`` (:class:`Stall`): progress is a
       new child process or a new time step (``reached()``, the step the run reports, see
-      :mod:`neurodeploy.procs.step_board`); time per step does not count. The clock starts
+      :mod:`neurodeploy.step_board`); time per step does not count. The clock starts
       at the first sign of the run (a process or a step): before it, Lava compiles the
       network in this process, with nothing to wait on. Reading moves no step (Lava sends
       a Var item by item: a recording takes its time), so ``read`` is watched for faulty
