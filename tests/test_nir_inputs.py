@@ -165,3 +165,24 @@ def test_the_post_write_check_names_the_output_not_the_temporary_file(tmp_path, 
         import_nir_file(path, tmp_path / "model.net", 1e-3)
     assert str(caught.value).startswith(f"{tmp_path / 'model.net'}: layer dense0") and "partial" not in str(caught.value)
     assert not (tmp_path / "model.net").exists()
+
+
+def test_export_for_norse_moves_the_lif_gain_into_the_weights_and_means_the_same(tmp_path):
+    """Norse's importer ignores a LIF's r: ``--for norse`` writes r = 1 and the gain in the
+    weights, a graph that NIR (and this importer) reads as the same network."""
+    from neurodeploy.interop.files import export_nir_file
+
+    lif = nir.LIF(tau=np.full(3, 4e-3), r=np.full(3, 4.0), v_leak=np.zeros(3), v_threshold=np.ones(3))
+    graph = nir.NIRGraph.from_list(nir.Input(input_type=np.array([4])),
+                                   nir.Affine(weight=np.full((3, 4), 0.5), bias=np.full(3, 0.1)), lif)
+    (tmp_path / "a").mkdir()
+    original = import_nir_file(_write(tmp_path / "g.nir", graph), tmp_path / "a" / "model.net", 1e-3).network_file
+    export_nir_file(original, tmp_path / "plain.nir")
+    graph = export_nir_file(original, tmp_path / "norse.nir", reader="norse")
+    lifs = [node for node in graph.nodes.values() if isinstance(node, nir.LIF)]
+    assert lifs and all(np.all(node.r == 1) for node in lifs)
+    plain, norse = (load_graph(tmp_path / f"{name}.nir", None).network.layers for name in ("plain", "norse"))
+    for a, b in zip(plain, norse):
+        assert a.voltage_decay == b.voltage_decay and a.threshold == b.threshold
+        np.testing.assert_allclose(b.weight, a.weight, rtol=1e-12)
+        np.testing.assert_allclose(b.bias_per_neuron(), a.bias_per_neuron(), rtol=1e-12, atol=1e-15)

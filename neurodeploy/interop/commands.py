@@ -76,13 +76,16 @@ def import_nir(graph: str, output: str, dt: Optional[float], framework: Optional
 @click.argument("network", type=click.Path(dir_okay=False))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="The .nir to write.")
 @click.option("--dt", type=float, help="Seconds per step (required unless the manifest records it).")
-def export_nir(network: str, output: str, dt: Optional[float]) -> None:
+@click.option("--for", "reader", type=click.Choice(FRAMEWORKS),
+              help="Framework that will import the graph, where its importer needs another equivalent "
+                   "form (norse: LIF gains in the weights, since it ignores r).")
+def export_nir(network: str, output: str, dt: Optional[float], reader: Optional[str]) -> None:
     """Write the NIR graph of a netx NETWORK, de-quantised, with dt recorded."""
     from neurodeploy.atomic import check_output
     from neurodeploy.interop.files import export_nir_file
 
     check_output(output, "NIR graph")
-    graph = export_nir_file(network, output, dt)
+    graph = export_nir_file(network, output, dt, reader)
     click.echo(f"wrote {output} ({len(graph.nodes)} nodes, dt {graph.metadata['dt']:g} s)")
 
 

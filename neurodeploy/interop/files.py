@@ -68,7 +68,8 @@ def import_nir_file(nir_path: str | Path, output: str | Path, dt: Optional[float
     return ImportResult(output, manifest_file, network, tuple(written), loaded.notes)
 
 
-def export_nir_file(network_file: str | Path, output: str | Path, dt: Optional[float] = None) -> Any:
+def export_nir_file(network_file: str | Path, output: str | Path, dt: Optional[float] = None,
+                    reader: Optional[str] = None) -> Any:
     """Write the NIR graph of ``network_file`` (de-quantised with the manifest's scales,
     SLAYER's 64 otherwise) to ``output``; it reads back with ``nir.read`` type-checked."""
     import nir
@@ -77,7 +78,7 @@ def export_nir_file(network_file: str | Path, output: str | Path, dt: Optional[f
     from neurodeploy.interop.nir_export import to_nir_graph
 
     network = read_netx_float(network_file, dt)
-    graph = to_nir_graph(network, str(network_file))
+    graph = to_nir_graph(network, str(network_file), reader)
     with atomic_path(output) as temporary:
         nir.write(temporary, graph)
         nir.read(temporary)   # NIR's own type checks on what was written

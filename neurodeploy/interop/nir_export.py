@@ -26,24 +26,28 @@ from neurodeploy.interop.layers import FloatLayer, FloatNetwork, NirError
 from neurodeploy.interop.nir_import import DT_KEY, SCALE_KEY
 
 GRAPH_SOURCE = "neurodeploy netx export"
+#: Frameworks whose NIR importer ignores a LIF's ``r`` (Norse 1.1 warns and drops it): for
+#: them a LIF is written with ``r = 1`` and its gain ``1 / d`` in the synapse's weights.
+GAIN_IN_WEIGHTS = ("norse",)
 
 
-def to_nir_graph(network: FloatNetwork, source: str) -> Any:
-    """The NIR graph of ``network``, built with NIR's type checks on."""
+def to_nir_graph(network: FloatNetwork, source: str, reader: Optional[str] = None) -> Any:
+    """The NIR graph of ``network``, built with NIR's type checks on; ``reader`` names the
+    framework that will import it, where its importer needs another equivalent form."""
     import nir
 
     nodes: dict[str, Any] = {"input": nir.Input(input_type=np.array(network.input_shape))}
     edges: list[tuple[str, str]] = []
     last = "input"
     for layer in network.layers:
-        chain = _layer_nodes(layer, network.dt, source)
-        for name, node in chain:
+        gain = _weight_gain(layer, reader)
+        for name, node in _layer_nodes(layer, network.dt, source, gain):
             nodes[name] = node
             edges.append((last, name))
             last = name
         if layer.weight_rec is not None:
             rec = f"{layer.name}_rec"
-            nodes[rec] = nir.Linear(weight=layer.weight_rec.astype(np.float64))
+            nodes[rec] = nir.Linear(weight=layer.weight_rec.astype(np.float64) * gain)
             edges += [(last, rec), (rec, last)]
     nodes["output"] = nir.Output(output_type=np.array(network.layers[-1].shape))
     edges.append((last, "output"))
@@ -51,7 +55,13 @@ def to_nir_graph(network: FloatNetwork, source: str) -> Any:
                         type_check=True)
 
 
-def _layer_nodes(layer: FloatLayer, dt: float, source: str) -> list[tuple[str, Any]]:
+def _weight_gain(layer: FloatLayer, reader: Optional[str]) -> float:
+    """1, or a LIF's ``1 / d`` moved from its ``r`` into the weights for ``reader``."""
+    lif = layer.current_decay == 1 and layer.voltage_decay > 0
+    return 1 / layer.voltage_decay if lif and reader in GAIN_IN_WEIGHTS else 1.0
+
+
+def _layer_nodes(layer: FloatLayer, dt: float, source: str, gain: float) -> list[tuple[str, Any]]:
     """The NIR nodes of one layer in order: [Flatten] [Delay] synapse [Delay] neuron."""
     import nir
 
@@ -62,18 +72,19 @@ def _layer_nodes(layer: FloatLayer, dt: float, source: str) -> list[tuple[str, A
     delay_in, delay_out = _split_delays(layer, source)
     if delay_in is not None:
         nodes.append((f"{layer.name}_delay_in", nir.Delay(delay=delay_in * dt)))
-    synaptic_bias, neuron = _neuron(layer, dt, source)
-    nodes.append((f"{layer.name}_synapse", _synapse(layer, synaptic_bias)))
+    synaptic_bias, neuron = _neuron(layer, dt, source, gain)
+    nodes.append((f"{layer.name}_synapse", _synapse(layer, synaptic_bias, gain)))
     if delay_out is not None:
         nodes.append((f"{layer.name}_delay", nir.Delay(delay=delay_out * dt)))
     nodes.append((layer.name, neuron))
     return nodes
 
 
-def _synapse(layer: FloatLayer, bias: Optional[np.ndarray]) -> Any:
+def _synapse(layer: FloatLayer, bias: Optional[np.ndarray], gain: float) -> Any:
     import nir
 
-    weight = layer.weight.astype(np.float64)
+    weight = layer.weight.astype(np.float64) * gain
+    bias = None if bias is None else bias * gain
     if layer.kind == "conv":
         return nir.Conv2d(input_shape=tuple(layer.input_shape[1:]), weight=weight, stride=layer.stride,
                           padding=layer.padding, dilation=layer.dilation, groups=layer.groups,
@@ -82,7 +93,7 @@ def _synapse(layer: FloatLayer, bias: Optional[np.ndarray]) -> Any:
     return nir.Affine(weight=weight, bias=np.zeros(weight.shape[0]) if bias is None else bias)
 
 
-def _neuron(layer: FloatLayer, dt: float, source: str) -> tuple[Optional[np.ndarray], Any]:
+def _neuron(layer: FloatLayer, dt: float, source: str, gain: float) -> tuple[Optional[np.ndarray], Any]:
     """(bias for the synapse or None, the neuron node)."""
     import nir
 
@@ -102,7 +113,7 @@ def _neuron(layer: FloatLayer, dt: float, source: str) -> tuple[Optional[np.ndar
     if c == 1:
         synaptic = _synaptic_bias(layer, bias, where, required=False)
         leak = np.zeros(layer.shape) if synaptic is not None or not np.any(bias) else bias / m
-        common = {"r": full(1 / m), "v_leak": leak}
+        common = {"r": full(1 / (m * gain)), "v_leak": leak}
         if threshold is None:
             return synaptic, nir.LI(tau=full(dt / m), metadata=metadata, **common)
         return synaptic, nir.LIF(tau=full(dt / m), v_threshold=threshold, v_reset=full(0), metadata=metadata,

@@ -84,7 +84,7 @@ def readback(neurodeploy: str, python: Path, graph: Path) -> str:
     with tempfile.TemporaryDirectory() as folder:
         net, back = Path(folder) / "model.net", Path(folder) / "back.nir"
         for command in (["import-nir", str(graph), "-o", str(net), "--from", framework, "--dt", DT[framework]],
-                        ["export-nir", str(net), "-o", str(back)]):
+                        ["export-nir", str(net), "-o", str(back), "--for", framework]):
             subprocess.run([neurodeploy, "-m", "neurodeploy", *command], check=True, capture_output=True)
         ran = subprocess.run([str(python), str(HERE / "frameworks.py"), framework, folder, "--readback", str(back)],
                              capture_output=True, text=True)
