@@ -75,6 +75,15 @@ FOLDER_OUTPUTS = {
 }
 
 
+#: Commands that stop at once without Lava (the core leg), before looking at their outputs.
+NEEDS_LAVA = {"train", "run", "export", "parity", "compare"}
+
+
+def _options(options) -> list:
+    return [pytest.param(option, marks=pytest.mark.lava) if option.split()[0] in NEEDS_LAVA else option
+            for option in sorted(options)]
+
+
 def _args(template: list[str], inputs: dict[str, Path], out: Path) -> list[str]:
     return [str(out) if part == "OUT" else part.format(**inputs) for part in template]
 
@@ -88,7 +97,7 @@ def _refused(outcome, node: Path, kind: int, folder: Path) -> None:
 
 
 @pytest.mark.parametrize("what", ["null", "full", "fifo", "directory"])
-@pytest.mark.parametrize("option", sorted(FILE_OUTPUTS))
+@pytest.mark.parametrize("option", _options(FILE_OUTPUTS))
 def test_no_file_output_replaces_a_special_file(tmp_path, inputs, option, what):
     template, name = FILE_OUTPUTS[option]
     node = special(tmp_path, what, name)
@@ -107,6 +116,7 @@ def test_no_run_folder_is_a_special_file(tmp_path, inputs, option, what):
     _refused(run_cli(_args(FOLDER_OUTPUTS[option], inputs, node), timeout_s=60), node, kind, tmp_path)
 
 
+@pytest.mark.lava
 @pytest.mark.parametrize("name", ["model.net", "manifest.json", "checkpoint.pt", "metrics.json"])
 def test_a_run_folder_holding_a_device_under_a_run_file_name_is_refused(tmp_path, inputs, name):
     run = tmp_path / "run"
@@ -118,7 +128,7 @@ def test_a_run_folder_holding_a_device_under_a_run_file_name_is_refused(tmp_path
     assert [path.name for path in run.iterdir()] == [name]
 
 
-@pytest.mark.parametrize("option", sorted(set(FILE_OUTPUTS) - {"init -o"}))  # init makes the folder it is given
+@pytest.mark.parametrize("option", _options(set(FILE_OUTPUTS) - {"init -o"}))  # init makes the folder it is given
 def test_missing_folders_are_not_created(tmp_path, inputs, option):
     template, name = FILE_OUTPUTS[option]
     outcome = run_cli(_args(template, inputs, tmp_path / "nonexistent" / "dir" / name), timeout_s=60)
