@@ -132,3 +132,15 @@ def test_validate_with_activity_names_a_silent_layer(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"warning: layer {last} never fired on the activity in metrics.json (lava)" in err
     assert f"{first} never fired" not in err
+
+
+def test_parity_names_the_layer_that_never_fires(tmp_path):
+    from neurodeploy.interop.fidelity import fidelity
+
+    spikes, _ = _spikes()
+    (tmp_path / "m").mkdir()
+    result = import_nir_file(FIXTURES / "rockpool_cuba.nir", tmp_path / "m" / "model.net", dt=1e-3,
+                             framework="snntorch")       # the wrong conventions: output silent
+    report = fidelity(result.network, result.network_file, _inputs(result, spikes[:20]))
+    assert [line.split(" never")[0] for line in report.warnings] == ["layer dense1", "layer dense1"]
+    assert "(emulator)" in report.warnings[0] and "(float NIR)" in report.warnings[1]
