@@ -125,14 +125,15 @@ def snntorch_nets() -> dict:
     return {
         "dense": (lambda: nn.Sequential(nn.Linear(64, HIDDEN, bias=False), leaky(HIDDEN),
                                         nn.Linear(HIDDEN, CLASSES, bias=False), leaky(CLASSES, True)), True),
-        "conv": (lambda: nn.Sequential(nn.Conv2d(1, 8, 3), _conv_leaky(leaky, (8, 6, 6)), nn.Flatten(),
+        "conv": (lambda: nn.Sequential(nn.Conv2d(1, 8, 3), _conv_leaky((8, 6, 6)), nn.Flatten(),
                                        nn.Linear(288, CLASSES, bias=False), leaky(CLASSES, True)), False),
         "cuba": (lambda: nn.Sequential(nn.Linear(64, HIDDEN, bias=False), synaptic(HIDDEN),
                                        nn.Linear(HIDDEN, CLASSES, bias=False), synaptic(CLASSES, True)), True),
     }, run, export
 
 
-def _conv_leaky(make, shape):
+def _conv_leaky(shape):
+    """A Leaky with one beta and threshold per conv neuron (snnTorch exports them per neuron)."""
     import snntorch as snn
     from snntorch import surrogate
 
@@ -261,9 +262,8 @@ def sinabs_nets() -> dict:
     single = dict(spike_fn=sa.SingleSpike, reset_fn=sa.MembraneReset(),
                   surrogate_grad_fn=sa.SingleExponential())
 
-    def lif(batch=None):
-        layer = sl.LIFSqueeze(tau_mem=torch.tensor(2.0), spike_threshold=0.3, num_timesteps=STEPS, **single)
-        return layer
+    def lif():
+        return sl.LIFSqueeze(tau_mem=torch.tensor(2.0), spike_threshold=0.3, num_timesteps=STEPS, **single)
 
     def iaf():
         return sl.IAFSqueeze(num_timesteps=STEPS, **single)
