@@ -3,8 +3,9 @@ two legs of the suite.
 
 The Lava leg (Python 3.10, lava-nc and lava-dl installed) runs every test. The core leg
 (``NEURODEPLOY_CORE_LEG=1``, Python 3.11+ without Lava) deselects the tests marked
-``lava`` and those that use a fixture which trains with SLAYER, and says how many in the
-header; without that variable, a missing Lava is an error, never a quietly shorter suite.
+``lava`` and those that use a fixture in ``LAVA_FIXTURES``, and says so in the header;
+without that variable, a missing Lava is an error, never a quietly shorter suite. There the
+SLAYER test networks are lava-dl's own exports, stored (``tests/netx_factory.py``).
 """
 import importlib.util
 import os
