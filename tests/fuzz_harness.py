@@ -130,3 +130,19 @@ json_values = st.recursive(
     | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=12)
+
+
+def command_files(folder: Path, config: dict) -> dict[str, Path]:
+    """What the hostile-input and hostile-output tests hand the commands: a small netx file
+    with its manifest, spikes that fit it, a config, and where a NIR graph would go."""
+    import numpy as np
+
+    from tests import netx_factory as nf
+    from tests.conftest import write_config
+
+    net = nf.write_netx(folder / "model.net", [nf.dense_layer(np.full((8, 6), 2.0)), nf.dense_layer(np.full((3, 8), 2.0))])
+    nf.write_manifest(net, input_shape=(1, 2, 3))
+    spikes = folder / "spikes.npy"
+    np.save(spikes, np.random.default_rng(0).random((2, 4, 6)) < 0.3)
+    return {"net": net, "spikes": spikes, "config": write_config(folder, config), "graph": folder / "g.nir",
+            "folder": folder}

@@ -20,7 +20,7 @@ from neurodeploy.errors import InputError
 from neurodeploy.inputs import MAX_ARRAY_BYTES, load_bias, load_labels, load_spikes
 from tests import netx_factory as nf
 from tests.conftest import write_config
-from tests.fuzz_harness import assert_clean, run_cli
+from tests.fuzz_harness import assert_clean, command_files, run_cli
 
 CONFIG = {"name": "in", "seed": 0, "data": {"dataset": "digits", "limit": 200}, "train": {"epochs": 1},
           "model": {"hidden": [8]}}
@@ -28,12 +28,7 @@ CONFIG = {"name": "in", "seed": 0, "data": {"dataset": "digits", "limit": 200}, 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("hostile_inputs")
-    net = nf.write_netx(folder / "model.net", [nf.dense_layer(np.full((8, 6), 2.0)), nf.dense_layer(np.full((3, 8), 2.0))])
-    nf.write_manifest(net, input_shape=(1, 2, 3))
-    spikes = folder / "spikes.npy"
-    np.save(spikes, np.random.default_rng(0).random((2, 4, 6)) < 0.3)
-    return {"net": net, "spikes": spikes, "config": write_config(folder, CONFIG), "folder": folder}
+    return command_files(tmp_path_factory.mktemp("hostile_inputs"), CONFIG)
 
 
 def header_only(path: Path, shape: tuple[int, ...], dtype: str = "<f8", data: bytes = b"") -> Path:

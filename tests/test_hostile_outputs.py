@@ -9,14 +9,11 @@ import os
 import stat
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from neurodeploy.atomic import atomic_path, check_output
 from neurodeploy.errors import OutputError
-from tests import netx_factory as nf
-from tests.conftest import write_config
-from tests.fuzz_harness import assert_clean, run_cli
+from tests.fuzz_harness import assert_clean, command_files, run_cli
 
 CONFIG = {"name": "out", "seed": 0, "data": {"dataset": "digits", "limit": 200}, "train": {"epochs": 1},
           "model": {"hidden": [8]}}
@@ -45,12 +42,7 @@ def _kind(path: Path) -> int:
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("hostile_outputs")
-    net = nf.write_netx(folder / "model.net", [nf.dense_layer(np.full((8, 6), 2.0)), nf.dense_layer(np.full((3, 8), 2.0))])
-    nf.write_manifest(net, input_shape=(1, 2, 3))
-    spikes = folder / "spikes.npy"
-    np.save(spikes, np.random.default_rng(0).random((2, 4, 6)) < 0.3)
-    return {"net": net, "spikes": spikes, "config": write_config(folder, CONFIG), "graph": folder / "g.nir"}
+    return command_files(tmp_path_factory.mktemp("hostile_outputs"), CONFIG)
 
 
 #: Every output option: (command line with OUT where the output goes, file name to use).
