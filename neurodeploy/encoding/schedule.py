@@ -14,7 +14,9 @@ from typing import Any
 
 from neurodeploy.errors import ConfigError, shown
 
-ENCODINGS = ("rate", "ttfs", "rate_bit", "temporal_bit")
+#: Each encoding and the code of its temporal part (the one table an encoding is added to).
+TEMPORAL_CODES = {"rate": "rate", "ttfs": "ttfs", "rate_bit": "rate", "temporal_bit": "ttfs"}
+ENCODINGS = tuple(TEMPORAL_CODES)
 HYBRID_ENCODINGS = ("rate_bit", "temporal_bit")
 ORDERS = ("msb_first", "lsb_first")
 PLANE_FILLS = ("first", "full")
@@ -73,7 +75,7 @@ class FrameSchedule:
     @property
     def temporal_kind(self) -> str:
         """``"rate"`` or ``"ttfs"``: the code used in the temporal part."""
-        return "rate" if self.encoding in ("rate", "rate_bit") else "ttfs"
+        return TEMPORAL_CODES[self.encoding]
 
     @property
     def max_intensity(self) -> int:
