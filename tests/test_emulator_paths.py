@@ -207,3 +207,19 @@ def test_event_conv_with_groups_dilation_and_uneven_stride(tmp_path):
         np.testing.assert_array_equal(results[0].recording[name].spikes, trace.spikes, err_msg=name)
         np.testing.assert_array_equal(results[0].recording[name].voltage, trace.voltage, err_msg=name)
     assert results[1].recording["conv0"].spikes.any()
+
+
+def test_a_torch_without_its_conv_backend_query_falls_back_to_the_exact_unfold(monkeypatch):
+    """``_direct`` asks torch's private ``_select_conv_backend``; without it the layer takes
+    the unfold + matrix product path (exact by construction) instead of failing."""
+    import torch
+
+    from neurodeploy.sim.emulator_layers import ConvSynapse
+
+    synapse = ConvSynapse(torch.ones((2, 1, 3, 3), dtype=torch.float32), 1, (3, 3), (1, 1), (0, 0), (1, 1),
+                          (2, 4, 4), 9)
+    spikes = torch.rand((3, 1, 6, 6), generator=torch.Generator().manual_seed(0)) < 0.5
+    expected = synapse(spikes)
+    monkeypatch.delattr(torch._C, "_select_conv_backend")
+    assert synapse._direct(spikes.to(torch.float32)) is False
+    assert torch.equal(synapse(spikes), expected)

@@ -105,7 +105,10 @@ class ConvSynapse:
 
     def _direct(self, values: torch.Tensor) -> bool:
         """Whether torch's conv2d for these operands, NNPACK off, adds plain products (see
-        the module docstring)."""
+        the module docstring). A torch without its private backend query gets the unfold +
+        matrix product, which is exact whatever torch does."""
+        if not hasattr(torch._C, "_select_conv_backend"):
+            return False
         with torch.backends.nnpack.flags(enabled=False):
             backend = torch._C._select_conv_backend(values, self.weight, None, self.stride, self.padding,
                                                     self.dilation, False, (0, 0), self.groups, None)
