@@ -17,6 +17,7 @@ from neurodeploy.data import Split, load_split
 from neurodeploy.errors import ConfigError
 from neurodeploy.model.checkpoint import CHECKPOINT_NAME
 from neurodeploy.resume import read_sidecar, resume_from, world_size
+from neurodeploy.runtime import chosen_dynamics
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ def preflight(config_path: str, overrides: Optional[dict[str, Any]] = None,
     """Check the config, profiles, run folder (and the checkpoint in it: what training will
     resume or refuse) and data; raise the first problem found."""
     config = load_config(config_path, overrides)
+    chosen_dynamics()
     check_profiles(config.hardware)
     run_dir = check_writable(Path(output or config.output), "run folder")
     checkpoint = run_dir / CHECKPOINT_NAME

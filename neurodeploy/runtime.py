@@ -16,7 +16,7 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Union
+from typing import TYPE_CHECKING, Iterator, Literal, Union
 
 from neurodeploy.errors import ConfigError
 
@@ -25,6 +25,21 @@ if TYPE_CHECKING:
 
 THREADS_VARIABLE = "NEURODEPLOY_THREADS"
 DEFAULT_THREADS = 1
+Dynamics = Literal["fused", "torch", "slayer"]
+DYNAMICS: tuple[str, ...] = ("fused", "torch", "slayer")
+DYNAMICS_VARIABLE = "NEURODEPLOY_DYNAMICS"
+
+
+def chosen_dynamics() -> Dynamics:
+    """How training computes the CUBA neurons: ``NEURODEPLOY_DYNAMICS``, or ``fused`` when it
+    is unset or empty (read here, without torch, so ``check`` can refuse a bad value)."""
+    text = os.environ.get(DYNAMICS_VARIABLE, "").strip()
+    if not text:
+        return "fused"
+    if text not in DYNAMICS:
+        raise ConfigError(f"{DYNAMICS_VARIABLE}={text!r}: expected one of {', '.join(DYNAMICS)} "
+                          f"(fused: compiled on the CPU, torch operations on a GPU; slayer: lava-dl's own)")
+    return text  # type: ignore[return-value]
 
 
 def thread_count() -> int:

@@ -218,7 +218,7 @@ def test_a_double_input_falls_back_and_still_shifts():
 
 def test_the_environment_variable_chooses(monkeypatch):
     from neurodeploy.errors import ConfigError
-    from neurodeploy.model.fused_cuba import DYNAMICS_VARIABLE, chosen_dynamics
+    from neurodeploy.runtime import DYNAMICS_VARIABLE, chosen_dynamics
 
     monkeypatch.delenv(DYNAMICS_VARIABLE, raising=False)
     assert chosen_dynamics() == "fused"

@@ -194,3 +194,12 @@ def test_a_compressed_file_declaring_terabytes_is_refused_before_reading(tmp_pat
         layer.create_dataset("weight", shape=(1 << 20, 1 << 20), dtype="f4", chunks=(256, 256), compression="gzip")
     assert path.stat().st_size < 100_000
     _refused(["validate", path, "--hw", "loihi2"], "layer/0/weight declares", "at most")
+
+
+def test_check_refuses_an_unknown_neuron_dynamics_before_torch(tmp_path, monkeypatch):
+    """NEURODEPLOY_DYNAMICS is read by check (no torch), so a typo stops before training."""
+    monkeypatch.setenv("NEURODEPLOY_DYNAMICS", "cuda")
+    config = write_config(tmp_path, {**SMALL_RUN, "output": str(tmp_path / "run")})
+    outcome = run_cli(["check", config])
+    assert_clean(outcome)
+    assert outcome.code == 2 and "NEURODEPLOY_DYNAMICS='cuda'" in outcome.stderr

@@ -31,24 +31,20 @@ and restored by ``use_dynamics(module, "slayer")``). lava-dl itself is not patch
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import sys
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Optional
 
 import numpy as np
 import torch
-from neurodeploy.errors import ConfigError
 from neurodeploy.lavadl import slayer
+from neurodeploy.runtime import DYNAMICS, Dynamics, chosen_dynamics
 
 from lava.lib.dl.slayer.axon.delay import delay
 from lava.lib.dl.slayer.neuron import cuba
 from lava.lib.dl.slayer.neuron.dynamics.leaky_integrator import persistent_state
 from lava.lib.dl.slayer.spike.spike import _spike_backward
 
-Dynamics = Literal["fused", "torch", "slayer"]
-DYNAMICS: tuple[str, ...] = ("fused", "torch", "slayer")
-DYNAMICS_VARIABLE = "NEURODEPLOY_DYNAMICS"
 #: The lava-dl release whose arithmetic the fused neuron repeats; another falls back to SLAYER.
 LAVA_DL_VERSION = "0.6.0"
 #: SLAYER's decays are 12-bit fractions: a state keeps ``(4096 - decay) / 4096`` a step.
@@ -337,17 +333,6 @@ def lava_dl_matches() -> bool:
         return importlib.metadata.version("lava-dl") == LAVA_DL_VERSION
     except importlib.metadata.PackageNotFoundError:
         return False
-
-
-def chosen_dynamics() -> Dynamics:
-    """``NEURODEPLOY_DYNAMICS``, or ``fused`` when it is unset or empty."""
-    text = os.environ.get(DYNAMICS_VARIABLE, "").strip()
-    if not text:
-        return "fused"
-    if text not in DYNAMICS:
-        raise ConfigError(f"{DYNAMICS_VARIABLE}={text!r}: expected one of {', '.join(DYNAMICS)} "
-                          f"(fused: compiled on the CPU, torch operations on a GPU; slayer: lava-dl's own)")
-    return text  # type: ignore[return-value]
 
 
 def use_dynamics(module: torch.nn.Module, dynamics: Optional[Dynamics] = None) -> str:
