@@ -1,7 +1,7 @@
 # make demo: build .venv with python3.10, install, run the end-to-end job on the embedded digits.
 # make test (CI): same install, then every test, the slow ones behind README's measured claims included
 #   (a plain pytest runs the default suite without them; make test-slow runs only them).
-# make test-core: the core without Lava (netx, validate, emulator, NIR) on Python 3.11 with numpy 2
+# make test-core: the core without Lava (netx, validate, emulator, NIR, Ray) on Python 3.11 with numpy 2
 #   and the current CPU torch, in a fresh .venv-core; the Lava tests are deselected by name there.
 PYTHON310 := $(shell command -v python3.10 >/dev/null 2>&1 && python3.10 -c '' 2>/dev/null && echo python3.10 || ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1)
 VENV := .venv
@@ -41,7 +41,7 @@ $(CORE_STAMP): setup.cfg pyproject.toml
 	$(PYTHON311) -m venv $(CORE_VENV)
 	$(CORE_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CORE_VENV)/bin/python -m pip install --quiet '$(CORE_TORCH)'
-	$(CORE_VENV)/bin/python -m pip install --quiet '.[test,nir]'
+	$(CORE_VENV)/bin/python -m pip install --quiet '.[test,nir,scale]'
 	@touch $(CORE_STAMP)
 
 test-core: $(CORE_STAMP)

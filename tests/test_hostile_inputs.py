@@ -218,12 +218,14 @@ RAY_COMMANDS = {
     "parity": ["parity", "{net}", "--spikes", "{spikes}", "--ray", "ADDRESS"],
     "compare": ["compare", "{config}", "--seeds", "1", "--encodings", "rate", "-o", "{folder}/cmp", "--ray", "ADDRESS"],
 }
+LAVA_COMMANDS = {"parity", "compare"}  # they stop first without Lava (the core leg), before --ray is read
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("address", ["127.0.0.1:1", "nohost.invalid:6379", "256.1.1.1:6379", "nohost.invalid",
                                      "ray://127.0.0.1:1"])
-@pytest.mark.parametrize("command", sorted(RAY_COMMANDS))
+@pytest.mark.parametrize("command", [pytest.param(name, marks=[pytest.mark.lava] if name in LAVA_COMMANDS else [])
+                                     for name in sorted(RAY_COMMANDS)])
 def test_ray_addresses_that_do_not_answer_are_one_line_within_10_s(files, command, address):
     pytest.importorskip("ray")
     began = time.perf_counter()

@@ -153,6 +153,7 @@ def test_simulate_cli_on_lava_via_ray_saves_what_the_emulator_saves(local_ray, s
         assert one["output_counts"].sum() > 0
 
 
+@pytest.mark.lava
 @pytest.mark.timeout(300)
 def test_compare_grid_via_ray_equals_in_process(local_ray, tmp_path):
     import torch
