@@ -524,6 +524,9 @@ def _connect(layers: tuple[NetxLayer, ...], given: Optional[tuple[int, ...]]) ->
             flatten_next = True
             fed = last.shape if last is not None else source
         elif layer.type == "conv":
+            if last is None and source is None and position > 0:
+                raise NetworkFileError(f"{where}: netx cannot infer its input: the input layer before it "
+                                       f"has no shape (netx: 'Input shape could not be inferred')")
             fed = last.shape if last is not None else (layer.input_shape or source or _implied_input(layer))
             _check_conv_input(layer, fed, where)
             last = layer

@@ -253,3 +253,14 @@ def test_files_netx_cannot_build_are_refused(tmp_path, oracle, layers, message, 
     assert message in text and text.startswith(str(path)) and "\n" not in text
     verdict = oracle.build(path)
     assert verdict.built == netx_builds, verdict
+
+
+def test_a_shapeless_input_layer_before_a_conv_is_refused_as_netx_refuses_it(tmp_path, oracle):
+    """netx infers a first conv's input from the input layer's shape; without one (and no
+    input_shape, which neurodeploy passes only to a network that starts with a conv) its
+    builder raises 'Input shape could not be inferred'. Found by the fuzz suite's netx oracle."""
+    conv = nf.conv_layer(np.ones((2, 1, 3, 3)), (2, 4, 4), stride=2, padding=1)
+    path = nf.write_netx(tmp_path / "shapeless.net", [{"type": "input"}, conv])
+    with pytest.raises(NetworkFileError, match="cannot infer its input"):
+        read_netx(path)
+    assert not oracle.build(path, None).built
