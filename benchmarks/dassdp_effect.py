@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from neurodeploy.atomic import write_json
-from neurodeploy.compare import t_interval
-from neurodeploy.pipeline import train_and_export
+from neurodeploy.core.atomic import write_json
+from neurodeploy.app.compare import t_interval
+from neurodeploy.app.train_export import train_and_export
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CONFIGS = {"digits": EXAMPLES / "digits.yaml", "mnist5k": EXAMPLES / "mnist5k.yaml"}

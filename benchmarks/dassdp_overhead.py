@@ -4,7 +4,7 @@ A digits-sized SLAYER CUBA network (Dense 64-128-10, 18 steps a sample, batch 32
 project's digits encoding) takes training steps without the rule, with it on the
 classifier (the reference's choice), and with it on every dense layer (both). The
 rule's cost is relative to the step it rides on, so each variant runs on each base path
-named by ``--dynamics`` (the CUBA neuron's computation, :mod:`neurodeploy.model.fused_cuba`:
+named by ``--dynamics`` (the CUBA neuron's computation, :mod:`neurodeploy.training.fused_cuba`:
 ``fused``, the default that training uses, and ``slayer``, lava-dl's own). All variants
 share nothing but the input batch; their steps are interleaved in a shuffled order so
 that machine load hits all alike, and the medians are compared within each base path.
@@ -31,13 +31,13 @@ import time
 
 import torch
 
-from neurodeploy.config import DassdpConfig, DataConfig, NeuronConfig
-from neurodeploy.data import load_split
-from neurodeploy.encoding import FrameSchedule, encode
-from neurodeploy.lavadl import slayer
-from neurodeploy.learning.dassdp import DASSDP
-from neurodeploy.model.fused_cuba import DYNAMICS, use_dynamics
-from neurodeploy.runtime import thread_count
+from neurodeploy.core.config import DassdpConfig, DataConfig, NeuronConfig
+from neurodeploy.core.data import load_split
+from neurodeploy.core.encoding import FrameSchedule, encode
+from neurodeploy.training.lavadl import slayer
+from neurodeploy.training.dassdp import DASSDP
+from neurodeploy.training.fused_cuba import DYNAMICS, use_dynamics
+from neurodeploy.core.runtime import thread_count
 
 SCHEDULE = FrameSchedule(encoding="temporal_bit", temporal_steps=8, n_bits=8, gap=2)
 BATCH, WIDTHS = 32, (64, 128, 10)

@@ -2,7 +2,7 @@
 
 Runs ``--samples`` test samples of ``--net`` (its manifest's split and schedule) through
 the Lava runner (whole frames, reset built in) and through
-:func:`neurodeploy.sim.early_exit.simulate_early_exit` at ``--threshold``, alternating
+:func:`neurodeploy.backends.lavasim.early_exit.simulate_early_exit` at ``--threshold``, alternating
 ``--repeats`` times; prints wall times (build + compile + run for both), Lava steps,
 accuracy, the ratio early exit / runner (<= 1: early exit is no slower) and whether, at a
 threshold no sample reaches, early exit gives the runner's output counts.
@@ -30,8 +30,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     args = parser.parse_args(argv)
 
     import neurodeploy as nd
-    from neurodeploy.pipeline import InputRequest, simulation_inputs
-    from neurodeploy.sim.early_exit import simulate_early_exit
+    from neurodeploy.app.pipeline import InputRequest, simulation_inputs
+    from neurodeploy.backends.lavasim.early_exit import simulate_early_exit
 
     network = nd.load_network(args.net)
     inputs, _ = simulation_inputs(network, InputRequest(samples=args.samples))

@@ -1,7 +1,7 @@
 """How the emulator's batch size and a dense product's operand order change its speed.
 
-Two measurements behind constants in :mod:`neurodeploy.sim.emulator` and
-:mod:`neurodeploy.sim.emulator_layers`, interleaved repeats, min and median kept:
+Two measurements behind constants in :mod:`neurodeploy.backends.emulator.engine` and
+:mod:`neurodeploy.backends.emulator.layers`, interleaved repeats, min and median kept:
 
 - ``batch``: the emulator on each ``--net`` (its manifest's test split) at several batch
   sizes and at the default (``BATCH_ELEMENTS``: the widest layer's input + drive per batch);
@@ -45,8 +45,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     import torch
 
     import neurodeploy as nd
-    from neurodeploy.pipeline import InputRequest, simulation_inputs
-    from neurodeploy.sim import emulator
+    from neurodeploy.app.pipeline import InputRequest, simulation_inputs
+    from neurodeploy.backends.emulator import engine as emulator
 
     torch.set_num_threads(1)
     batch = {}

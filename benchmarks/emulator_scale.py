@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 
 if TYPE_CHECKING:
-    from neurodeploy.encoding import FrameSchedule
+    from neurodeploy.core.encoding import FrameSchedule
 
 CONV = [{"channels": 32, "kernel": 3, "stride": 1, "padding": 1},
         {"channels": 64, "kernel": 3, "stride": 2, "padding": 1},
@@ -40,9 +40,9 @@ def build(path: Path, seed: int = 0) -> None:
     """Export the made-up CIFAR-sized network to ``path``."""
     import torch
 
-    from neurodeploy.config import ModelConfig
-    from neurodeploy.model.export import export_netx
-    from neurodeploy.model.network import SpikingNetwork
+    from neurodeploy.core.config import ModelConfig
+    from neurodeploy.training.export import export_netx
+    from neurodeploy.training.network import SpikingNetwork
 
     torch.manual_seed(seed)
     network = SpikingNetwork(ModelConfig(conv=CONV, hidden=HIDDEN), INPUT_SHAPE, CLASSES)
@@ -62,9 +62,9 @@ def main(argv: Optional[list[str]] = None) -> dict:
 
     import torch
 
-    from neurodeploy.encoding import FrameSchedule, encode_steps
-    from neurodeploy.netxfile import read_netx
-    from neurodeploy.sim.emulator import emulate
+    from neurodeploy.core.encoding import FrameSchedule, encode_steps
+    from neurodeploy.core.netxfile import read_netx
+    from neurodeploy.backends.emulator.engine import emulate
 
     torch.set_num_threads(1)
 
@@ -135,7 +135,7 @@ def _macs(network, spikes: dict, input_spikes: float, frame_steps: int) -> dict:
 
 def _lava(path: Path, images: np.ndarray, schedule: "FrameSchedule", emulated_counts: np.ndarray) -> dict:
     """Lava's rate on the first samples, and whether it counted the same output spikes."""
-    from neurodeploy.sim.runner import simulate
+    from neurodeploy.backends.lavasim.runner import run_on_lava as simulate
 
     began = time.perf_counter()
     lava = simulate(path, images, schedule, timeout_s=3600)

@@ -52,10 +52,10 @@ def compare(path: str, samples: Optional[int], repeats: int, lava_repeats: int) 
     import torch
 
     import neurodeploy as nd
-    from neurodeploy.decision import predict_from_counts
-    from neurodeploy.encoding import encode
-    from neurodeploy.pipeline import InputRequest, simulation_inputs
-    from neurodeploy.model.checkpoint import CHECKPOINT_NAME, checkpoint_network
+    from neurodeploy.core.decision import predict_from_counts
+    from neurodeploy.core.encoding import encode
+    from neurodeploy.app.pipeline import InputRequest, simulation_inputs
+    from neurodeploy.training.checkpoint import CHECKPOINT_NAME, checkpoint_network
 
     network = nd.load_network(path)
     inputs, _ = simulation_inputs(network, InputRequest(samples=samples))

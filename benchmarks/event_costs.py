@@ -1,5 +1,5 @@
 """The emulator's two CPU paths per layer, timed side by side, against the cost model that
-chooses between them (``neurodeploy.sim.events.COSTS_NS``).
+chooses between them (``neurodeploy.backends.emulator.events.COSTS_NS``).
 
 For each layer of the digits and conv digits exports (``--net``, repeatable) and of the
 CIFAR-sized conv net of ``benchmarks/emulator_scale.py``, on the same input spikes: the
@@ -38,10 +38,10 @@ def layer_rows(path: Path, images: np.ndarray, schedule: Any, repeats: int) -> l
     from unittest.mock import patch
 
     import neurodeploy as nd
-    from neurodeploy.blocks import NetworkTiming
-    from neurodeploy.sim import emulator, events
-    from neurodeploy.sim.emulator_layers import ConvSynapse
-    from neurodeploy.sim.events import Events
+    from neurodeploy.core.blocks import NetworkTiming
+    from neurodeploy.backends.emulator import engine as emulator, events
+    from neurodeploy.backends.emulator.layers import ConvSynapse
+    from neurodeploy.backends.emulator.events import Events
 
     network = nd.load_network(path)
     inputs = nd.ImageInput(images, schedule)
@@ -76,9 +76,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     import torch
 
     import neurodeploy as nd
-    from neurodeploy.encoding import FrameSchedule
-    from neurodeploy.pipeline import InputRequest, simulation_inputs
-    from neurodeploy.sim.events import COSTS_NS
+    from neurodeploy.core.encoding import FrameSchedule
+    from neurodeploy.app.pipeline import InputRequest, simulation_inputs
+    from neurodeploy.backends.emulator.events import COSTS_NS
 
     torch.set_num_threads(1)
     rows = []

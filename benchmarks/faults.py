@@ -71,7 +71,7 @@ def _left(pids: list[int], segments: set[str]) -> str:
 
 def killed_child(net: Path, spikes: Path) -> None:
     import neurodeploy as nd
-    from neurodeploy.errors import SimulationError
+    from neurodeploy.core.errors import SimulationError
 
     seen: dict = {}
 
@@ -95,7 +95,7 @@ def killed_child(net: Path, spikes: Path) -> None:
 
 
 def _simulate(net: Path, spikes: Path) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "neurodeploy.cli", "simulate", str(net), "--spikes", str(spikes)],
+    process = subprocess.Popen([sys.executable, "-m", "neurodeploy.app.cli", "simulate", str(net), "--spikes", str(spikes)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     while len(_children(process.pid)) < 4:
         time.sleep(0.2)
@@ -130,8 +130,8 @@ def killed_parent(net: Path, spikes: Path) -> None:
 def _test_images(net: Path, samples: int):
     """The first ``samples`` test images of the data set the network's manifest names."""
     import neurodeploy as nd
-    from neurodeploy.data import load_split
-    from neurodeploy.manifest import Manifest
+    from neurodeploy.core.data import load_split
+    from neurodeploy.core.manifest import Manifest
 
     manifest = Manifest.beside(net)
     if manifest is None:
@@ -143,8 +143,8 @@ def _test_images(net: Path, samples: int):
 def slower_machine(net: Path, samples: int, spinners: int) -> None:
     """The run on ``net`` beside ``spinners`` spinning processes, and a stopped child then."""
     import neurodeploy as nd
-    from neurodeploy.errors import SimulationError
-    from neurodeploy.sim import runner
+    from neurodeploy.core.errors import SimulationError
+    from neurodeploy.backends.lavasim import runner
 
     idle = {"longest_s": 0.0}
 
@@ -155,7 +155,7 @@ def slower_machine(net: Path, samples: int, spinners: int) -> None:
             return stalled
 
     runner.Stall = Watched
-    from neurodeploy.blocks import NetworkTiming
+    from neurodeploy.core.blocks import NetworkTiming
 
     network, inputs = nd.load_network(net), _test_images(net, samples)
     blocks = len(NetworkTiming.of(network, inputs.frame_steps).blocks)

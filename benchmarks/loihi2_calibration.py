@@ -46,7 +46,7 @@ def pilotnet_activity(steps: int = 16, start: int = 0) -> tuple[Any, dict[str, A
     """The network and its activity per inference from the reference spike record
     (steps ``start`` to ``start + steps``)."""
     from neurodeploy.hardware.activity import activity_counts
-    from neurodeploy.netxfile import read_netx
+    from neurodeploy.core.netxfile import read_netx
 
     folder = gts_folder()
     network = read_netx(folder / "network.net")

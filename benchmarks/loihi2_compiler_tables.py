@@ -109,7 +109,7 @@ def within(ours: int, theirs: int) -> bool:
 def main() -> None:
     from neurodeploy.hardware.profile import load_profile
     from neurodeploy.hardware.resources import map_cores
-    from neurodeploy.netxfile import read_netx
+    from neurodeploy.core.netxfile import read_netx
 
     profile = load_profile("loihi2")
     rows, totals, hits, count = [], {}, 0, 0

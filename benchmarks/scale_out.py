@@ -9,7 +9,7 @@ then, timed:
   manifest) sharded into N tasks (``simulate_sharded``), checked bit-identical with the
   single-process run;
 - a ``compare`` grid: ``--encodings`` x ``--seeds`` runs of a small digits config, each run
-  a task (``compare(..., ray="local")``), in a fresh folder each time (no resume).
+  a task (``compare_encodings(..., ray="local")``), in a fresh folder each time (no resume).
 
 The ratio is time(1 worker) / time(2 workers), measured in one run of this script; the
 load average before and after says how much else the machine was doing.
@@ -36,15 +36,15 @@ GRID_CONFIG = {"name": "grid", "seed": 0, "data": {"dataset": "digits", "limit":
 def _warm(network, inputs) -> None:
     """In one worker: import what the tasks import and compile the emulator's kernels, then
     hold the worker a moment so that N warm-up tasks land on N workers."""
-    import neurodeploy.compare  # noqa: F401  (training, lava-dl, the report)
-    from neurodeploy.api import simulate
+    import neurodeploy.app.compare  # noqa: F401  (training, lava-dl, the report)
+    from neurodeploy.app.api import simulate
 
     simulate(network, inputs, backend="emulator")
     time.sleep(2)
 
 
 def _warm_up(workers: int, network, inputs) -> None:
-    from neurodeploy.distributed.ray_tasks import run_tasks
+    from neurodeploy.app.ray_tasks import run_tasks
 
     run_tasks(_warm, [(network, inputs.head(64))] * workers)
 
@@ -60,10 +60,10 @@ def main() -> None:
     import ray
 
     import neurodeploy as nd
-    from neurodeploy.api import simulate
-    from neurodeploy.compare import compare
-    from neurodeploy.distributed.ray_tasks import simulate_sharded
-    from neurodeploy.pipeline import InputRequest, simulation_inputs
+    from neurodeploy.app.api import simulate
+    from neurodeploy.app.compare import compare_encodings
+    from neurodeploy.app.ray_tasks import simulate_sharded
+    from neurodeploy.app.pipeline import InputRequest, simulation_inputs
 
     network = nd.load_network(args.net)
     test, _ = simulation_inputs(network, InputRequest())
@@ -86,7 +86,7 @@ def main() -> None:
                 if not np.array_equal(sharded.output_counts, reference.output_counts):
                     raise SystemExit("sharded emulator output differs from the single-process run")
                 began = time.perf_counter()
-                compare(str(config), encodings, args.seeds, str(Path(folder) / f"compare-{workers}"),
+                compare_encodings(str(config), encodings, args.seeds, str(Path(folder) / f"compare-{workers}"),
                         profiles=["loihi1"], ray="local")
                 seconds["compare"][workers] = time.perf_counter() - began
             finally:

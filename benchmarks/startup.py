@@ -4,7 +4,7 @@ Runs ``neurodeploy --help``, ``neurodeploy validate NET --hw loihi2`` (the table
 ``python -c pass`` ``--repeats`` times each in fresh processes, in rotation, and prints
 min / median wall seconds and each command's min as a multiple of the bare interpreter's
 (what stays comparable on a loaded machine), with ``uptime``. Where the time goes:
-``python -X importtime -m neurodeploy.cli validate NET --hw loihi2``.
+``python -X importtime -m neurodeploy.app.cli validate NET --hw loihi2``.
 
 Run: .venv/bin/python benchmarks/startup.py --net runs/digits/model.net
 """
@@ -26,8 +26,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     args = parser.parse_args(argv)
     commands = {
         "bare_python": [sys.executable, "-c", "pass"],
-        "help": [sys.executable, "-m", "neurodeploy.cli", "--help"],
-        "validate": [sys.executable, "-m", "neurodeploy.cli", "validate", args.net, "--hw", "loihi2"],
+        "help": [sys.executable, "-m", "neurodeploy.app.cli", "--help"],
+        "validate": [sys.executable, "-m", "neurodeploy.app.cli", "validate", args.net, "--hw", "loihi2"],
     }
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.repeats):

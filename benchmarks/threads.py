@@ -34,12 +34,12 @@ def worker(repeats: int) -> dict[str, float]:
     import torch
 
     import neurodeploy as nd
-    from neurodeploy.config import DataConfig, NeuronConfig
-    from neurodeploy.data import load_split
-    from neurodeploy.encoding import FrameSchedule, encode
-    from neurodeploy.lavadl import slayer
-    from neurodeploy.runtime import thread_count
-    from neurodeploy.sim.emulator import emulate
+    from neurodeploy.core.config import DataConfig, NeuronConfig
+    from neurodeploy.core.data import load_split
+    from neurodeploy.core.encoding import FrameSchedule, encode
+    from neurodeploy.training.lavadl import slayer
+    from neurodeploy.core.runtime import thread_count
+    from neurodeploy.backends.emulator.engine import emulate
 
     torch.set_num_threads(thread_count())
     schedule = FrameSchedule(encoding="temporal_bit", temporal_steps=8, n_bits=8, gap=2)

@@ -3,7 +3,7 @@
 For each example network (``examples/digits.yaml``: Dense 64-128-10, 18 steps a sample;
 ``examples/mnist5k_conv.yaml``: two strided convs, 128, 10, 20 steps), two copies of the
 network start from the same weights, one computing its neurons with lava-dl's code
-(``slayer``), the other with :mod:`neurodeploy.model.fused_cuba` (``fused``, or ``torch``:
+(``slayer``), the other with :mod:`neurodeploy.training.fused_cuba` (``fused``, or ``torch``:
 the GPU path, run on the CPU). Each takes the same training steps (batch 32 of the
 training split, encoded as the config says, forward + SpikeRate loss + backward + Adam,
 as ``neurodeploy train`` does), the two interleaved in a shuffled order so that machine
@@ -30,12 +30,12 @@ from pathlib import Path
 
 import torch
 
-from neurodeploy.config import load_config
-from neurodeploy.data import load_split
-from neurodeploy.encoding import encode
-from neurodeploy.lavadl import slayer
-from neurodeploy.model.network import SpikingNetwork
-from neurodeploy.runtime import thread_count
+from neurodeploy.core.config import load_config
+from neurodeploy.core.data import load_split
+from neurodeploy.core.encoding import encode
+from neurodeploy.training.lavadl import slayer
+from neurodeploy.training.network import SpikingNetwork
+from neurodeploy.core.runtime import thread_count
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 NETWORKS = ("digits", "mnist5k_conv")

@@ -100,7 +100,7 @@ def _best_of(runs: int, action: Any) -> tuple[float, Any]:
 
 def _cli_seconds(runs: int, path: Path, hw: str) -> float:
     """Best wall time of the whole command in a fresh interpreter (imports, read, table)."""
-    command = [sys.executable, "-m", "neurodeploy.cli", "validate", str(path), "--hw", hw]
+    command = [sys.executable, "-m", "neurodeploy.app.cli", "validate", str(path), "--hw", hw]
     best = math.inf
     for _ in range(runs):
         start = time.perf_counter()
@@ -114,10 +114,10 @@ def _cli_seconds(runs: int, path: Path, hw: str) -> float:
 def main() -> None:
     import argparse
 
-    from neurodeploy.config import ExperimentConfig
+    from neurodeploy.core.config import ExperimentConfig
     from neurodeploy.hardware.deployment import validate_profiles
     from neurodeploy.hardware.validate import validate_file
-    from neurodeploy.netxfile import read_netx
+    from neurodeploy.core.netxfile import read_netx
 
     parser = argparse.ArgumentParser(description="time validate on PilotNet and YOLO-KP shapes")
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each (best kept)")

@@ -24,8 +24,8 @@ NEURON = {"type": "CUBA", "iDecay": 1024, "vDecay": 123, "vThMant": 80, "refDela
 
 def build(folder: Path, widths: tuple[int, ...] = WIDTHS, seed: int = 0) -> Path:
     """Write ``model.net`` (dense layers of ``widths``) and its manifest into ``folder``."""
-    from neurodeploy.encoding.schedule import FrameSchedule
-    from neurodeploy.manifest import LayerInfo, Manifest
+    from neurodeploy.core.encoding.schedule import FrameSchedule
+    from neurodeploy.core.manifest import LayerInfo, Manifest
 
     rng = np.random.default_rng(seed)
     path = folder / "model.net"
@@ -54,7 +54,7 @@ def main() -> None:
         report = validate_file(path, "loihi1")
         in_process = time.perf_counter() - start
         start = time.perf_counter()
-        cli = subprocess.run([sys.executable, "-m", "neurodeploy.cli", "validate", str(path),
+        cli = subprocess.run([sys.executable, "-m", "neurodeploy.app.cli", "validate", str(path),
                               "--hw", "loihi1", "--json"], capture_output=True, text=True)
         end_to_end = time.perf_counter() - start
     print(json.dumps({"synapses": synapses, "validate_s": round(in_process, 3),

@@ -45,14 +45,14 @@ from lava.proc.io.sink import RingBuffer as Sink
 from lava.proc.io.source import RingBuffer as Source
 from lava.proc.lif.process import LIFReset
 
-from neurodeploy.compare import t_interval
-from neurodeploy.config import DassdpConfig, DataConfig, NeuronConfig
-from neurodeploy.data import load_split
-from neurodeploy.encoding import FrameSchedule, encode
-from neurodeploy.lavadl import slayer
-from neurodeploy.learning.dassdp import DASSDP, Gate, online_updates, plasticity_table
-from neurodeploy.model.fused_cuba import use_dynamics
-from neurodeploy.procs.dassdp import DassdpDense, DassdpRule
+from neurodeploy.app.compare import t_interval
+from neurodeploy.core.config import DassdpConfig, DataConfig, NeuronConfig
+from neurodeploy.core.data import load_split
+from neurodeploy.core.encoding import FrameSchedule, encode
+from neurodeploy.training.lavadl import slayer
+from neurodeploy.training.dassdp import DASSDP, Gate, online_updates, plasticity_table
+from neurodeploy.training.fused_cuba import use_dynamics
+from neurodeploy.backends.lavasim.procs.dassdp import DassdpDense, DassdpRule
 
 SCHEDULE = FrameSchedule(encoding="temporal_bit", temporal_steps=8, n_bits=8, gap=2)
 FRAME = SCHEDULE.frame_steps
@@ -262,7 +262,7 @@ def main() -> None:
     failed = [f"seed {r['seed']}: {name}" for r in results for name, check in r["checks"].items()
               if not check["holds"]]
     if args.json:
-        from neurodeploy.atomic import write_json
+        from neurodeploy.core.atomic import write_json
         write_json(args.json, {"sizes": sizes, "seeds": results, "accuracy_change_points": summary})
     print("\nchecks: " + ("all hold" if not failed else "FAILED " + "; ".join(failed)))
     sys.exit(1 if failed else 0)

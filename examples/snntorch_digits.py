@@ -49,9 +49,9 @@ def main() -> None:
     from snntorch.export_nir import export_to_nir
     import nir
 
-    from neurodeploy.config import DataConfig
-    from neurodeploy.data import load_split
-    from neurodeploy.encoding import FrameSchedule, encode
+    from neurodeploy.core.config import DataConfig
+    from neurodeploy.core.data import load_split
+    from neurodeploy.core.encoding import FrameSchedule, encode
     from neurodeploy.hardware.validate import validate_file
     from neurodeploy.interop.fidelity import fidelity
     from neurodeploy.interop.files import import_nir_file

@@ -7,7 +7,7 @@
     result = nd.simulate(net, spikes, backend="emulator")   # a bool (N, T, 64) array is spikes
     report = nd.validate(net, "loihi2")
 
-Functions (:mod:`neurodeploy.api`):
+Functions (:mod:`neurodeploy.app.api`):
 
 - ``load_network(path)``: read a netx ``.net`` file once, typed (:class:`NetxNetwork`).
 - ``simulate(net, inputs, backend="lava"|"emulator", ...)``: run it; a :class:`SimulationResult`.
@@ -34,14 +34,14 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "load_network": "neurodeploy.api", "simulate": "neurodeploy.api", "validate": "neurodeploy.api",
-    "parity": "neurodeploy.api", "train": "neurodeploy.api", "export": "neurodeploy.api",
-    "inputs_for": "neurodeploy.api",
-    "ImageInput": "neurodeploy.inputs", "SpikeInput": "neurodeploy.inputs", "BiasInput": "neurodeploy.inputs",
-    "load_spikes": "neurodeploy.inputs", "load_bias": "neurodeploy.inputs",
-    "FrameSchedule": "neurodeploy.encoding.schedule", "NetxNetwork": "neurodeploy.netxfile",
-    "NetworkTiming": "neurodeploy.blocks", "SimulationResult": "neurodeploy.results",
-    "NeurodeployError": "neurodeploy.errors",
+    "load_network": "neurodeploy.app.api", "simulate": "neurodeploy.app.api", "validate": "neurodeploy.app.api",
+    "parity": "neurodeploy.app.api", "train": "neurodeploy.app.api", "export": "neurodeploy.app.api",
+    "inputs_for": "neurodeploy.app.api",
+    "ImageInput": "neurodeploy.core.inputs", "SpikeInput": "neurodeploy.core.inputs", "BiasInput": "neurodeploy.core.inputs",
+    "load_spikes": "neurodeploy.core.inputs", "load_bias": "neurodeploy.core.inputs",
+    "FrameSchedule": "neurodeploy.core.encoding.schedule", "NetxNetwork": "neurodeploy.core.netxfile",
+    "NetworkTiming": "neurodeploy.core.blocks", "SimulationResult": "neurodeploy.core.results",
+    "NeurodeployError": "neurodeploy.core.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -1,5 +1,5 @@
 """``python -m neurodeploy``: the CLI, also as torchrun launches it (``torchrun -m neurodeploy train CONFIG``)."""
-from neurodeploy.cli import main
+from neurodeploy.app.cli import main
 
 if __name__ == "__main__":
     main()

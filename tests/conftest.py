@@ -60,7 +60,7 @@ def write_config(folder: Path, config: dict, name: str = "config.yaml") -> Path:
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory):
     """Train + export a 64-32-10 network on 400 digits (seconds); returns (TrainedRun, config path)."""
-    from neurodeploy.pipeline import train_and_export
+    from neurodeploy.app.train_export import train_and_export
 
     folder = tmp_path_factory.mktemp("small_run")
     config = write_config(folder, {**SMALL_RUN, "output": str(folder / "run")})

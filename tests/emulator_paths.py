@@ -1,7 +1,7 @@
 """The emulator's arithmetic paths, so exactness tests can run each against Lava.
 
 On the CPU the emulator runs feed-forward layers event by event where that pays
-(:mod:`neurodeploy.sim.events`), else as a matrix product or ``conv2d`` (oneDNN's direct
+(:mod:`neurodeploy.backends.emulator.events`), else as a matrix product or ``conv2d`` (oneDNN's direct
 algorithm) into one compiled neuron loop; on a GPU it runs the loop as torch operations
 and convolutions as unfold + matrix product. :data:`PATHS` names a context forcing each;
 :func:`device_path` puts the GPU's arithmetic on the CPU.
@@ -13,8 +13,8 @@ from functools import partial
 from typing import Callable, ContextManager, Iterator
 from unittest.mock import patch
 
-from neurodeploy.sim import emulator, events, fixed_point
-from neurodeploy.sim.emulator_layers import ConvSynapse
+from neurodeploy.backends.emulator import engine as emulator, events, fixed_point
+from neurodeploy.backends.emulator.layers import ConvSynapse
 
 
 @contextmanager

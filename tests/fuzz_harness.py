@@ -1,4 +1,4 @@
-"""Run ``neurodeploy.cli.main`` in-process on hostile input and check how it ends.
+"""Run ``neurodeploy.app.cli.main`` in-process on hostile input and check how it ends.
 
 In-process calls (captured output, a per-case alarm) instead of subprocesses, so that
 thousands of cases fit in minutes. What every case must satisfy (``assert_clean``):
@@ -29,7 +29,7 @@ from typing import Any, Iterable, Optional
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from neurodeploy.cli import main
+from neurodeploy.app.cli import main
 
 CASE_TIMEOUT_S = 30.0
 MAX_LINE = 500

@@ -25,9 +25,9 @@ from typing import Any, Callable, Optional, Sequence
 import h5py
 import numpy as np
 
-from neurodeploy.encoding.schedule import FrameSchedule
-from neurodeploy.manifest import LayerInfo, Manifest
-from neurodeploy.netxfile import read_netx
+from neurodeploy.core.encoding.schedule import FrameSchedule
+from neurodeploy.core.manifest import LayerInfo, Manifest
+from neurodeploy.core.netxfile import read_netx
 
 CUBA_PARAMS = {"threshold": 1.25, "current_decay": 0.25, "voltage_decay": 0.03,
                "tau_grad": 0.03, "scale_grad": 3.0, "requires_grad": False}

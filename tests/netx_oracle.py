@@ -116,7 +116,7 @@ def shared() -> NetxOracle:
 def first_conv_input(path: str | Path) -> Optional[tuple[int, ...]]:
     """The input (WHC) neurodeploy gives netx for ``path``: the one it reads for a network
     that starts with a conv layer, else none."""
-    from neurodeploy.netxfile import read_netx
+    from neurodeploy.core.netxfile import read_netx
 
     network = read_netx(path)
     return network.input_shape if network.layers[0].type == "conv" else None

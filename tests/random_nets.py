@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from neurodeploy.encoding import FrameSchedule
+from neurodeploy.core.encoding import FrameSchedule
 from tests.netx_factory import conv_layer, cuba_neuron, dense_layer, write_netx
 
 

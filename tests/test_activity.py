@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from neurodeploy.hardware.activity import activity_counts
-from neurodeploy.netxfile import read_netx
+from neurodeploy.core.netxfile import read_netx
 from tests.netx_factory import conv_layer, dense_layer, raw_layer, write_netx
 
 

@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 
 import neurodeploy as nd
-from neurodeploy.blocks import NetworkTiming
-from neurodeploy.errors import InputError
+from neurodeploy.core.blocks import NetworkTiming
+from neurodeploy.core.errors import InputError
 from tests import netx_factory
 from tests.emulator_paths import PATHS
 
 LAVA_TIMEOUT_S = 120
-CLI = [sys.executable, "-m", "neurodeploy.cli"]
+CLI = [sys.executable, "-m", "neurodeploy.app.cli"]
 #: slayer's CUBA neuron with a low threshold, so random drives make every layer fire.
 EAGER = {**netx_factory.CUBA_PARAMS, "threshold": 0.5}
 

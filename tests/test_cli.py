@@ -11,7 +11,7 @@ from tests.conftest import SMALL_RUN
 
 
 def neurodeploy(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "neurodeploy.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "neurodeploy.app.cli", *args], capture_output=True,
                           text=True, timeout=240, cwd=cwd)
 
 
@@ -104,7 +104,7 @@ def test_bad_set_override(tmp_path, command):
 def test_every_option_says_what_it_does():
     import click
 
-    from neurodeploy.cli import cli
+    from neurodeploy.app.cli import cli
 
     missing = [f"{name} {option.opts[0]}" for name, command in cli.commands.items() for option in command.params
                if isinstance(option, click.Option) and not option.help]
@@ -142,8 +142,8 @@ def test_json_dash_prints_the_json_alone_and_a_path_keeps_the_table(tmp_path):
 
 @pytest.mark.parametrize("accuracy", [{}, {"emulator": 0.5, "lava": 0.5}])
 def test_parity_prints_accuracy_only_with_labels(accuracy, capsys):
-    from neurodeploy.report.parity_table import render
-    from neurodeploy.sim.parity import Comparison, ParityReport
+    from neurodeploy.app.report.parity_table import render
+    from neurodeploy.app.parity import Comparison, ParityReport
 
     render(ParityReport("net.net", 2, 12, accuracy, (Comparison("emulator", "lava", (), 1.0),)))
     printed = capsys.readouterr().out

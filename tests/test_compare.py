@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import yaml
 
-from neurodeploy.compare import _activity, compare, measure, t_interval
-from neurodeploy.data import load_split
-from neurodeploy.netxfile import read_netx
-from neurodeploy.pipeline import train_and_export
-from neurodeploy.report.compare_report import claims
+from neurodeploy.app.compare import _activity, compare_encodings, measure, t_interval
+from neurodeploy.core.data import load_split
+from neurodeploy.core.netxfile import read_netx
+from neurodeploy.app.train_export import train_and_export
+from neurodeploy.app.report.compare_report import claims
 from tests.netx_factory import dense_layer, write_netx
 
 
@@ -39,7 +39,7 @@ def test_activity_up_to_the_exit_step_matches_a_hand_count(tmp_path):
 @pytest.mark.lava
 def test_compare_writes_tables_claims_and_plots(tmp_path):
     config = _small_config(tmp_path)
-    summary = compare(str(config), ["rate_bit", "temporal_bit"], seeds=2, output=str(tmp_path / "out"),
+    summary = compare_encodings(str(config), ["rate_bit", "temporal_bit"], seeds=2, output=str(tmp_path / "out"),
                       overrides={"train.epochs": 1, "encoding.temporal_steps": 4})
     assert all(run["schedule"]["temporal_steps"] == 4 for run in summary["runs"])  # --set reaches every run
     out = tmp_path / "out"

@@ -1,7 +1,7 @@
 import pytest
 
-from neurodeploy.config import load_config, parse_config
-from neurodeploy.errors import ConfigError
+from neurodeploy.core.config import load_config, parse_config
+from neurodeploy.core.errors import ConfigError
 from tests.conftest import write_config
 
 
@@ -65,7 +65,7 @@ def test_check_names_runs_name_as_the_run_folder(tmp_path):
     import sys
 
     write_config(tmp_path, {"name": "myrun", "data": {"dataset": "digits"}}, "c.yaml")
-    done = subprocess.run([sys.executable, "-m", "neurodeploy.cli", "check", "c.yaml"], cwd=tmp_path,
+    done = subprocess.run([sys.executable, "-m", "neurodeploy.app.cli", "check", "c.yaml"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "run folder runs/myrun is writable" in done.stdout + done.stderr, done.stderr
 
@@ -111,8 +111,8 @@ def test_defaults_that_follow_other_keys_are_settled():
 def test_configs_built_in_python_are_checked_read_only_and_compare_by_value():
     import pickle
 
-    from neurodeploy.config import ConvLayerConfig, DataConfig, EncodingConfig, ModelConfig
-    from neurodeploy.schema import Invalid
+    from neurodeploy.core.config import ConvLayerConfig, DataConfig, EncodingConfig, ModelConfig
+    from neurodeploy.core.schema import Invalid
 
     with pytest.raises(Invalid, match=r"dataset: should be one of \['digits'"):
         DataConfig(dataset="imagenet")

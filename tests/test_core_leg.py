@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.results import SimulationResult
-from neurodeploy.sim.emulator import emulate
+from neurodeploy.core.results import SimulationResult
+from neurodeploy.backends.emulator.engine import emulate
 from tests.emulator_paths import PATHS
 from tests.random_nets import random_case
 
@@ -61,22 +61,22 @@ def test_the_emulator_reproduces_lava_s_recorded_run(tmp_path, golden, seed):
 @pytest.mark.lava
 @pytest.mark.timeout(300)
 def test_the_recorded_run_is_lava_s(tmp_path, golden):
-    from neurodeploy.sim import runner
+    from neurodeploy.backends.lavasim import runner
 
     for seed in SEEDS:
         case = random_case(tmp_path, seed)
-        result = runner.simulate(case.path, case.images, case.schedule, timeout_s=LAVA_TIMEOUT_S, record_layers=True)
+        result = runner.run_on_lava(case.path, case.images, case.schedule, timeout_s=LAVA_TIMEOUT_S, record_layers=True)
         _assert_equal(_arrays(seed, result), golden, seed, "Lava")
 
 
 def write_golden(folder: Path) -> None:
     """Record Lava's run of every seed (Lava leg), after checking the emulator agrees."""
-    from neurodeploy.sim import runner
+    from neurodeploy.backends.lavasim import runner
 
     arrays: dict[str, np.ndarray] = {}
     for seed in SEEDS:
         case = random_case(folder, seed)
-        lava = _arrays(seed, runner.simulate(case.path, case.images, case.schedule, timeout_s=LAVA_TIMEOUT_S,
+        lava = _arrays(seed, runner.run_on_lava(case.path, case.images, case.schedule, timeout_s=LAVA_TIMEOUT_S,
                                              record_layers=True))
         _assert_equal(_arrays(seed, emulate(case.path, case.images, case.schedule, batch_size=BATCH, record=True)),
                       lava, seed, "emulator vs Lava")

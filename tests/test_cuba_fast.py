@@ -28,7 +28,7 @@ def one_thread():
 
 def _twins(model: torch.nn.Module, path: str) -> tuple[torch.nn.Module, torch.nn.Module]:
     """(lava-dl's dynamics, fused dynamics) copies of ``model``."""
-    from neurodeploy.model.fused_cuba import use_dynamics
+    from neurodeploy.training.fused_cuba import use_dynamics
 
     slayer_model, fused_model = copy.deepcopy(model), copy.deepcopy(model)
     assert use_dynamics(slayer_model, "slayer") == "slayer"
@@ -56,7 +56,7 @@ def _hard_drive(shape: tuple[int, ...], seed: int) -> torch.Tensor:
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("learn_decays, persistent", [(False, False), (True, False), (False, True)])
 def test_neuron_forward_and_backward_are_slayers_bits(path, learn_decays, persistent):
-    from neurodeploy.lavadl import slayer
+    from neurodeploy.training.lavadl import slayer
 
     neuron = slayer.neuron.cuba.Neuron(**NEURON, requires_grad=learn_decays, persistent_state=persistent)
     reference, fused = _twins(neuron, path)
@@ -82,7 +82,7 @@ def test_neuron_forward_and_backward_are_slayers_bits(path, learn_decays, persis
 
 
 def _dense(delay: bool = False) -> torch.nn.Module:
-    from neurodeploy.lavadl import slayer
+    from neurodeploy.training.lavadl import slayer
 
     torch.manual_seed(1)
     return torch.nn.Sequential(slayer.block.cuba.Dense(dict(NEURON), 48, 40, weight_scale=2, delay=delay),
@@ -90,7 +90,7 @@ def _dense(delay: bool = False) -> torch.nn.Module:
 
 
 def _recurrent() -> torch.nn.Module:
-    from neurodeploy.lavadl import slayer
+    from neurodeploy.training.lavadl import slayer
 
     torch.manual_seed(2)
     return torch.nn.Sequential(slayer.block.cuba.Recurrent(dict(NEURON), 48, 24, weight_scale=2),
@@ -98,8 +98,8 @@ def _recurrent() -> torch.nn.Module:
 
 
 def _network(conv: bool) -> torch.nn.Module:
-    from neurodeploy.config import ConvLayerConfig, ModelConfig
-    from neurodeploy.model.network import SpikingNetwork
+    from neurodeploy.core.config import ConvLayerConfig, ModelConfig
+    from neurodeploy.training.network import SpikingNetwork
 
     torch.manual_seed(4)
     model = ModelConfig(conv=[ConvLayerConfig(channels=4), ConvLayerConfig(channels=6)] if conv else [],
@@ -114,7 +114,7 @@ MODELS = {"dense": lambda: _network(conv=False), "conv": lambda: _network(conv=T
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("kind", sorted(MODELS))
 def test_training_steps_give_slayers_weights(kind, path):
-    from neurodeploy.lavadl import slayer
+    from neurodeploy.training.lavadl import slayer
 
     model = MODELS[kind]()
     shape = {"dense": (8, 1, 6, 8, 16), "conv": (8, 1, 10, 10, 24)}.get(kind, (8, 48, 16))
@@ -147,11 +147,11 @@ def test_training_steps_give_slayers_weights(kind, path):
 def test_an_epoch_with_dassdp_and_the_evaluation_match(tmp_path):
     """train() with DA-SSDP past its warm-up, then evaluate(): the same history, weights,
     plug-in state and output spikes with either dynamics."""
-    from neurodeploy.config import parse_config
-    from neurodeploy.data import load_split
-    from neurodeploy.learning.dassdp import DASSDP
-    from neurodeploy.model.network import SpikingNetwork
-    from neurodeploy.model.train import evaluate, train
+    from neurodeploy.core.config import parse_config
+    from neurodeploy.core.data import load_split
+    from neurodeploy.training.dassdp import DASSDP
+    from neurodeploy.training.network import SpikingNetwork
+    from neurodeploy.training.train import evaluate, train
 
     config = parse_config({"seed": 0, "data": {"dataset": "digits", "limit": 96}, "model": {"hidden": [24]},
                            "train": {"epochs": 2, "batch_size": 32, "device": "cpu"},
@@ -179,8 +179,8 @@ def test_an_epoch_with_dassdp_and_the_evaluation_match(tmp_path):
 
 
 def test_install_and_remove_keep_the_blocks_and_their_state_dict():
-    from neurodeploy.lavadl import slayer
-    from neurodeploy.model.fused_cuba import FusedCubaNeuron, dynamics_of, use_dynamics
+    from neurodeploy.training.lavadl import slayer
+    from neurodeploy.training.fused_cuba import FusedCubaNeuron, dynamics_of, use_dynamics
 
     model = _dense()
     keys = list(model.state_dict())
@@ -194,8 +194,8 @@ def test_install_and_remove_keep_the_blocks_and_their_state_dict():
 
 
 def test_unsupported_neurons_keep_lavas_dynamics():
-    from neurodeploy.lavadl import slayer
-    from neurodeploy.model.fused_cuba import use_dynamics
+    from neurodeploy.training.lavadl import slayer
+    from neurodeploy.training.fused_cuba import use_dynamics
 
     torch.manual_seed(5)
     graded = slayer.block.cuba.Dense({**NEURON, "graded_spike": True}, 12, 6)
@@ -207,7 +207,7 @@ def test_unsupported_neurons_keep_lavas_dynamics():
 
 
 def test_a_double_input_falls_back_and_still_shifts():
-    from neurodeploy.model.fused_cuba import use_dynamics
+    from neurodeploy.training.fused_cuba import use_dynamics
 
     reference, fused = _twins(_dense().double(), "fused")
     assert fused[0].delay_shift is False  # the neuron shifts: its fallback must shift too
@@ -217,15 +217,15 @@ def test_a_double_input_falls_back_and_still_shifts():
 
 
 def test_the_environment_variable_chooses(monkeypatch):
-    from neurodeploy.errors import ConfigError
-    from neurodeploy.runtime import DYNAMICS_VARIABLE, chosen_dynamics
+    from neurodeploy.core.errors import ConfigError
+    from neurodeploy.core.runtime import DYNAMICS_VARIABLE, chosen_dynamics
 
     monkeypatch.delenv(DYNAMICS_VARIABLE, raising=False)
     assert chosen_dynamics() == "fused"
     monkeypatch.setenv(DYNAMICS_VARIABLE, "slayer")
     assert chosen_dynamics() == "slayer"
-    from neurodeploy.config import ModelConfig
-    from neurodeploy.model.network import SpikingNetwork
+    from neurodeploy.core.config import ModelConfig
+    from neurodeploy.training.network import SpikingNetwork
 
     assert SpikingNetwork(ModelConfig(hidden=[4]), (1, 2, 2), 3).dynamics == "slayer"
     monkeypatch.setenv(DYNAMICS_VARIABLE, "cuda")
@@ -235,7 +235,7 @@ def test_the_environment_variable_chooses(monkeypatch):
 
 CPP_EXTENSION_ON_DEMAND = """
 import importlib, sys
-from neurodeploy.lavadl import slayer
+from neurodeploy.training.lavadl import slayer
 leaky_integrator = importlib.import_module("lava.lib.dl.slayer.neuron.dynamics.leaky_integrator")
 shift = importlib.import_module("lava.lib.dl.slayer.utils.time.shift")
 print("imported after lava-dl:", "torch.utils.cpp_extension" in sys.modules)

@@ -9,12 +9,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neurodeploy.config import DassdpConfig
-from neurodeploy.errors import ConfigError
-from neurodeploy.lavadl import slayer
-from neurodeploy.learning.dassdp import (DASSDP, Gate, SIGN_GATE_DEADBAND, SyncLossRecord, Window,
+from neurodeploy.core.config import DassdpConfig
+from neurodeploy.core.errors import ConfigError
+from neurodeploy.training.dassdp_gate import SIGN_GATE_DEADBAND, Gate, fit_gate
+from neurodeploy.training.lavadl import slayer
+from neurodeploy.training.dassdp import (DASSDP, SyncLossRecord, Window,
                                          gated_update, gathered_product, latency_scan,
-                                         active_pairs, first_spike_latency, fit_gate,
+                                         active_pairs, first_spike_latency,
                                          float_amplitudes, gaussian, latency_difference,
                                          plasticity_table, potentiation_depression, spike_flags,
                                          synchrony, weight_update)

@@ -13,11 +13,11 @@ from lava.proc.io.sink import RingBuffer as Sink
 from lava.proc.io.source import RingBuffer
 from lava.proc.lif.process import LIF
 
-from neurodeploy.config import DassdpConfig
-from neurodeploy.errors import ConfigError
-from neurodeploy.lava_private import LavaInternalsError
-from neurodeploy.learning.dassdp import Gate, online_updates, plasticity_table
-from neurodeploy.procs.dassdp import (FRACTION_BITS, LAVA_CALLS, LAVA_HOOKS, DassdpDense,
+from neurodeploy.core.config import DassdpConfig
+from neurodeploy.core.errors import ConfigError
+from neurodeploy.backends.lavasim.private import LavaInternalsError
+from neurodeploy.training.dassdp import Gate, online_updates, plasticity_table
+from neurodeploy.backends.lavasim.procs.dassdp import (FRACTION_BITS, LAVA_CALLS, LAVA_HOOKS, DassdpDense,
                                       DassdpRule, check_lava_hooks, check_learning_window,
                                       quantise_update, tag_exponent)
 
@@ -268,7 +268,7 @@ def test_rounding_error_is_below_one_unit_and_unbiased(delta, noise):
 
 
 def test_the_experiment_config_passes_its_batch_size_to_lava():
-    from neurodeploy.config import parse_config
+    from neurodeploy.core.config import parse_config
 
     config = parse_config({"train": {"batch_size": 16}, "dassdp": {"enabled": True, "layers": ["dense1"]}})
     rule = DassdpRule.from_config(config.dassdp, frame_steps=18, weight_scale=64)

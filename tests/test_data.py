@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.config import DataConfig
-from neurodeploy.data import ImageSet, load_split
-from neurodeploy.errors import DataError
+from neurodeploy.core.config import DataConfig
+from neurodeploy.core.data import ImageSet, load_split
+from neurodeploy.core.errors import DataError
 
 
 def test_digits_are_uint8_nchw_with_a_fixed_split():
@@ -77,8 +77,8 @@ def test_image_folder_keeps_16_bit_greyscale_as_uint16(tmp_path):
 
 @pytest.mark.lava
 def test_the_cifar10_example_trains_on_fabricated_batches(tmp_path):
-    from neurodeploy.config import load_config
-    from neurodeploy.pipeline import train_and_export
+    from neurodeploy.core.config import load_config
+    from neurodeploy.app.train_export import train_and_export
 
     rng = np.random.default_rng(0)
     folder = tmp_path / "cifar-10-batches-py"
@@ -136,7 +136,7 @@ def _counting_parser(calls: list[int]):
 
 
 def test_cached_arrays_parse_once_per_source_content(tmp_path, monkeypatch):
-    from neurodeploy.data.cache import cached_arrays, source_key
+    from neurodeploy.core.data.cache import cached_arrays, source_key
 
     monkeypatch.setenv("NEURODEPLOY_CACHE", str(tmp_path / "cache"))
     source, calls = tmp_path / "table.csv", []
@@ -152,7 +152,7 @@ def test_cached_arrays_parse_once_per_source_content(tmp_path, monkeypatch):
 
 
 def test_a_damaged_cache_file_is_parsed_again_and_replaced(tmp_path, monkeypatch):
-    from neurodeploy.data.cache import cached_arrays, source_key
+    from neurodeploy.core.data.cache import cached_arrays, source_key
 
     monkeypatch.setenv("NEURODEPLOY_CACHE", str(tmp_path))
     source, calls = tmp_path / "table.csv", []
@@ -164,7 +164,7 @@ def test_a_damaged_cache_file_is_parsed_again_and_replaced(tmp_path, monkeypatch
 
 
 def test_an_unwritable_cache_folder_falls_back_to_parsing(tmp_path, monkeypatch):
-    from neurodeploy.data.cache import cached_arrays, source_key
+    from neurodeploy.core.data.cache import cached_arrays, source_key
 
     blocker = tmp_path / "a_file"
     blocker.write_text("")
@@ -178,7 +178,7 @@ def test_an_unwritable_cache_folder_falls_back_to_parsing(tmp_path, monkeypatch)
 
 
 def test_cache_folder_follows_the_variable_then_xdg_then_home(tmp_path, monkeypatch):
-    from neurodeploy.data.cache import cache_folder
+    from neurodeploy.core.data.cache import cache_folder
 
     monkeypatch.setenv("NEURODEPLOY_CACHE", str(tmp_path / "mine"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

@@ -69,11 +69,11 @@ class StepRecorder:
 def _train(base: dict, variant: str, run_dir: Path) -> dict:
     """One training run of ``variant`` in this process (a rank, or the single process), on
     one thread so that the single-process reference is the same computation everywhere."""
-    from neurodeploy.config import parse_config
-    from neurodeploy.data import load_split
-    from neurodeploy.learning.dassdp import DASSDP as Rule
-    from neurodeploy.model.network import SpikingNetwork
-    from neurodeploy.model.train import seed_everything, train
+    from neurodeploy.core.config import parse_config
+    from neurodeploy.core.data import load_split
+    from neurodeploy.training.dassdp import DASSDP as Rule
+    from neurodeploy.training.network import SpikingNetwork
+    from neurodeploy.training.train import seed_everything, train
 
     config = parse_config({**base, **VARIANTS[variant]}, source="test")
     seed_everything(config.seed)
@@ -102,7 +102,7 @@ def _rank(rank: int, port: int, out: str) -> None:
     base = json.loads((Path(out) / "config.json").read_text())
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD,
                             timeout=timedelta(seconds=120))
-    from neurodeploy.distributed.ddp import leave_group
+    from neurodeploy.training.ddp import leave_group
 
     results = {variant: _train(base, variant, Path(out) / variant) for variant in VARIANTS}
     if base["train"]["epochs"] > 1:  # stop after one epoch, then resume from rank 0's checkpoint

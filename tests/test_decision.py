@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from neurodeploy.decision import (accuracy_per_step, choose_threshold, cumulative_counts, early_exit, margin,
+from neurodeploy.core.decision import (accuracy_per_step, choose_threshold, cumulative_counts, early_exit, margin,
                                   threshold_sweep)
 
 # 3 samples, 4 steps, 3 classes

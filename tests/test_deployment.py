@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.errors import ConfigError
+from neurodeploy.core.errors import ConfigError
 from neurodeploy.hardware.deployment import deployment_summary, validate_profiles
 from neurodeploy.hardware.profile import load_profile, profiles_dir
 from neurodeploy.hardware.validate import validate_file

@@ -5,14 +5,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.config import DataConfig
-from neurodeploy.data import load_split
-from neurodeploy.decision import cumulative_counts, early_exit
-from neurodeploy.encoding import FrameSchedule, encode
-from neurodeploy.errors import NetworkFileError
-from neurodeploy.netxfile import read_netx
-from neurodeploy.sim import runner
-from neurodeploy.sim.early_exit import exit_sweep_lava, simulate_early_exit, state_vars
+from neurodeploy.core.config import DataConfig
+from neurodeploy.core.data import load_split
+from neurodeploy.core.decision import cumulative_counts, early_exit
+from neurodeploy.core.encoding import FrameSchedule, encode
+from neurodeploy.core.errors import NetworkFileError
+from neurodeploy.core.netxfile import read_netx
+from neurodeploy.backends.lavasim import runner
+from neurodeploy.backends.lavasim.early_exit import exit_sweep_lava, simulate_early_exit, state_vars
 from tests.netx_factory import conv_layer, dense_layer, write_netx
 
 pytestmark = pytest.mark.lava  # Lava's early-exit processes
@@ -39,7 +39,7 @@ def back_to_back(small_run):
     """The runner's result on SAMPLES test images and its output per frame step."""
     trained, _ = small_run
     schedule = trained.manifest.schedule
-    result = runner.simulate(trained.network_file, trained.split.test.images[:SAMPLES], schedule,
+    result = runner.run_on_lava(trained.network_file, trained.split.test.images[:SAMPLES], schedule,
                              timeout_s=120, record_layers=True)
     return result, per_step_output(result, trained.manifest.layers[-1].name, schedule.frame_steps)
 
@@ -98,7 +98,7 @@ def test_the_generator_starts_any_sample_at_any_step():
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.io.sink import RingBuffer
 
-    from neurodeploy.procs.generator import HybridSpikeGenerator
+    from neurodeploy.backends.lavasim.procs.generator import HybridSpikeGenerator
 
     schedule = FrameSchedule(temporal_steps=4, n_bits=4, gap=1)
     frame = schedule.frame_steps
@@ -135,7 +135,7 @@ def conv_network(folder: Path) -> Path:
 def test_every_layer_of_a_conv_network_is_reset(tmp_path):
     path, schedule = conv_network(tmp_path), FrameSchedule(gap=3)
     images = load_split(DataConfig(), seed=0).test.images[:8]
-    result = runner.simulate(path, images, schedule, timeout_s=120, record_layers=True)
+    result = runner.run_on_lava(path, images, schedule, timeout_s=120, record_layers=True)
     output_steps = per_step_output(result, read_netx(path).layers[-1].name, schedule.frame_steps)
     never = simulate_early_exit(path, images, schedule, NEVER, timeout_s=120)
     np.testing.assert_array_equal(never.output_counts, result.output_counts)
@@ -150,8 +150,8 @@ def test_the_pause_flag_gone_is_an_error_naming_it(monkeypatch):
     """The control ends the run through Lava's private ``_req_pause``: a Lava without it is
     refused before the run (the pause itself is checked above: ``steps_run`` is the last
     step Lava simulated, and equals the exit steps' sum)."""
-    from neurodeploy.lava_private import LavaInternalsError
-    from neurodeploy.procs import exit_control
+    from neurodeploy.backends.lavasim.private import LavaInternalsError
+    from neurodeploy.backends.lavasim.procs import exit_control
 
     class Renamed:
         def __init__(self):
@@ -165,7 +165,7 @@ def test_the_pause_flag_gone_is_an_error_naming_it(monkeypatch):
 
 
 def test_only_known_state_is_reset(tmp_path):
-    from neurodeploy.lavadl import netx
+    from neurodeploy.training.lavadl import netx
 
     path = conv_network(tmp_path)
     plain = netx.hdf5.Network(net_config=str(path), input_shape=(8, 8, 1))

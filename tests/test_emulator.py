@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.encoding import FrameSchedule
-from neurodeploy.sim import runner
-from neurodeploy.sim.emulator import emulate
+from neurodeploy.core.encoding import FrameSchedule
+from neurodeploy.backends.lavasim import runner
+from neurodeploy.backends.emulator.engine import emulate
 from tests import netx_factory
 from tests.emulator_paths import PATHS
 from tests.random_nets import random_case
@@ -22,7 +22,7 @@ LAVA_TIMEOUT_S = 120
 
 def assert_exact(path: Path, images: np.ndarray, schedule: FrameSchedule, batch_size: int = 256) -> None:
     """Lava and the emulator agree on everything the runner returns, and on every step."""
-    lava = runner.simulate(path, images, schedule, timeout_s=LAVA_TIMEOUT_S, record_layers=True)
+    lava = runner.run_on_lava(path, images, schedule, timeout_s=LAVA_TIMEOUT_S, record_layers=True)
     for arithmetic, context in PATHS.items():  # events, product + compiled loop, the GPU's torch path
         with context():
             emulated = emulate(path, images, schedule, batch_size=batch_size, record=True)

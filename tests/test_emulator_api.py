@@ -6,14 +6,14 @@ import h5py
 import numpy as np
 import pytest
 
-from neurodeploy.encoding import FrameSchedule
-from neurodeploy.errors import NetworkFileError
-from neurodeploy.sim.emulator import emulate
+from neurodeploy.core.encoding import FrameSchedule
+from neurodeploy.core.errors import NetworkFileError
+from neurodeploy.backends.emulator.engine import emulate
 from tests import netx_factory
 from tests.conftest import write_config
 from tests.random_nets import random_case
 
-CLI = [sys.executable, "-m", "neurodeploy.cli"]
+CLI = [sys.executable, "-m", "neurodeploy.app.cli"]
 
 
 @pytest.mark.parametrize("seed", [4, 15, 57])
@@ -115,9 +115,9 @@ def test_cli_refuses_an_unsupported_file_in_one_line(tmp_path, small_run, comman
 
 @pytest.mark.timeout(240)
 def test_cli_simulate_with_the_emulator_matches_lava(tmp_path, small_run):
-    from neurodeploy.netxfile import read_netx
-    from neurodeploy.pipeline import InputRequest, simulation_inputs
-    from neurodeploy.sim.runner import simulate
+    from neurodeploy.core.netxfile import read_netx
+    from neurodeploy.app.pipeline import InputRequest, simulation_inputs
+    from neurodeploy.backends.lavasim.runner import run_on_lava as simulate
 
     trained, _ = small_run
     out = tmp_path / "emulated.json"

@@ -16,13 +16,13 @@ import pytest
 import torch
 
 import neurodeploy as nd
-from neurodeploy.encoding import FrameSchedule, encode, encode_steps
-from neurodeploy.errors import ConfigError
-from neurodeploy.runtime import resolve_device, thread_count
-from neurodeploy.blocks import NetworkTiming
-from neurodeploy.sim import emulator, events
-from neurodeploy.sim.events import Events
-from neurodeploy.sim.fixed_point import CubaParams, integrate
+from neurodeploy.core.encoding import FrameSchedule, encode, encode_steps
+from neurodeploy.core.errors import ConfigError
+from neurodeploy.core.runtime import resolve_device, thread_count
+from neurodeploy.core.blocks import NetworkTiming
+from neurodeploy.backends.emulator import engine as emulator, events
+from neurodeploy.backends.emulator.events import Events
+from neurodeploy.backends.emulator.fixed_point import CubaParams, integrate
 from tests import netx_factory
 from tests.emulator_paths import device_path, event_path
 from tests.random_nets import random_case
@@ -128,9 +128,9 @@ def test_thread_policy_reads_the_variable(monkeypatch):
 def test_cli_device_errors_are_one_line(tmp_path):
     path = _dense_net(tmp_path)
     np.save(tmp_path / "x.npy", np.random.default_rng(0).random((2, 6, 16)) < 0.3)
-    base = [sys.executable, "-m", "neurodeploy.cli", "simulate", str(path), "--spikes", str(tmp_path / "x.npy")]
+    base = [sys.executable, "-m", "neurodeploy.app.cli", "simulate", str(path), "--spikes", str(tmp_path / "x.npy")]
     for extra, message in ((["--backend", "emulator", "--device", "cuda"], "no CUDA device is available"),
-                           (["--device", "cuda"], "Lava's simulator runs on the CPU" if find_spec("lava")
+                           (["--device", "cuda"], "Lava (Loihi2SimCfg, fixed_pt) runs on the CPU only; --backend emulator runs on a GPU too" if find_spec("lava")
                             else "pip install 'neurodeploy[lava]'")):
         done = subprocess.run(base + extra, capture_output=True, text=True, timeout=120)
         assert done.returncode == 2, done.stderr
@@ -214,7 +214,7 @@ def test_a_torch_without_its_conv_backend_query_falls_back_to_the_exact_unfold(m
     the unfold + matrix product path (exact by construction) instead of failing."""
     import torch
 
-    from neurodeploy.sim.emulator_layers import ConvSynapse
+    from neurodeploy.backends.emulator.layers import ConvSynapse
 
     synapse = ConvSynapse(torch.ones((2, 1, 3, 3), dtype=torch.float32), 1, (3, 3), (1, 1), (0, 0), (1, 1),
                           (2, 4, 4), 9)

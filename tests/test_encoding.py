@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from neurodeploy.encoding import (FrameSchedule, bit_planes, check_images, encode, from_unit_float,
+from neurodeploy.core.encoding import (FrameSchedule, bit_planes, check_images, encode, from_unit_float,
                                   rate, ttfs)
-from neurodeploy.errors import ConfigError, DataError
+from neurodeploy.core.errors import ConfigError, DataError
 
 images_u8 = arrays(np.uint8, st.tuples(st.integers(1, 3), st.integers(1, 2), st.integers(1, 4),
                                        st.integers(1, 4)))

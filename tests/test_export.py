@@ -3,10 +3,10 @@ import h5py
 import numpy as np
 import pytest
 
-from neurodeploy.errors import ConfigError, NetworkFileError
-from neurodeploy.manifest import Manifest
-from neurodeploy.model import export as export_module
-from neurodeploy.pipeline import train_and_export
+from neurodeploy.core.errors import ConfigError, NetworkFileError
+from neurodeploy.core.manifest import Manifest
+from neurodeploy.training import export as export_module
+from neurodeploy.app.train_export import train_and_export
 from tests.conftest import SMALL_RUN, write_config
 
 
@@ -24,7 +24,7 @@ def test_export_writes_net_and_manifest(small_run):
 
 def test_roundtrip_check_catches_a_changed_weight(small_run, monkeypatch):
     trained, _ = small_run
-    from neurodeploy.model.network import SpikingNetwork
+    from neurodeploy.training.network import SpikingNetwork
 
     network = SpikingNetwork(trained.config.model, trained.split.input_shape, 10)
     original = export_module._lava_weight
@@ -36,7 +36,7 @@ def test_roundtrip_check_catches_a_changed_weight(small_run, monkeypatch):
 
 def test_interrupted_export_leaves_no_file(tmp_path, small_run, monkeypatch):
     trained, _ = small_run
-    from neurodeploy.model.network import SpikingNetwork
+    from neurodeploy.training.network import SpikingNetwork
 
     def interrupt(path, network):
         raise KeyboardInterrupt

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 import neurodeploy as nd
-from neurodeploy.errors import OutputError, SimulationError
+from neurodeploy.core.errors import OutputError, SimulationError
 from tests import netx_factory as nf
 from tests.fuzz_harness import assert_clean, run_cli
 
@@ -126,7 +126,7 @@ def test_a_good_run_leaves_no_lava_process_or_shared_memory(tmp_path):
 
 def _start_simulate(folder: Path) -> subprocess.Popen:
     """``neurodeploy simulate`` on Lava in its own session, once its Lava children run."""
-    process = subprocess.Popen([sys.executable, "-m", "neurodeploy.cli", "simulate", str(_network(folder)),
+    process = subprocess.Popen([sys.executable, "-m", "neurodeploy.app.cli", "simulate", str(_network(folder)),
                                 "--spikes", str(_long_spikes(folder))],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 180
@@ -237,14 +237,14 @@ def test_an_unwritable_run_folder_is_found_before_training(tmp_path, monkeypatch
 def test_a_failing_torch_writer_is_one_error_naming_the_checkpoint(tmp_path, monkeypatch):
     import torch
 
-    from neurodeploy.model import train as train_module
+    from neurodeploy.training import train as train_module
 
     def full_disk(*args, **kwargs):
         raise RuntimeError("[enforce fail at inline_container.cc:595] . PytorchStreamWriter failed "
                            "writing file data/0: file write failed")
 
-    from neurodeploy.config import parse_config
-    from neurodeploy.model.network import SpikingNetwork
+    from neurodeploy.core.config import parse_config
+    from neurodeploy.training.network import SpikingNetwork
 
     config = parse_config({"model": {"hidden": [4]}})
     network = SpikingNetwork(config.model, (1, 4, 4), 3)
@@ -303,7 +303,7 @@ def test_a_process_forked_for_a_run_given_up_on_exits_at_once():
     """Found with benchmarks/faults.py under load: a child stopped while Lava was still
     starting the run's processes; the abort killed those there, Lava forked three more
     afterwards, and they (and the command, waiting on them at exit) never ended."""
-    from neurodeploy.sim import runner
+    from neurodeploy.backends.lavasim import runner
 
     late: list = []
     with pytest.raises(SimulationError, match=re.escape("is stopped (state T)")):
@@ -322,7 +322,7 @@ def test_a_process_forked_for_a_run_given_up_on_exits_at_once():
 
 @pytest.mark.parametrize("action, message", [("exits", "was killed by SIGKILL"), ("stops", "is stopped (state T)")])
 def test_the_watchdog_notices_a_dead_or_stopped_child_within_a_second(action, message):
-    from neurodeploy.sim import runner
+    from neurodeploy.backends.lavasim import runner
 
     began = time.monotonic()
     try:

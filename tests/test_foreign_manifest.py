@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.errors import NeurodeployError
+from neurodeploy.core.errors import NeurodeployError
 from neurodeploy.hardware.validate import validate_file
 from neurodeploy.interop.files import read_netx_float
 from tests import netx_factory as nf

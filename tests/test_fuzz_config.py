@@ -19,7 +19,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from neurodeploy.config import ExperimentConfig
+from neurodeploy.core.config import ExperimentConfig
 from tests import netx_factory as nf
 from tests.fuzz_harness import HOSTILE_VALUES, assert_clean, fuzz_settings, hostile, run_cli
 

@@ -363,8 +363,8 @@ def checkpoint_state() -> dict[str, Any]:
     """What ``train`` saves, for a small dense network (no training needed to shape it)."""
     import torch
 
-    from neurodeploy.config import parse_config
-    from neurodeploy.model.network import SpikingNetwork
+    from neurodeploy.core.config import parse_config
+    from neurodeploy.training.network import SpikingNetwork
 
     config = parse_config({"name": "ck", "data": {"dataset": "digits", "limit": 200}, "model": {"hidden": [4]}})
     network = SpikingNetwork(config.model, (1, 8, 8), 10)

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from neurodeploy.config import DataConfig
-from neurodeploy.data import load_split
-from neurodeploy.encoding import FrameSchedule, encode
-from neurodeploy.errors import ConfigError
-from neurodeploy.sim.runner import arrange_for_port
+from neurodeploy.core.config import DataConfig
+from neurodeploy.core.data import load_split
+from neurodeploy.core.encoding import FrameSchedule, encode
+from neurodeploy.core.errors import ConfigError
+from neurodeploy.backends.lavasim.runner import arrange_for_port
 
 pytestmark = pytest.mark.lava  # Lava's spike generator process
 
@@ -16,7 +16,7 @@ def _record(images: np.ndarray, schedule: FrameSchedule, tag: str) -> np.ndarray
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.io.sink import RingBuffer
 
-    from neurodeploy.procs.generator import HybridSpikeGenerator
+    from neurodeploy.backends.lavasim.procs.generator import HybridSpikeGenerator
 
     generator = HybridSpikeGenerator(images=images, schedule=schedule)
     steps = len(images) * schedule.frame_steps
@@ -59,7 +59,7 @@ def test_generator_uses_the_conv_port_layout():
 
 
 def test_rate_codes_are_refused_by_the_generator():
-    from neurodeploy.procs.generator import HybridSpikeGenerator
+    from neurodeploy.backends.lavasim.procs.generator import HybridSpikeGenerator
 
     with pytest.raises(ConfigError, match="'rate_bit' draws random spikes"):
         HybridSpikeGenerator(images=np.zeros((1, 4), np.uint8), schedule=FrameSchedule(encoding="rate_bit"))

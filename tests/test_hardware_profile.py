@@ -6,7 +6,7 @@ import shutil
 import pytest
 import yaml
 
-from neurodeploy.errors import ConfigError
+from neurodeploy.core.errors import ConfigError
 from neurodeploy.hardware.findings import breach
 from neurodeploy.hardware.profile import ENV_VAR, list_profiles, load_profile, profiles_dir
 

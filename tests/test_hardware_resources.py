@@ -7,7 +7,7 @@ import yaml
 
 from neurodeploy.hardware.profile import load_profile, profiles_dir
 from neurodeploy.hardware.resources import check_resources, map_cores, synapse_bits_per_axon
-from neurodeploy.netxfile import read_netx
+from neurodeploy.core.netxfile import read_netx
 from tests import netx_factory as nf
 
 LOIHI1, LOIHI2 = load_profile("loihi1"), load_profile("loihi2")

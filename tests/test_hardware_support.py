@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from neurodeploy.hardware.profile import load_profile, profiles_dir
-from neurodeploy.errors import NetworkFileError
+from neurodeploy.core.errors import NetworkFileError
 from neurodeploy.hardware.support import check_support
-from neurodeploy.netxfile import read_netx
+from neurodeploy.core.netxfile import read_netx
 from tests import netx_factory as nf
 
 LOIHI1, LOIHI2 = load_profile("loihi1"), load_profile("loihi2")

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurodeploy.encoding.schedule import FrameSchedule
-from neurodeploy.errors import NetworkFileError
+from neurodeploy.core.encoding.schedule import FrameSchedule
+from neurodeploy.core.errors import NetworkFileError
 from neurodeploy.hardware.profile import load_profile
 from neurodeploy.hardware.timing import check_learning_window, check_timing, max_input_spikes_per_epoch
-from neurodeploy.netxfile import read_netx
+from neurodeploy.core.netxfile import read_netx
 from tests import netx_factory as nf
 
 LOIHI1, LOIHI2 = load_profile("loihi1"), load_profile("loihi2")

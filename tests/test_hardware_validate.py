@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.cli import main
-from neurodeploy.encoding.schedule import FrameSchedule
-from neurodeploy.errors import NeurodeployError
+from neurodeploy.app.cli import main
+from neurodeploy.core.encoding.schedule import FrameSchedule
+from neurodeploy.core.errors import NeurodeployError
 from neurodeploy.hardware import validate_file
 from neurodeploy.hardware.profile import load_profile, profiles_dir
-from neurodeploy.manifest import LayerInfo
+from neurodeploy.core.manifest import LayerInfo
 from tests import netx_factory as nf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,8 +67,8 @@ def test_digits_export_is_deployable(runs, hw):
 
 def test_energy_range_from_activity(runs):
     from neurodeploy.hardware.validate import validate
-    from neurodeploy.manifest import Manifest
-    from neurodeploy.netxfile import read_netx
+    from neurodeploy.core.manifest import Manifest
+    from neurodeploy.core.netxfile import read_netx
 
     profile = load_profile("loihi1")
     manifest = Manifest.load(runs["digits"].with_name("manifest.json"))
@@ -186,7 +186,7 @@ def test_unusable_input_is_one_line_and_exit_2(runs, tmp_path, capsys, case):
 
 def test_subprocess_prints_no_traceback(runs, tmp_path):
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "neurodeploy.cli", *args], capture_output=True,
+        return subprocess.run([sys.executable, "-m", "neurodeploy.app.cli", *args], capture_output=True,
                               text=True, cwd=ROOT, timeout=120)
 
     missing = run("validate", str(tmp_path / "absent.net"), "--hw", "loihi1")

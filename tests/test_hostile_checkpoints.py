@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from neurodeploy.errors import NeurodeployError
-from neurodeploy.model.checkpoint import checkpoint_network, load_checkpoint
+from neurodeploy.core.errors import NeurodeployError
+from neurodeploy.training.checkpoint import checkpoint_network, load_checkpoint
 from tests import netx_factory as nf
 from tests.conftest import write_config
 from tests.fuzz_harness import assert_clean, run_cli

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.errors import InputError
-from neurodeploy.inputs import MAX_ARRAY_BYTES, load_bias, load_labels, load_spikes
+from neurodeploy.core.errors import InputError
+from neurodeploy.core.inputs import MAX_ARRAY_BYTES, load_bias, load_labels, load_spikes
 from tests import netx_factory as nf
 from tests.conftest import write_config
 from tests.fuzz_harness import assert_clean, command_files, run_cli

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from neurodeploy.atomic import atomic_path, check_output
-from neurodeploy.errors import OutputError
+from neurodeploy.core.atomic import atomic_path, check_output
+from neurodeploy.core.errors import OutputError
 from tests.fuzz_harness import assert_clean, command_files, run_cli
 
 CONFIG = {"name": "out", "seed": 0, "data": {"dataset": "digits", "limit": 200}, "train": {"epochs": 1},

@@ -27,9 +27,9 @@ import numpy as np
 import pytest
 
 import neurodeploy as nd
-from neurodeploy.errors import NetworkFileError
-from neurodeploy.inputs import BiasInput, SpikeInput
-from neurodeploy.netxfile import read_netx
+from neurodeploy.core.errors import NetworkFileError
+from neurodeploy.core.inputs import BiasInput, SpikeInput
+from neurodeploy.core.netxfile import read_netx
 from tests.netx_oracle import Verdict, shared
 
 pytestmark = pytest.mark.lava  # lava-dl's installed netx files and Lava
@@ -71,7 +71,7 @@ def test_neurodeploy_accepts_exactly_what_netx_builds(name, oracle):
     assert accepted == verdict.built, f"{name}: netx {'builds' if verdict.built else 'refuses'} it " \
                                       f"({verdict.error or verdict.blocks}); neurodeploy {why or 'accepts it'}"
     if accepted:  # the blocks netx builds are the blocks neurodeploy reads
-        from neurodeploy.blocks import runnable_blocks
+        from neurodeploy.core.blocks import runnable_blocks
 
         kinds = {"input": "Input", "dense": "Dense", "dense_rec": "RecurrentDense", "conv": "Conv"}
         assert tuple(kinds[block.layer.type] for block in runnable_blocks(read_netx(path))) == verdict.blocks

@@ -1,4 +1,4 @@
-"""neurodeploy.loaded_weights against netx's and Lava's own functions, value for value.
+"""neurodeploy.core.loaded_weights against netx's and Lava's own functions, value for value.
 
 The emulator and the precision checks quantise weights with the project's numpy code so
 they run without Lava; this is the test that ties that code to netx's
@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
-from neurodeploy.loaded_weights import WeightsNotLoadable, lava_dense_weights, netx_optimised
+from neurodeploy.core.loaded_weights import WeightsNotLoadable, lava_dense_weights, netx_optimised
 
 pytestmark = pytest.mark.lava  # compares with netx and Lava themselves
 

@@ -25,11 +25,11 @@ import pytest
 
 from benchmarks.loihi2_calibration import gts_folder
 from benchmarks.loihi2_compiler_tables import COMPILER, COMPILER_TILES, build, like, within
-from neurodeploy.cli import main
+from neurodeploy.app.cli import main
 from neurodeploy.hardware.compiler_map import dense_units, weight_bits
 from neurodeploy.hardware.profile import load_profile
 from neurodeploy.hardware.resources import map_cores
-from neurodeploy.netxfile import read_netx
+from neurodeploy.core.netxfile import read_netx
 
 LOIHI2 = load_profile("loihi2")
 
@@ -171,11 +171,11 @@ def test_shipped_pilotnet_file_is_the_benchmarked_one():
 
 @pytest.mark.parametrize("seed", range(300))
 def test_weight_bits_equal_netx_bits_plus_sign(seed):
-    """Against netx's own arithmetic (neurodeploy.loaded_weights.netx_optimised, checked
+    """Against netx's own arithmetic (neurodeploy.core.loaded_weights.netx_optimised, checked
     equal to lava-dl's in test_loaded_weights) on random layers: integer and fractional,
     one sign or both, inside and far outside netx's -256..254 (clipped first there),
     multiples of 2**k, magnitudes beyond int64."""
-    from neurodeploy.loaded_weights import WeightsNotLoadable, netx_optimised
+    from neurodeploy.core.loaded_weights import WeightsNotLoadable, netx_optimised
 
     rng = np.random.default_rng(seed)
     scale = float(rng.choice([4, 200, 300, 1000, 1 << 18, 2.0 ** 70]))

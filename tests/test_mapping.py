@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from benchmarks.validate_pilotnet import build as build_pilotnet
-from neurodeploy.cli import main
+from neurodeploy.app.cli import main
 from neurodeploy.hardware.profile import load_profile, profiles_dir
 from neurodeploy.hardware.resources import check_resources, map_cores
-from neurodeploy.netxfile import read_netx
+from neurodeploy.core.netxfile import read_netx
 from tests import netx_factory as nf
 
 LOIHI1, LOIHI2 = load_profile("loihi1"), load_profile("loihi2")

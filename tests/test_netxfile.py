@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tests import netx_factory as nf
-from neurodeploy.errors import NetworkFileError
-from neurodeploy.netxfile import conv_output_shape, read_netx
+from neurodeploy.core.errors import NetworkFileError
+from neurodeploy.core.netxfile import conv_output_shape, read_netx
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import nir  # the [nir] extra, installed in both CI legs: missing, this fails lo
 import numpy as np
 import pytest
 
-from neurodeploy.cli import main
+from neurodeploy.app.cli import main
 from neurodeploy.interop.fidelity import fidelity
 from neurodeploy.interop.files import export_nir_file, import_nir_file
 from neurodeploy.interop.layers import NirError

@@ -12,7 +12,7 @@ import nir  # noqa: F401  the [nir] extra: a missing extra fails here, loudly, n
 import numpy as np
 import pytest
 
-from neurodeploy.cli import main
+from neurodeploy.app.cli import main
 from neurodeploy.interop.files import import_nir_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nir"
@@ -59,9 +59,9 @@ def test_every_framework_and_net_has_a_fixture_and_documented_flags():
 
 @pytest.mark.parametrize("framework, net", NETS)
 def test_fixture_imports_and_agrees_with_its_source(tmp_path, framework, net):
-    from neurodeploy.inputs import SpikeInput
-    from neurodeploy.netxfile import read_netx
-    from neurodeploy.sim.emulator import emulate
+    from neurodeploy.core.inputs import SpikeInput
+    from neurodeploy.core.netxfile import read_netx
+    from neurodeploy.backends.emulator.engine import emulate
 
     record = json.loads((FIXTURES / f"{framework}_{net}.json").read_text())
     source = np.asarray(record["counts"]).argmax(axis=1)
@@ -116,7 +116,7 @@ def test_a_graph_read_with_the_wrong_conventions_names_its_silent_layer(tmp_path
 def test_validate_with_activity_names_a_silent_layer(tmp_path, capsys):
     from tests import netx_factory as nf
 
-    from neurodeploy.netxfile import read_netx
+    from neurodeploy.core.netxfile import read_netx
 
     network = nf.digits_like(tmp_path / "model.net")
     names = [layer.name for layer in read_netx(network).layers if layer.is_synaptic]

@@ -9,7 +9,7 @@ import nir  # the [nir] extra: missing, this fails loudly (no skip)
 import numpy as np
 import pytest
 
-from neurodeploy.cli import main
+from neurodeploy.app.cli import main
 from neurodeploy.interop.conventions import CONVENTIONS, detect
 from neurodeploy.interop.files import import_nir_file
 from neurodeploy.interop.layers import NirError
@@ -154,8 +154,8 @@ def test_a_bug_while_reading_is_not_called_not_nir(tmp_path, monkeypatch):
 
 
 def test_the_post_write_check_names_the_output_not_the_temporary_file(tmp_path, monkeypatch):
-    from neurodeploy.errors import NetworkFileError
-    from neurodeploy.sim import emulator_layers
+    from neurodeploy.core.errors import NetworkFileError
+    from neurodeploy.backends.emulator import layers as emulator_layers
 
     def refuse(netx, image):
         raise NetworkFileError(f"{netx.path}: layer dense0: refused")

@@ -6,9 +6,9 @@ import sys
 import numpy as np
 
 SCRIPT = ("import numba\n"  # numba first: its config was read before neurodeploy could set the variable
-          "from neurodeploy.sim import kernels\n"
+          "from neurodeploy.backends.emulator import kernels\n"
           "print(numba.core.config.CACHE_DIR)\n"
-          "from neurodeploy.model import fused_cuba_kernels\n"
+          "from neurodeploy.training import fused_cuba_kernels\n"
           "print(kernels.dense_events._cache._cache_path)\n"
           "print(fused_cuba_kernels.cuba_forward._cache._cache_path)\n")
 

@@ -112,16 +112,16 @@ def test_wheel_contains_the_chip_profiles(built):
             member = f"neurodeploy/examples/{example.name}"
             assert member in names, f"{member} missing from {wheel.name}"
             assert archive.read(member) == example.read_bytes()
-        assert "neurodeploy/cli.py" in names
+        assert "neurodeploy/app/cli.py" in names
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-        assert "neurodeploy = neurodeploy.cli:main" in archive.read(entry_points).decode()
+        assert "neurodeploy = neurodeploy.app.cli:main" in archive.read(entry_points).decode()
 
 
 def test_installed_package_imports_from_the_target_not_the_checkout(built, tmp_path):
     _, site = built
     script = (
         "import json, sys, importlib.metadata as md\n"
-        "import neurodeploy, neurodeploy.cli, neurodeploy.hardware.validate\n"
+        "import neurodeploy, neurodeploy.app.cli, neurodeploy.hardware.validate\n"
         "files = {n: getattr(m, '__file__', None) for n, m in sys.modules.items() if n.split('.')[0] == 'neurodeploy'}\n"
         "eps = [e.value for e in md.entry_points(group='console_scripts') if e.name == 'neurodeploy']\n"
         "print(json.dumps({'file': neurodeploy.__file__, 'files': files, 'path': sys.path,\n"
@@ -136,7 +136,7 @@ def test_installed_package_imports_from_the_target_not_the_checkout(built, tmp_p
     assert str(REPO) not in info["path"], info["path"]
     assert info["version"] == _checkout_version()
     assert _inside(info["dist"], site), f"metadata read from {info['dist']}"
-    assert "neurodeploy.cli:main" in info["eps"]
+    assert "neurodeploy.app.cli:main" in info["eps"]
 
 
 def _checkout_version() -> str:
@@ -149,7 +149,7 @@ def _checkout_version() -> str:
 
 def test_installed_cli_lists_the_profiles(built, tmp_path):
     _, site = built
-    result = _isolated(site, tmp_path, "-m", "neurodeploy.cli", "profiles")
+    result = _isolated(site, tmp_path, "-m", "neurodeploy.app.cli", "profiles")
     assert result.returncode == 0, result.stdout + result.stderr
     listed = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
     assert {"loihi1", "loihi2"} <= listed, result.stdout
@@ -170,7 +170,7 @@ def test_installed_cli_validates_outside_the_checkout(built, tmp_path):
     _tiny_net(tmp_path / "net.net")
     title = yaml.safe_load((REPO / "neurodeploy" / "hw_configs" / "loihi2.yaml").read_text())["title"]
     assert title == "Intel Loihi 2"
-    result = _isolated(site, tmp_path, "-m", "neurodeploy.cli", "validate", "net.net", "--hw", "loihi2")
+    result = _isolated(site, tmp_path, "-m", "neurodeploy.app.cli", "validate", "net.net", "--hw", "loihi2")
     output = result.stdout + result.stderr
     assert result.returncode in (0, 1), f"exit {result.returncode}:\n{output}"
     assert title in output, output
@@ -212,7 +212,7 @@ def test_installed_first_hour_without_extras(built, no_extras, read_only, tmp_pa
     work.mkdir()
 
     def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        return _isolated(site, work, "-m", "neurodeploy.cli", *args, timeout=timeout, deps_folder=no_extras,
+        return _isolated(site, work, "-m", "neurodeploy.app.cli", *args, timeout=timeout, deps_folder=no_extras,
                          XDG_CACHE_HOME=str(cache), NUMBA_CACHE_DIR="",
                          NEURODEPLOY_DYNAMICS="torch")  # trains without compiling the fused kernels (cold here)
 

@@ -9,11 +9,11 @@ import h5py
 import numpy as np
 import pytest
 
-from neurodeploy.model.checkpoint import checkpoint_network
-from neurodeploy.netxfile import read_netx
-from neurodeploy.pipeline import InputRequest, simulation_inputs
-from neurodeploy.sim.parity import compare, parity_report, torch_traces
-from neurodeploy.sim.trace import LayerTrace
+from neurodeploy.training.checkpoint import checkpoint_network
+from neurodeploy.core.netxfile import read_netx
+from neurodeploy.app.pipeline import InputRequest, simulation_inputs
+from neurodeploy.app.parity import divergences, parity_report, torch_traces
+from neurodeploy.core.trace import LayerTrace
 
 LAVA_TIMEOUT_S = 120
 
@@ -25,7 +25,7 @@ def test_compare_finds_the_first_differing_step_sample_and_voltage():
     voltage = np.zeros((3, 6, 4), dtype=np.int64)
     drifted = voltage.copy()
     drifted[0, 5, 2] = -7
-    (layer,) = compare({"dense1": LayerTrace(2, spikes, voltage)}, {"dense1": LayerTrace(2, other, drifted)})
+    (layer,) = divergences({"dense1": LayerTrace(2, spikes, voltage)}, {"dense1": LayerTrace(2, other, drifted)})
     assert (layer.differing, layer.samples, layer.compared) == (2, 2, 72)
     assert (layer.first_step, layer.first_sample) == (3 + 2, 2)
     assert (layer.voltage_differing, layer.voltage_max_abs, layer.voltage_first_step) == (1, 7, 5 + 2)
@@ -34,7 +34,7 @@ def test_compare_finds_the_first_differing_step_sample_and_voltage():
 def test_compare_covers_the_steps_both_traces_have_and_skips_missing_voltages():
     full = np.zeros((2, 5, 3), dtype=bool)
     full[0, 4, 0] = True                      # the drain tail: torch does not simulate it
-    (layer,) = compare({"conv0": LayerTrace(1, full[:, :4].copy())}, {"conv0": LayerTrace(1, full)})
+    (layer,) = divergences({"conv0": LayerTrace(1, full[:, :4].copy())}, {"conv0": LayerTrace(1, full)})
     assert layer.identical and layer.compared == 24 and layer.voltage_differing is None
 
 
@@ -91,7 +91,7 @@ def test_torch_joins_only_when_a_checkpoint_is_given(tmp_path, small_run):
 def test_cli_parity_prints_and_writes_json(tmp_path, small_run):
     trained, _ = small_run
     out = tmp_path / "parity.json"
-    done = subprocess.run([sys.executable, "-m", "neurodeploy.cli", "parity", str(trained.network_file),
+    done = subprocess.run([sys.executable, "-m", "neurodeploy.app.cli", "parity", str(trained.network_file),
                            "-n", "4", "--json", str(out), "--checkpoint", str(trained.run_dir / "checkpoint.pt")],
                           capture_output=True, text=True, timeout=220)
     assert done.returncode == 0, done.stderr

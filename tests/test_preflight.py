@@ -63,7 +63,7 @@ def test_a_typo_in_the_config_file_has_a_did_you_mean(tmp_path):
 
 
 def test_config_errors_come_before_torch_and_lava_are_imported(config):
-    code = ("import sys\nfrom neurodeploy.cli import main\ntry:\n"
+    code = ("import sys\nfrom neurodeploy.app.cli import main\ntry:\n"
             f"    main(['train', {str(config)!r}, '--set', 'hardware=[loihi9]'])\n"
             "except SystemExit as exit_:\n"
             "    print(exit_.code, 'torch' in sys.modules, any(name.startswith('lava') for name in sys.modules))\n")

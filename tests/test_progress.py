@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from neurodeploy import progress
+from neurodeploy.core import progress
 from tests.conftest import SMALL_RUN, write_config
 
 STAMP = r"^\d\d:\d\d:\d\d "
@@ -17,7 +17,7 @@ def _watch(*args: str, cwd=None, timeout: float = 240, quiet_env: str = "0") -> 
     """Run the CLI with stderr piped; each stderr line with whether the process was still
     running when the line was read (read line by line as it arrives)."""
     env = {**os.environ, progress.INTERVAL_ENV: quiet_env}
-    process = subprocess.Popen([sys.executable, "-m", "neurodeploy.cli", *args], stdout=subprocess.DEVNULL,
+    process = subprocess.Popen([sys.executable, "-m", "neurodeploy.app.cli", *args], stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, cwd=cwd, env=env)
     lines, ends = [], time.monotonic() + timeout
     try:

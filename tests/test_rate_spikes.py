@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from neurodeploy.distributed.ray_tasks import shards_for
-from neurodeploy.encoding import FrameSchedule, encode_steps
-from neurodeploy.inputs import ImageInput
-from neurodeploy.netxfile import read_netx
-from neurodeploy.results import SimulationResult
-from neurodeploy.sim.emulator import emulate
+from neurodeploy.app.ray_tasks import shards_for
+from neurodeploy.core.encoding import FrameSchedule, encode_steps
+from neurodeploy.core.inputs import ImageInput
+from neurodeploy.core.netxfile import read_netx
+from neurodeploy.core.results import SimulationResult
+from neurodeploy.backends.emulator.engine import emulate
 from tests import netx_factory
 
 RATE = FrameSchedule(encoding="rate", temporal_steps=12, gap=2)
@@ -32,7 +32,7 @@ def _network(tmp_path):
 
 
 def _joined(parts: list[SimulationResult], network, inputs: ImageInput) -> SimulationResult:
-    from neurodeploy.blocks import NetworkTiming
+    from neurodeploy.core.blocks import NetworkTiming
 
     timing = NetworkTiming.of(network, inputs.frame_steps)
     return SimulationResult.concatenate(parts, timing.total_steps(inputs.samples), 0.0)
@@ -86,8 +86,8 @@ def test_shards_of_a_rate_code_give_the_unsharded_emulator_run(tmp_path):
 def test_lava_on_shards_of_a_rate_code_is_the_unsharded_run_and_the_emulators(tmp_path):
     """Lava's spike source plays the same draw: sharded Lava counts equal the unsharded
     ones, which equal the emulator's; the parity report over shards is the one over all."""
-    from neurodeploy.sim.parity import concatenate_reports, parity_report
-    from neurodeploy.sim.runner import simulate
+    from neurodeploy.app.parity import concatenate_reports, parity_report
+    from neurodeploy.backends.lavasim.runner import run_on_lava as simulate
 
     network = _network(tmp_path)
     inputs = ImageInput(_images(6), RATE, seed=5, labels=np.arange(6) % 5)

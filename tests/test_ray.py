@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.api import parity, simulate
-from neurodeploy.distributed.ray_tasks import run_tasks, simulate_sharded
-from neurodeploy.errors import InputError
-from neurodeploy.inputs import ImageInput, SpikeInput
+from neurodeploy.app.api import parity, simulate
+from neurodeploy.app.ray_tasks import run_tasks, simulate_sharded
+from neurodeploy.core.errors import InputError
+from neurodeploy.core.inputs import ImageInput, SpikeInput
 
 TASK_TITLE = b"ray::neurodeploy_task"
 
@@ -76,7 +76,7 @@ def test_lava_runs_in_ray_workers_and_parity_merges(local_ray, digits):
     daemonic = run_tasks(lambda: multiprocessing.current_process().daemon, [(), ()])
     assert daemonic == [False, False]  # so Lava may start its runtime's processes there
 
-    from neurodeploy.pipeline import parity_on_ray
+    from neurodeploy.app.pipeline import parity_on_ray
 
     alone = parity(network, few, timeout_s=240)
     sharded = parity_on_ray("local", network, few, timeout_s=240)
@@ -139,7 +139,7 @@ def test_a_task_failing_on_bad_input_fails_once_with_its_error(local_ray, tmp_pa
 
 @pytest.mark.timeout(300)
 def test_simulate_cli_on_lava_via_ray_saves_what_the_emulator_saves(local_ray, small_run, tmp_path, capsys):
-    from neurodeploy.cli import main
+    from neurodeploy.app.cli import main
 
     trained, _ = small_run
     plain, sharded = tmp_path / "plain.npz", tmp_path / "ray.npz"
@@ -158,7 +158,7 @@ def test_simulate_cli_on_lava_via_ray_saves_what_the_emulator_saves(local_ray, s
 def test_compare_grid_via_ray_equals_in_process(local_ray, tmp_path):
     import torch
 
-    from neurodeploy.compare import compare
+    from neurodeploy.app.compare import compare_encodings
     from tests.conftest import write_config
 
     config = write_config(tmp_path, {"name": "grid", "seed": 0, "data": {"dataset": "digits", "limit": 300},
@@ -166,10 +166,10 @@ def test_compare_grid_via_ray_equals_in_process(local_ray, tmp_path):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in the Ray workers, so both sides compute the same floats
     try:
-        alone = compare(str(config), ["ttfs", "temporal_bit"], 1, str(tmp_path / "alone"), profiles=["loihi1"])
+        alone = compare_encodings(str(config), ["ttfs", "temporal_bit"], 1, str(tmp_path / "alone"), profiles=["loihi1"])
     finally:
         torch.set_num_threads(threads)
-    via_ray = compare(str(config), ["ttfs", "temporal_bit"], 1, str(tmp_path / "ray"), profiles=["loihi1"],
+    via_ray = compare_encodings(str(config), ["ttfs", "temporal_bit"], 1, str(tmp_path / "ray"), profiles=["loihi1"],
                       ray="local")
     assert [run["encoding"] for run in via_ray["runs"]] == ["ttfs", "temporal_bit"]
     assert via_ray["runs"] == alone["runs"]

@@ -36,7 +36,7 @@ def test_arrays_are_read_as_spikes_or_images_or_refused_with_the_fix(small_run, 
     import numpy as np
 
     import neurodeploy as nd
-    from neurodeploy.errors import InputError
+    from neurodeploy.core.errors import InputError
 
     trained, _ = small_run
     net = nd.load_network(trained.network_file)

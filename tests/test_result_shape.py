@@ -1,4 +1,4 @@
-"""Every result of the API has one face (neurodeploy.results.ResultShape): a one-line repr,
+"""Every result of the API has one face (neurodeploy.core.results.ResultShape): a one-line repr,
 to_dict/to_json that agree, a notebook table, and plot() returning a figure (and a PNG).
 
 Built from data (no Lava run): a parity report from its dataclasses, a validation from a
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.netx_factory import dense_layer, write_netx
-from neurodeploy.sim.parity import Comparison, Divergence, ParityReport
+from neurodeploy.app.parity import Comparison, Divergence, ParityReport
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -86,8 +86,8 @@ def test_validation_result_shape_and_core_map(tmp_path):
 def test_core_map_plot_whole_cores_and_failing_layers_marked(tmp_path):
     from neurodeploy.hardware.profile import load_profile
     from neurodeploy.hardware.resources import map_cores
-    from neurodeploy.netxfile import read_netx
-    from neurodeploy.report.mapping_plot import core_map_figure, plot_core_map
+    from neurodeploy.core.netxfile import read_netx
+    from neurodeploy.app.report.mapping_plot import core_map_figure, plot_core_map
 
     rng = np.random.default_rng(1)
     net = read_netx(write_netx(tmp_path / "n.net", [dense_layer(rng.integers(-8, 8, (300, 5000)) * 2),
@@ -113,8 +113,8 @@ def test_core_map_plot_whole_cores_and_failing_layers_marked(tmp_path):
 def test_core_map_few_cores_ticks_are_whole(tmp_path, neurons, cores):
     from neurodeploy.hardware.profile import load_profile
     from neurodeploy.hardware.resources import map_cores
-    from neurodeploy.netxfile import read_netx
-    from neurodeploy.report.mapping_plot import core_map_figure
+    from neurodeploy.core.netxfile import read_netx
+    from neurodeploy.app.report.mapping_plot import core_map_figure
 
     net = read_netx(write_netx(tmp_path / "n.net", [dense_layer(np.ones((neurons, 8)) * 2)]))
     core_map = map_cores(net, load_profile("loihi1"))

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from neurodeploy.config import parse_config
-from neurodeploy.errors import ConfigError
-from neurodeploy.resume import Saved, identity, read_sidecar, resume_from, resume_line
+from neurodeploy.core.config import parse_config
+from neurodeploy.core.errors import ConfigError
+from neurodeploy.training.resume import Saved, identity, read_sidecar, resume_from, resume_line
 from tests.conftest import write_config
 
 SMALL = {"name": "resume", "seed": 0, "data": {"dataset": "digits", "limit": 200}, "train": {"epochs": 2},
@@ -51,8 +51,8 @@ def test_resume_lines():
 
 @pytest.mark.lava
 def test_train_announces_a_resume_and_refuses_fewer_epochs(tmp_path, capsys):
-    from neurodeploy.preflight import preflight
-    from neurodeploy.pipeline import train_and_export
+    from neurodeploy.app.preflight import preflight
+    from neurodeploy.app.train_export import train_and_export
 
     config = write_config(tmp_path, {**SMALL, "output": str(tmp_path / "run")})
     first = train_and_export(str(config), {"train.epochs": 1})

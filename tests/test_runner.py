@@ -7,17 +7,17 @@ import h5py
 import numpy as np
 import pytest
 
-from neurodeploy.errors import InputError, NetworkFileError, SimulationError
-from neurodeploy.lava_private import LavaInternalsError, require
-from neurodeploy import step_board
-from neurodeploy.sim import runner
+from neurodeploy.core.errors import InputError, NetworkFileError, SimulationError
+from neurodeploy.backends.lavasim.private import LavaInternalsError, require
+from neurodeploy.backends.lavasim import step_board
+from neurodeploy.backends.lavasim import runner
 
 
 @pytest.mark.timeout(240)
 def test_lava_agrees_with_torch_on_a_small_run(small_run):
     trained, _ = small_run
     test = trained.split.test
-    result = runner.simulate(trained.network_file, test.images[:40], trained.manifest.schedule, timeout_s=200)
+    result = runner.run_on_lava(trained.network_file, test.images[:40], trained.manifest.schedule, timeout_s=200)
     assert result.output_counts.shape == (40, 10)
     assert result.steps == 40 * trained.manifest.schedule.frame_steps + 2
     assert set(result.spikes_per_layer) == {"dense0", "dense1"}
@@ -93,7 +93,7 @@ def test_files_netx_cannot_build_are_refused(tmp_path, small_run):
         handle.create_dataset("layer/0/type", (1,), "S10", [b"pool"])
         handle.create_dataset("layer/0/shape", data=np.array([1, 4, 4]))
     with pytest.raises(NetworkFileError, match="pool.net"):
-        runner.simulate(path, trained.split.test.images[:2], trained.manifest.schedule, timeout_s=30)
+        runner.run_on_lava(path, trained.split.test.images[:2], trained.manifest.schedule, timeout_s=30)
 
 
 def test_images_must_fit_the_input_port():

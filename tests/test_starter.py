@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from neurodeploy.config import ExperimentConfig, load_config
-from neurodeploy.errors import OutputError
-from neurodeploy.starter import example_names, profile_names, starter_text, write_starter
+from neurodeploy.core.config import ExperimentConfig, load_config
+from neurodeploy.core.errors import OutputError
+from neurodeploy.app.starter import example_names, profile_names, starter_text, write_starter
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,7 +72,7 @@ def test_init_copies_a_profile_as_shipped(tmp_path):
 
 
 def test_init_command_help_names_every_starter_and_refuses_unknown_ones(tmp_path):
-    run = lambda *args: subprocess.run([sys.executable, "-m", "neurodeploy.cli", *args], capture_output=True,
+    run = lambda *args: subprocess.run([sys.executable, "-m", "neurodeploy.app.cli", *args], capture_output=True,
                                        text=True, timeout=60, cwd=tmp_path)
     help_text = " ".join(run("init", "--help").stdout.split())
     for name in example_names() + profile_names():
@@ -87,8 +87,8 @@ def test_init_command_help_names_every_starter_and_refuses_unknown_ones(tmp_path
 
 
 def test_the_cli_names_the_extra_of_every_optional_package():
-    """OPTIONAL_MODULES and setup.cfg's extras agree (a new extra needs its line in the CLI)."""
-    from neurodeploy.cli import OPTIONAL_MODULES
+    """OPTIONAL_MODULES and setup.cfg's extras agree (a new extra needs its line in neurodeploy/core/extras.py)."""
+    from neurodeploy.core.extras import OPTIONAL_MODULES
 
     parser = configparser.ConfigParser()
     parser.read(REPO / "setup.cfg")

@@ -5,12 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.data import load_split
-from neurodeploy.decision import cumulative_counts, threshold_sweep
-from neurodeploy.manifest import Manifest
-from neurodeploy.pipeline import run_all
-from neurodeploy.sim import runner
-from neurodeploy.sim.early_exit import exit_sweep_lava
+from neurodeploy.core.data import load_split
+from neurodeploy.core.decision import cumulative_counts, threshold_sweep
+from neurodeploy.core.manifest import Manifest
+from neurodeploy.app.pipeline import run_all
+from neurodeploy.backends.lavasim import runner
+from neurodeploy.backends.lavasim.early_exit import exit_sweep_lava
 from tests.test_early_exit_lava import NEVER, per_step_output
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -53,7 +53,7 @@ def test_early_exit_on_lava_is_the_offline_rule_on_the_whole_split(example):
     manifest = Manifest.beside(network)
     test, schedule = load_split(manifest.data_config(), seed=manifest.seed).test, manifest.schedule
     assert len(test) == TEST_SAMPLES
-    recorded = runner.simulate(network, test.images, schedule, record_layers=True)
+    recorded = runner.run_on_lava(network, test.images, schedule, record_layers=True)
     assert recorded.accuracy(test.labels) == metrics["lava_accuracy"]
     output_steps = per_step_output(recorded, manifest.layers[-1].name, schedule.frame_steps)
     thresholds = [0, 1, 2, 3, 5, 8, NEVER]

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import yaml
 
-from neurodeploy.encoding import FrameSchedule, encode
-from neurodeploy.errors import DataError
+from neurodeploy.core.encoding import FrameSchedule, encode
+from neurodeploy.core.errors import DataError
 
 pytestmark = pytest.mark.lava  # trains with SLAYER, runs Lava's generator
 
@@ -45,7 +45,7 @@ def _config(tmp_path: Path, n_bits: int) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from neurodeploy.pipeline import train_and_export
+    from neurodeploy.app.train_export import train_and_export
 
     tmp_path = tmp_path_factory.mktemp("uint16")
     run = train_and_export(str(_config(tmp_path, N_BITS)), output=str(tmp_path / "run"))
@@ -53,8 +53,8 @@ def trained(tmp_path_factory):
 
 
 def _test_images(trained) -> np.ndarray:
-    from neurodeploy.config import load_config
-    from neurodeploy.data import load_split
+    from neurodeploy.core.config import load_config
+    from neurodeploy.core.data import load_split
 
     run, tmp_path = trained
     config = load_config(tmp_path / "wide.yaml")
@@ -73,8 +73,8 @@ def test_12_bit_images_train_and_export_with_the_longer_frame(trained):
 
 @pytest.mark.timeout(300)
 def test_12_bit_emulator_and_lava_give_identical_counts(trained):
-    from neurodeploy.sim.emulator import emulate
-    from neurodeploy.sim.runner import simulate
+    from neurodeploy.backends.emulator.engine import emulate
+    from neurodeploy.backends.lavasim.runner import run_on_lava as simulate
 
     run, _ = trained
     images = _test_images(trained)[:3]
@@ -88,7 +88,7 @@ def test_12_bit_emulator_and_lava_give_identical_counts(trained):
 def test_validate_checks_the_timing_of_the_longer_frame(trained):
     from neurodeploy.hardware.profile import load_profile
     from neurodeploy.hardware.validate import validate, validate_file
-    from neurodeploy.netxfile import read_netx
+    from neurodeploy.core.netxfile import read_netx
 
     run, _ = trained
     report = validate_file(run.network_file, "loihi2")
@@ -102,7 +102,7 @@ def test_validate_checks_the_timing_of_the_longer_frame(trained):
 
 
 def test_12_bit_values_under_an_8_bit_config_name_both(tmp_path):
-    from neurodeploy.pipeline import train_and_export
+    from neurodeploy.app.train_export import train_and_export
 
     with pytest.raises(DataError, match=r"uint16 values span \d+..4\d{3}; expected 0..255 "
                                         r"\(uint8\) for encoding.n_bits=8"):
@@ -110,7 +110,7 @@ def test_12_bit_values_under_an_8_bit_config_name_both(tmp_path):
 
 
 def test_generator_holds_16_bit_images_and_refuses_too_wide_ones():
-    from neurodeploy.procs.generator import HybridSpikeGenerator
+    from neurodeploy.backends.lavasim.procs.generator import HybridSpikeGenerator
 
     schedule = FrameSchedule(n_bits=16)
     generator = HybridSpikeGenerator(images=np.full((2, 4), 65535, np.uint16), schedule=schedule)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from neurodeploy.netxfile import NetxNetwork
+from neurodeploy.core.netxfile import NetxNetwork
 
 #: Per-layer counts under ``activity["layers"][name]``.
 LAYER_KEYS = ("synaptic_ops", "spikes")

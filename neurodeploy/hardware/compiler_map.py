@@ -30,15 +30,13 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import numpy as np
 
+from neurodeploy.hardware.coremap import HOST, ON_CHIP, CoreMap, InputPlacement, LayerMapping, finish
 from neurodeploy.hardware.profile import Compiler, Profile
-from neurodeploy.netxfile import DENSE_TYPES, NetxLayer, NetxNetwork
-
-if TYPE_CHECKING:
-    from neurodeploy.hardware.resources import CoreMap
+from neurodeploy.core.netxfile import DENSE_TYPES, NetxLayer, NetxNetwork
 
 #: The compiler's columns, in its order, and the profile key of each one's capacity.
 COLUMNS = {"axon_in": "axon_in_per_core", "neuron_groups": "neuron_groups_per_core",
@@ -81,7 +79,7 @@ def utilisation(usage: dict[str, int], capacity: dict[str, int]) -> dict[str, fl
 
 def weight_bits(weight: Optional[np.ndarray], max_bits: int) -> int:
     """Bits a synapse's weight takes: netx's ``optimize_weight_bits`` (lava-dl
-    netx/utils.py; :func:`neurodeploy.loaded_weights.netx_optimised`) plus a sign bit when
+    netx/utils.py; :func:`neurodeploy.core.loaded_weights.netx_optimised`) plus a sign bit when
     signs are mixed, at most ``max_bits``."""
     if weight is None or weight.size == 0 or not np.any(weight):
         return 1
@@ -279,11 +277,9 @@ def place_network(network: NetxNetwork, profile: Profile) -> list[tuple[NetxLaye
     return placed
 
 
-def compiler_core_map(network: NetxNetwork, profile: Profile) -> "CoreMap":
+def compiler_core_map(network: NetxNetwork, profile: Profile) -> CoreMap:
     """The network's :class:`CoreMap` in the compiler's columns (``usage`` in its units,
     ``utilisation`` as shares of each capacity and of the memory pool)."""
-    from neurodeploy.hardware.resources import HOST, ON_CHIP, InputPlacement, LayerMapping, finish
-
     assert profile.compiler is not None
     capacity = limits(profile.compiler)
     placed = place_network(network, profile)

@@ -8,7 +8,7 @@ from typing import Any, Optional, Union
 from neurodeploy.hardware.energy import estimate
 from neurodeploy.hardware.profile import Profile, load_profile
 from neurodeploy.hardware.validate import ValidationReport, validate_file
-from neurodeploy.netxfile import NetxNetwork
+from neurodeploy.core.netxfile import NetxNetwork
 
 
 @dataclass(frozen=True)

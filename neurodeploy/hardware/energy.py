@@ -15,7 +15,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
-from neurodeploy.errors import NeurodeployError, shown
+from neurodeploy.core.errors import NeurodeployError, shown
 from neurodeploy.hardware.activity import LAYER_KEYS
 from neurodeploy.hardware.profile import Profile
 

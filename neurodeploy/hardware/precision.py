@@ -1,9 +1,11 @@
 """Precision checks (hardware.md section 2): weights, neuron parameters and state headroom.
 
-Weights are judged as netx and Lava will load them: netx reads them with
-``astype(int)``, picks the sign mode from their extremes, shifts a mixed-sign matrix left
-until it spans the 8-bit range, and Lava's ``truncate_weights`` then drops the LSB in
-mixed mode. Neuron parameters are judged in netx's mapping to Lava's LIF
+Weights are judged as netx and Lava will load them, computed once in
+:mod:`neurodeploy.core.loaded_weights` (tested equal to netx's and Lava's own functions):
+netx reads them with ``astype(int)`` and passes a dense layer's matrix (recurrent part
+appended) through ``optimize_weight_bits``; each Lava ``Dense`` block then clips and
+truncates its part, and scales its sums by ``2**weight_exp``. A conv kernel reaches Lava's
+``Conv`` unchanged. Neuron parameters are judged in netx's mapping to Lava's LIF
 (``du = iDecay - 1``, ``dv = vDecay``, ``vth = vThMant``, ``bias_mant = bias``).
 """
 from __future__ import annotations
@@ -12,13 +14,14 @@ from typing import Any, Optional
 
 import numpy as np
 
+from neurodeploy.core.loaded_weights import WeightsNotLoadable, lava_dense_weights, netx_optimised
+from neurodeploy.core.netxfile import DENSE_TYPES, NetxLayer, NetxNetwork
 from neurodeploy.hardware.findings import Finding, breach, note
 from neurodeploy.hardware.profile import Profile, Span
-from neurodeploy.netxfile import NetxLayer, NetxNetwork
 
 LIF_TYPES = ("CUBA", "LOIHI")
 AS_LOADED = ("LDL netx/utils.py NetDict (astype(int)) and optimize_weight_bits; "
-             "L utils/weightutils.py truncate_weights [code]")
+             "L proc/dense/models.py (clip_weights, truncate_weights, weight_exp) [code]")
 
 
 def check_precision(network: NetxNetwork, profile: Profile) -> list[Finding]:
@@ -26,12 +29,15 @@ def check_precision(network: NetxNetwork, profile: Profile) -> list[Finding]:
     graded_input = False
     for layer in network.layers:
         if layer.is_synaptic:
-            stored = _rows(layer)  # one pass over the weights for both checks
-            ints = np.trunc(stored)
-            loaded = _loaded(ints, profile)
-            findings += _weights(layer, profile, stored, ints, loaded)
-            if layer.neuron_type in LIF_TYPES and not graded_input:
-                findings += _headroom(layer, profile, loaded)
+            stored, fan_in = _rows(layer)  # one pass over the weights for both checks
+            try:
+                loaded = _loaded(layer, stored, fan_in)
+            except WeightsNotLoadable:  # the reading rules refuse this for the types neurodeploy runs
+                findings.append(_unscalable(layer))
+            else:
+                findings += _weights(layer, profile, stored, loaded)
+                if layer.neuron_type in LIF_TYPES and not graded_input:
+                    findings += _headroom(layer, profile, loaded)
         if layer.neuron and layer.neuron_type in LIF_TYPES:
             findings += _lif_parameters(layer, profile)
         findings += _graded_bits(layer, profile)
@@ -40,12 +46,26 @@ def check_precision(network: NetxNetwork, profile: Profile) -> list[Finding]:
     return findings
 
 
-def _loaded(ints: np.ndarray, profile: Profile) -> np.ndarray:
-    """The weights as the chip holds them from their truncated rows ``ints`` (one per
-    output neuron or channel): ``ints`` itself unless the LSB is dropped."""
-    mode, span = _sign_mode(ints, profile)
-    fills_range = ints.size > 0 and (ints.max() > span.max // 2 or ints.min() < span.min // 2)
-    return _drop_lsb(ints, profile) if mode == "mixed" and fills_range else ints
+def as_loaded(layer: NetxLayer) -> np.ndarray:
+    """A synaptic layer's weights as Lava's synapses hold them, in the file's scale (the
+    held integers times ``2**weight_exp``), as rows per output neuron or channel with
+    recurrent inputs appended. Raises :class:`WeightsNotLoadable` where netx cannot scale them."""
+    return _loaded(layer, *_rows(layer))
+
+
+def _loaded(layer: NetxLayer, stored: np.ndarray, fan_in: int) -> np.ndarray:
+    """``stored`` as loaded: netx's ``astype(int)``; for a dense layer netx's
+    ``optimize_weight_bits`` over the whole matrix, then Lava's clip and truncation per
+    Dense block (feed-forward ``[:, :fan_in]``, recurrent the rest), in that block's sign mode."""
+    with np.errstate(invalid="ignore"):  # a weight beyond int64 reads as netx reads it (and breaches the range)
+        ints = stored.astype(int)
+    if layer.type not in DENSE_TYPES:
+        return ints.astype(float)
+    optimised, bits, exponent = netx_optimised(ints)
+    if layer.type == "dense_rec" and layer.delay is not None:
+        exponent = 0  # netx's RecurrentDense builds its DelayDense synapses without weight_exp
+    blocks = [optimised[:, :fan_in], optimised[:, fan_in:]] if optimised.shape[1] > fan_in else [optimised]
+    return np.hstack([lava_dense_weights(block, bits) for block in blocks]) * 2.0 ** exponent
 
 
 def _sign_mode(ints: np.ndarray, profile: Profile) -> tuple[str, Span]:
@@ -58,17 +78,18 @@ def _sign_mode(ints: np.ndarray, profile: Profile) -> tuple[str, Span]:
     return "mixed", ranges.mixed
 
 
-def _drop_lsb(ints: np.ndarray, profile: Profile) -> np.ndarray:
-    """A mixed-sign matrix that already spans the range cannot be shifted up by netx, so
-    Lava's truncate_weights drops its LSB (rounding towards minus infinity)."""
-    return np.floor(ints / 2) * 2 if profile.precision.mixed_sign_drops_lsb.value else ints
+def _unscalable(layer: NetxLayer) -> Finding:
+    return note(check="precision.weight_scale", layer=layer.name, value=0, limit="a non-zero weight",
+                severity="error", source=AS_LOADED,
+                fix="netx's optimize_weight_bits divides by the largest weight, so it cannot load "
+                    "weights that are all zero once truncated: give the layer non-zero integer weights.")
 
 
-def _weights(layer: NetxLayer, profile: Profile, stored: np.ndarray, ints: np.ndarray,
-             loaded: np.ndarray) -> list[Finding]:
-    """``stored``: the rows as read; ``ints`` truncated; ``loaded`` as the chip holds them."""
+def _weights(layer: NetxLayer, profile: Profile, stored: np.ndarray, loaded: np.ndarray) -> list[Finding]:
+    """``stored``: the rows as read; ``loaded`` as Lava holds them (:func:`_loaded`)."""
     if stored.size == 0:
         return []
+    ints = np.trunc(stored)
     mode, span = _sign_mode(ints, profile)
     outside = _outside(ints, span)
     if outside is not None:
@@ -76,16 +97,17 @@ def _weights(layer: NetxLayer, profile: Profile, stored: np.ndarray, ints: np.nd
                        limit=f"{span.text} ({mode})",
                        fix=f"Quantise the weights into {span.text} before export (slayer's "
                            f"quantize_8bit does); netx clips or mis-scales values outside it.")]
-    if loaded is ints and np.array_equal(stored, ints):  # loaded unchanged: no error, no norms
+    if np.array_equal(stored, loaded):  # nothing lost in loading: no norms
         return []
     norm = float(np.linalg.norm(stored))
     error = float(np.linalg.norm(stored - loaded)) / norm if norm else 0.0
-    if error > 0:
-        return [note(check="precision.weight_quantisation", layer=layer.name,
-                     value=round(error, 6), limit=0, source=AS_LOADED,
-                     fix="Export integer weights (even integers in -256..254 for mixed signs, as "
-                         "slayer's quantize_8bit gives) so the chip runs the trained values.")]
-    return []
+    fix = ("Export integer weights: netx reads them with astype(int), which drops fractions."
+           if not np.array_equal(stored, ints) else
+           "netx's optimize_weight_bits and Lava's Dense clip/truncate_weights change these integer weights "
+           "(the emulator runs them too): keep each part of the matrix mixed with a positive weight, "
+           "excitatory, or all negative with an extreme that is not a power of two.")
+    return [note(check="precision.weight_quantisation", layer=layer.name, value=round(error, 6), limit=0,
+                 source=AS_LOADED, fix=fix)]
 
 
 def _headroom(layer: NetxLayer, profile: Profile, loaded: np.ndarray) -> list[Finding]:
@@ -175,16 +197,18 @@ def _graded_bits(layer: NetxLayer, profile: Profile) -> list[Finding]:
                    fix=f"Send graded spikes with at most {bits.value} payload bits (neuron messageBits).")]
 
 
-def _rows(layer: NetxLayer) -> np.ndarray:
-    """Weights as (output neuron or channel, inputs), recurrent inputs appended."""
+def _rows(layer: NetxLayer) -> tuple[np.ndarray, int]:
+    """Weights as (output neuron or channel, inputs), recurrent inputs appended (the
+    matrix netx optimises for a dense_rec layer), and the feed-forward inputs' count."""
     weight = layer.weight
     count = weight.shape[0] if weight.ndim >= 2 else max(layer.n_neurons, 1)
     if weight.size % count:
         count = 1
     rows = weight.reshape(count, -1)
+    fan_in = rows.shape[1]
     if layer.weight_rec is not None and layer.weight_rec.size % count == 0:
         rows = np.hstack([rows, layer.weight_rec.reshape(count, -1)])
-    return rows.astype(float)
+    return rows.astype(float), fan_in
 
 
 def _outside(values: Any, span: Span) -> Optional[float]:

@@ -7,7 +7,7 @@ DA-SSDP Lava process reads the learning engine's widths from it. Each number is 
 ``uncertain`` turns a violation into a warning. The schema is strict: an unknown key, a
 wrong type or a missing source is an error naming the file and the key.
 
-The schema is declared below with :mod:`neurodeploy.schema` (not pydantic: building its
+The schema is declared below with :mod:`neurodeploy.core.schema` (not pydantic: building its
 models was most of ``neurodeploy validate``'s start-up time, ``benchmarks/startup.py``).
 
 Profiles are looked up in ``$NEURODEPLOY_HW_CONFIGS`` if set, else in the package data
@@ -21,8 +21,9 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, Iterator, Union
 
-from neurodeploy.errors import ConfigError, shown
-from neurodeploy.schema import (Check, Invalid, Node, choice, field, flag, integer, list_of, number, section,
+from neurodeploy.core.errors import ConfigError, shown
+from neurodeploy.core.paths import PACKAGE_DIR
+from neurodeploy.core.schema import (Check, Invalid, Node, choice, field, flag, integer, list_of, number, section,
                                 strings_to_strings, text)
 
 ENV_VAR = "NEURODEPLOY_HW_CONFIGS"
@@ -141,7 +142,6 @@ class WeightRanges(_Section):
 class Precision(_Section):
     weight_bits = fact(WIDTH)
     weight_range = section(WeightRanges)
-    mixed_sign_drops_lsb = fact(flag)
     weight_exponent = span(ANY_INT)
     accumulator_bits = fact(WIDTH)
     state_bits = fact(WIDTH)
@@ -270,7 +270,7 @@ def profiles_dir() -> Path:
     """Where named profiles live: ``$NEURODEPLOY_HW_CONFIGS`` or the package's own ``hw_configs/``
     (shipped as package data, so a wheel install finds them)."""
     override = os.environ.get(ENV_VAR)
-    return Path(override) if override else Path(__file__).resolve().parents[1] / "hw_configs"
+    return Path(override) if override else PACKAGE_DIR / "hw_configs"
 
 
 def list_profiles() -> list[Path]:
@@ -281,7 +281,7 @@ def list_profiles() -> list[Path]:
 
 def load_profile(name_or_path: str | Path) -> Profile:
     """Load a profile by name (``loihi2``) or by the path of a YAML file."""
-    from neurodeploy.yamlfile import read_yaml
+    from neurodeploy.core.yamlfile import read_yaml
 
     path = _resolve(str(name_or_path))
     raw = read_yaml(path, "profile")
@@ -294,7 +294,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
 
 
 def _resolve(name_or_path: str) -> Path:
-    from neurodeploy.paths import input_file
+    from neurodeploy.core.paths import input_file
 
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.parent != Path("."):

@@ -23,92 +23,22 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Optional, Protocol, Sequence
+from dataclasses import dataclass
+from typing import Iterable, Optional, Protocol, Sequence
 
 import numpy as np
 
+from neurodeploy.hardware.compiler_map import COLUMNS, compiler_core_map
+from neurodeploy.hardware.coremap import HOST, ON_CHIP, CoreMap, InputPlacement, LayerMapping, finish, smallest_system
 from neurodeploy.hardware.findings import NETWORK, Finding, breach, note
-from neurodeploy.hardware.profile import Fact, Profile, System
-from neurodeploy.netxfile import DENSE_TYPES, NetxLayer, NetxNetwork
+from neurodeploy.hardware.profile import Fact, Profile
+from neurodeploy.core.netxfile import DENSE_TYPES, NetxLayer, NetxNetwork
 
 #: Per-core limits the mapper enforces, in the order a binding limit is named.
 LIMITS = ("neurons_per_core", "input_axons_per_core", "synapse_memory_bits", "output_axons_per_core")
 WHOLE_LAYER = "whole layer"  # binding "limit" of a layer that fits one core
-ON_CHIP, HOST = "on-chip", "host"
 
 Histogram = tuple[tuple[int, int], ...]  # (synapses per input axon, input axons with that many)
-
-
-@dataclass(frozen=True)
-class LayerMapping:
-    """One layer's placement. ``tile`` is the most loaded core's extent along ``axes``
-    (``grid`` tiles along each); ``usage`` and ``utilisation`` are that core's load and its
-    share of each limit. ``blocked`` names the limits even a one-neuron tile breaks: then
-    the layer cannot be mapped and ``cores`` counts one per neuron."""
-
-    name: str
-    neurons: int
-    synapses: int
-    cores: int
-    neurons_per_core: int
-    binding: str
-    usage: dict[str, int]
-    utilisation: dict[str, float]
-    axes: tuple[str, ...]
-    tile: tuple[int, ...]
-    grid: tuple[int, ...]
-    shared_weights: bool = False
-    blocked: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class InputPlacement:
-    """Where the network's input comes from. ``on-chip``: netx's ``Input`` block, neurons
-    mapped like any layer and driven through their bias; ``host``: spikes injected into
-    the first layer's input axons, one message per (source, destination core) pair, so
-    ``targets`` counts those pairs and ``max_cores_per_source`` the widest fan-out."""
-
-    placement: str
-    layer: Optional[str]
-    sources: int
-    feeds: Optional[str]
-    targets: int
-    max_cores_per_source: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class CoreMap:
-    layers: tuple[LayerMapping, ...]
-    cores: int
-    chips: int
-    input: InputPlacement
-    system: Optional[str] = None
-    limits: dict[str, int] = field(default_factory=dict)
-    #: ``nengo-loihi`` (per-core limits, this module) or ``loihi2-compiler``
-    #: (the columns of Intel's compiler table, :mod:`compiler_map`).
-    accounting: str = "nengo-loihi"
-
-    @property
-    def mappable(self) -> bool:
-        return not any(layer.blocked for layer in self.layers)
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """The utilisation keys each layer carries, in display order."""
-        return tuple(self.limits)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"cores": self.cores, "chips": self.chips, "system": self.system,
-                "accounting": self.accounting,
-                "limits": self.limits, "input": self.input.to_dict(),
-                "layers": [layer.to_dict() for layer in self.layers]}
 
 
 def synapse_bits_per_axon(synapses: int, bits_per_synapse: int, profile: Profile) -> int:
@@ -121,8 +51,6 @@ def map_cores(network: NetxNetwork, profile: Profile, plastic: Iterable[str] = (
     A profile with a ``compiler`` section is mapped the way its compiler's tables show
     (:mod:`neurodeploy.hardware.compiler_map`)."""
     if profile.compiler is not None:
-        from neurodeploy.hardware.compiler_map import compiler_core_map
-
         return compiler_core_map(network, profile)
     plastic = set(plastic)
     limits = {name: getattr(profile.resources, name).value for name in LIMITS}
@@ -134,17 +62,6 @@ def map_cores(network: NetxNetwork, profile: Profile, plastic: Iterable[str] = (
         placed.append(mapping)
     placed.reverse()
     return finish(tuple(placed), profile, _input_placement(network, fan_out), limits)
-
-
-def finish(layers: tuple[LayerMapping, ...], profile: Profile, placement: InputPlacement,
-           limits: dict[str, int], accounting: str = "nengo-loihi") -> CoreMap:
-    """The core map of placed layers: cores, chips and the smallest system that holds them."""
-    cores = sum(mapping.cores for mapping in layers)
-    chips = math.ceil(cores / profile.resources.cores_per_chip.value)
-    mappable = not any(mapping.blocked for mapping in layers)
-    system = _smallest_system(profile, chips) if mappable else None
-    return CoreMap(layers=layers, cores=cores, chips=chips, input=placement, limits=limits,
-                   system=system.name if system else None, accounting=accounting)
 
 
 def check_resources(core_map: CoreMap, profile: Profile) -> list[Finding]:
@@ -181,8 +98,6 @@ def check_resources(core_map: CoreMap, profile: Profile) -> list[Finding]:
 def limit_fact(profile: Profile, limit: str) -> Fact:
     """The profile's fact for a limit named in a core map (a resource, or a compiler column)."""
     if profile.compiler is not None and limit not in LIMITS:
-        from neurodeploy.hardware.compiler_map import COLUMNS
-
         return getattr(profile.compiler, "synapse_register" if limit == "synapses" else COLUMNS[limit])
     return getattr(profile.resources, limit)
 
@@ -191,7 +106,7 @@ def _check_system(core_map: CoreMap, profile: Profile) -> list[Finding]:
     systems = sorted(profile.resources.systems, key=lambda system: system.chips.value)
     if not systems:
         return []
-    chosen = _smallest_system(profile, core_map.chips)
+    chosen = smallest_system(profile, core_map.chips)
     if chosen is None:
         largest = systems[-1]
         return [breach(largest.chips, check="resources.system", layer=NETWORK, value=core_map.chips,
@@ -213,11 +128,6 @@ def _check_system(core_map: CoreMap, profile: Profile) -> list[Finding]:
 
 def _chips(count: int) -> str:
     return f"{count} chip" if count == 1 else f"{count} chips"
-
-
-def _smallest_system(profile: Profile, chips: int) -> Optional[System]:
-    fitting = [system for system in profile.resources.systems if system.chips.value >= chips]
-    return min(fitting, key=lambda system: system.chips.value) if fitting else None
 
 
 # --- per-axis connectivity ---------------------------------------------------------------

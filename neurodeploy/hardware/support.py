@@ -12,7 +12,7 @@ import numpy as np
 
 from neurodeploy.hardware.findings import Finding, breach, note
 from neurodeploy.hardware.profile import Profile
-from neurodeploy.netxfile import DENSE_TYPES, NetxLayer, NetxNetwork, conv_output_shape
+from neurodeploy.core.netxfile import DENSE_TYPES, NetxLayer, NetxNetwork, conv_output_shape
 
 _LAYER_FIXES = {
     "pool": "netx cannot build pooling: use a strided conv (stride = pool size) instead.",

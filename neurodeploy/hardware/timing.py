@@ -12,10 +12,10 @@ from typing import Any, Optional
 
 import numpy as np
 
-from neurodeploy.encoding.schedule import FrameSchedule
+from neurodeploy.core.encoding.schedule import FrameSchedule
 from neurodeploy.hardware.findings import SCHEDULE, Finding, breach, note
 from neurodeploy.hardware.profile import Profile
-from neurodeploy.netxfile import NetxLayer, NetxNetwork
+from neurodeploy.core.netxfile import NetxLayer, NetxNetwork
 
 LAST_SPIKE_ONLY = ("L core/model/py/connection.py _process_pre_spikes and tutorial09 "
                    "(one spike time per synapse and epoch is kept) [code]")

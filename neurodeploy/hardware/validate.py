@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
-from neurodeploy.atomic import read_json
-from neurodeploy.errors import NeurodeployError, NetworkFileError
+from neurodeploy.core.atomic import read_json
+from neurodeploy.core.errors import NeurodeployError, NetworkFileError
 from neurodeploy.hardware.energy import Estimate, check_activity, estimate
 from neurodeploy.hardware.findings import SCHEDULE, SEVERITIES, Finding, note
 from neurodeploy.hardware.precision import check_precision
@@ -22,8 +22,8 @@ from neurodeploy.hardware.profile import Profile, load_profile
 from neurodeploy.hardware.resources import CoreMap, check_resources, map_cores
 from neurodeploy.hardware.support import check_support
 from neurodeploy.hardware.timing import check_timing
-from neurodeploy.manifest import Manifest, manifest_path_for
-from neurodeploy.netxfile import NetxNetwork, read_netx
+from neurodeploy.core.manifest import Manifest, manifest_path_for
+from neurodeploy.core.netxfile import NetxNetwork, read_netx
 
 EXIT_DEPLOYABLE, EXIT_ERRORS = 0, 1
 

@@ -51,7 +51,7 @@ class FidelityReport:
 def float_predictions(network: FloatNetwork, spikes: np.ndarray, decode_steps: int
                       ) -> tuple[np.ndarray, dict[str, Any]]:
     """Predictions of the float simulation and its per-layer traces."""
-    from neurodeploy.decision import predict_from_counts
+    from neurodeploy.core.decision import predict_from_counts
 
     traces = simulate_float(network, spikes)
     output = traces[network.layers[-1].name].spikes[:, :decode_steps]
@@ -62,10 +62,10 @@ def fidelity(network: FloatNetwork, network_file: str | Path, spikes: np.ndarray
              labels: Optional[np.ndarray] = None, lava: bool = False, timeout_s: Optional[float] = None) -> FidelityReport:
     """Compare ``network`` (float, from the NIR graph) with ``network_file`` (its netx
     quantisation) on ``spikes`` ``(N, T, *input_shape)`` bool."""
-    from neurodeploy.blocks import NetworkTiming
-    from neurodeploy.inputs import SpikeInput
-    from neurodeploy.netxfile import read_netx
-    from neurodeploy.sim.emulator import emulate
+    from neurodeploy.core.blocks import NetworkTiming
+    from neurodeploy.core.inputs import SpikeInput
+    from neurodeploy.core.netxfile import read_netx
+    from neurodeploy.backends.emulator.engine import emulate
 
     description = read_netx(network_file)
     inputs = SpikeInput(np.ascontiguousarray(spikes, dtype=bool))
@@ -75,9 +75,9 @@ def fidelity(network: FloatNetwork, network_file: str | Path, spikes: np.ndarray
     predictions = {"float": float_pred, "emulator": emulated.predictions}
     agreement = {"float_emulator": _agree(float_pred, emulated.predictions)}
     if lava:
-        from neurodeploy.sim.runner import simulate
+        from neurodeploy.backends.lavasim.runner import run_on_lava
 
-        ran = simulate(description, inputs, timeout_s=timeout_s)
+        ran = run_on_lava(description, inputs, timeout_s=timeout_s)
         predictions["lava"] = ran.predictions
         agreement["emulator_lava"] = _agree(emulated.predictions, ran.predictions)
         agreement["emulator_lava_counts"] = float(np.mean(np.all(

@@ -14,7 +14,7 @@ import numpy as np
 
 from neurodeploy.interop.layers import FloatNetwork, NirError
 from neurodeploy.interop.quantise import QuantisedLayer
-from neurodeploy.manifest import MANIFEST_NAME
+from neurodeploy.core.manifest import MANIFEST_NAME
 
 NIR_KEY = "nir"
 PACKAGES = ("neurodeploy", "nir", "lava-nc", "lava-dl")
@@ -37,12 +37,12 @@ def import_nir_file(nir_path: str | Path, output: str | Path, dt: Optional[float
     with the conventions of ``framework`` (see :mod:`.conventions`). The frame schedule
     gets ``gap`` silent steps (default: :func:`latency_steps`) so the decode window
     covers every input step; the manifest records ``dt``, each layer's scale and the data
-    config (a :class:`~neurodeploy.config.DataConfig`) that ``simulate`` then feeds."""
-    from neurodeploy.encoding.schedule import FrameSchedule
+    config (a :class:`~neurodeploy.core.config.DataConfig`) that ``simulate`` then feeds."""
+    from neurodeploy.core.encoding.schedule import FrameSchedule
     from neurodeploy.interop.nir_import import load_graph
     from neurodeploy.interop.quantise import layer_names, quantise, write_float_netx
-    from neurodeploy.manifest import LayerInfo, Manifest, package_versions
-    from neurodeploy.netxfile import read_netx
+    from neurodeploy.core.manifest import LayerInfo, Manifest, package_versions
+    from neurodeploy.core.netxfile import read_netx
 
     source = str(nir_path)
     loaded = load_graph(nir_path, dt, framework)
@@ -74,7 +74,7 @@ def export_nir_file(network_file: str | Path, output: str | Path, dt: Optional[f
     SLAYER's 64 otherwise) to ``output``; it reads back with ``nir.read`` type-checked."""
     import nir
 
-    from neurodeploy.atomic import atomic_path
+    from neurodeploy.core.atomic import atomic_path
     from neurodeploy.interop.nir_export import to_nir_graph
 
     network = read_netx_float(network_file, dt)
@@ -89,7 +89,7 @@ def read_netx_float(network_file: str | Path, dt: Optional[float] = None) -> Flo
     """A netx file de-quantised: ``dt`` and scales from the manifest beside it (an import
     records them), ``dt`` given otherwise."""
     from neurodeploy.interop.quantise import read_float_netx
-    from neurodeploy.manifest import Manifest
+    from neurodeploy.core.manifest import Manifest
 
     path = Path(network_file)
     manifest = Manifest.beside(path, instead="move the manifest away and pass --dt")
@@ -120,9 +120,9 @@ def encoded_test_split(network_file: str | Path, manifest: Any, input_shape: tup
                        samples: Optional[int]) -> tuple[Any, Any]:
     """The manifest's test split encoded with its schedule and seed: spikes ``(N, T,
     *input_shape)`` bool and labels."""
-    from neurodeploy.data import load_split
-    from neurodeploy.encoding import encode_steps
-    from neurodeploy.errors import NeurodeployError
+    from neurodeploy.core.data import load_split
+    from neurodeploy.core.encoding import encode_steps
+    from neurodeploy.core.errors import NeurodeployError
 
     try:
         data = manifest.data_config(network_file)

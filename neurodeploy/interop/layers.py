@@ -21,8 +21,8 @@ from typing import Optional
 
 import numpy as np
 
-from neurodeploy.blocks import chain_hops
-from neurodeploy.errors import NeurodeployError
+from neurodeploy.core.blocks import chain_hops
+from neurodeploy.core.errors import NeurodeployError
 
 Pair = tuple[int, int]
 

@@ -71,7 +71,7 @@ def read_graph(path: str | Path) -> Any:
     import h5py
     import nir
 
-    from neurodeploy.paths import input_file
+    from neurodeploy.core.paths import input_file
 
     path = input_file(path, "NIR file", NirError)  # by type: a FIFO or device is refused unopened
     if not h5py.is_hdf5(path):

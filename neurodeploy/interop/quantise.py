@@ -22,9 +22,9 @@ from typing import Any, Optional
 import h5py
 import numpy as np
 
-from neurodeploy.atomic import atomic_path
+from neurodeploy.core.atomic import atomic_path
 from neurodeploy.interop.layers import FloatLayer, FloatNetwork, NirError
-from neurodeploy.netxfile import NetxLayer, read_netx
+from neurodeploy.core.netxfile import NetxLayer, read_netx
 
 DECAY_UNITY = 4096
 THRESHOLD_MAX = (1 << 17) - 1       # Loihi's 17-bit threshold mantissa (hw_configs threshold_mantissa)
@@ -266,8 +266,8 @@ def _check_lava_runs_the_file(path: Path, shown: Path, network: FloatNetwork) ->
     """The weights written must be what Lava's synapses hold (netx's exponent and Lava's
     truncation change nothing): a bug otherwise, not a user error. Messages name ``shown``,
     the user's output, never the temporary ``path`` being checked."""
-    from neurodeploy.errors import NeurodeployError
-    from neurodeploy.sim.emulator_layers import ConvSynapse, DelayLine, build_layers
+    from neurodeploy.core.errors import NeurodeployError
+    from neurodeploy.backends.emulator.layers import ConvSynapse, DelayLine, build_layers
 
     try:
         netx = read_netx(path)

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as functional
 
 from neurodeploy.interop.layers import FloatLayer, FloatNetwork
-from neurodeploy.progress import progress
+from neurodeploy.core.progress import progress
 
 
 @dataclass(frozen=True)

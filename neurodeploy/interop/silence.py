@@ -29,12 +29,12 @@ def warnings(spikes_per_layer: Mapping[str, float], what: str) -> list[str]:
 def silent_after_import(network_file: str | Path, samples: int) -> list[str]:
     """Warnings for the layers of an imported network that never fire on the first
     ``samples`` test samples of its manifest's data set, on the emulator."""
-    from neurodeploy.inputs import SpikeInput
+    from neurodeploy.core.inputs import SpikeInput
     from neurodeploy.interop.files import encoded_test_split
     from neurodeploy.interop.quantise import THRESHOLD_MAX
-    from neurodeploy.manifest import Manifest, manifest_path_for
-    from neurodeploy.netxfile import read_netx
-    from neurodeploy.sim.emulator import emulate
+    from neurodeploy.core.manifest import Manifest, manifest_path_for
+    from neurodeploy.core.netxfile import read_netx
+    from neurodeploy.backends.emulator.engine import emulate
 
     manifest = Manifest.load(manifest_path_for(network_file))
     description = read_netx(network_file)
@@ -53,7 +53,7 @@ def silent_in_activity(path: str | Path) -> list[str]:
     """Warnings for the layers an activity or metrics JSON records as silent: its
     ``spikes_per_layer`` (a simulation result) or ``spikes_per_sample`` per backend (a
     run's metrics). Files without per-layer counts give none."""
-    from neurodeploy.atomic import read_json
+    from neurodeploy.core.atomic import read_json
 
     data = read_json(path, "activity file")
     found: list[str] = []

@@ -1,1 +1,0 @@
-"""Local learning rules that ride on surrogate-gradient training (DA-SSDP)."""

@@ -1,1 +1,0 @@
-"""Simulation: the Lava runner, the bit-exact batched emulator and their parity report."""
