@@ -1,5 +1,6 @@
 # make demo: build .venv with python3.10, install, run the end-to-end job on the embedded digits.
-# make test (CI): same install, then every test, the slow ones behind README's measured claims included
+# make test (CI): same install, then every test, the slow ones behind README's measured claims included,
+#   on two pytest-xdist workers (the slow tests first, so the two share the long Lava runs)
 #   (a plain pytest runs the default suite without them; make test-slow runs only them).
 # make test-core: the core without Lava (netx, validate, emulator, NIR, Ray) on Python 3.11 with numpy 2
 #   and the current CPU torch, in a fresh .venv-core; the Lava tests are deselected by name there.
@@ -30,7 +31,7 @@ demo: install
 	$(VENV)/bin/neurodeploy run examples/digits.yaml
 
 test: install
-	$(PY) -m pytest -q -m "slow or not slow"
+	$(PY) -m pytest -q -n 2 --dist loadgroup -m "slow or not slow"
 
 test-slow: install
 	$(PY) -m pytest -q -m slow

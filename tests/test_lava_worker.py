@@ -24,7 +24,7 @@ import neurodeploy as nd
 from neurodeploy.app.cli import main
 from neurodeploy.backends import installed_names
 from neurodeploy.backends.lavasim import worker
-from neurodeploy.core.errors import InputError, NeurodeployError, SimulationError
+from neurodeploy.core.errors import InputError, NeurodeployError, SimulationError, shown
 from neurodeploy.core.netxfile import read_netx
 
 REPO = Path(__file__).resolve().parents[1]
@@ -167,7 +167,7 @@ def test_a_variable_that_names_no_executable_is_one_line_before_anything_is_read
         captured = capsys.readouterr()
         assert captured.out == ""
         assert captured.err.splitlines() == [
-            f"error: {VARIABLE}={value!r}: no executable file of that name; expected the python of an environment "
+            f"error: {VARIABLE}={shown(value)}: no executable file of that name; expected the python of an environment "
             f"with neurodeploy[lava] installed"]
     with pytest.raises(NeurodeployError, match=f"^{VARIABLE}="):
         nd.simulate(SLAYER / "missing.net", np.zeros((1, 2, 64), dtype=bool), backend="lava")

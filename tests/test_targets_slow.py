@@ -9,7 +9,7 @@ from neurodeploy.core.data import load_split
 from neurodeploy.core.decision import cumulative_counts, threshold_sweep
 from neurodeploy.core.manifest import Manifest
 from neurodeploy.app.pipeline import run_all
-from neurodeploy.backends.lavasim import runner
+from neurodeploy.backends.emulator.engine import emulate
 from neurodeploy.backends.lavasim.early_exit import exit_sweep_lava
 from tests.test_early_exit_lava import NEVER, per_step_output
 
@@ -17,9 +17,11 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TEST_SAMPLES = 360
 
 
-@pytest.fixture(scope="module", params=["digits.yaml", "conv_digits.yaml"])
+@pytest.fixture(scope="module", params=[pytest.param(name, marks=pytest.mark.xdist_group(name))
+                                        for name in ("digits.yaml", "conv_digits.yaml")])
 def example(request, tmp_path_factory):
-    """``run`` of one example config: its metrics and its run folder."""
+    """``run`` of one example config: its metrics and its run folder (trained once: under
+    pytest-xdist both tests of one example go to the same worker)."""
     folder = tmp_path_factory.mktemp(Path(request.param).stem) / "run"
     return run_all(str(EXAMPLES / request.param), output=str(folder)), folder
 
@@ -47,13 +49,18 @@ def test_early_exit_on_lava_is_the_offline_rule_on_the_whole_split(example):
     """README, "Whole test sets in seconds": early exit inside the Lava run applies the
     margin rule at every step and skips the rest of each frame (Lava's own step count is
     the exit steps' sum), on the whole test split; on the digits, threshold 2 keeps the
-    full frame's accuracy with fewer than the 360 x 18 steps."""
+    full frame's accuracy with fewer than the 360 x 18 steps.
+
+    The offline rule reads each sample's output at every frame step from the emulator's
+    recording, which is Lava's own step for step (``tests/test_emulator.py``; here its
+    accuracy must equal Lava's too): Lava's recording of 360 samples costs minutes
+    (reading its monitors), the emulator's a second. Every early exit is still a Lava run."""
     metrics, folder = example
     network = folder / "model.net"
     manifest = Manifest.beside(network)
     test, schedule = load_split(manifest.data_config(), seed=manifest.seed).test, manifest.schedule
     assert len(test) == TEST_SAMPLES
-    recorded = runner.run_on_lava(network, test.images, schedule, record_layers=True)
+    recorded = emulate(network, test.images, schedule, record=True)
     assert recorded.accuracy(test.labels) == metrics["lava_accuracy"]
     output_steps = per_step_output(recorded, manifest.layers[-1].name, schedule.frame_steps)
     thresholds = [0, 1, 2, 3, 5, 8, NEVER]
