@@ -60,7 +60,10 @@ def _quantisation(tmp_path, layer, loaded):
     np.testing.assert_array_equal(as_loaded(network.layers[0]), loaded)
     finding = only(check_precision(network, LOIHI2), "precision.weight_quantisation")
     expected = np.linalg.norm(stored - loaded) / np.linalg.norm(stored)
-    assert (finding.severity, finding.layer, finding.limit) == ("warning", network.layers[0].name, 0)
+    silent = not np.any(loaded)  # a layer whose every weight loads as 0 never fires: an error
+    assert (finding.severity, finding.layer, finding.limit) == ("error" if silent else "warning",
+                                                                network.layers[0].name, 0)
+    assert finding.fix.startswith("Every weight loads as 0") == silent
     assert finding.value == pytest.approx(expected, abs=1e-6)
     return finding
 
@@ -76,7 +79,7 @@ def test_non_positive_weights_with_a_zero_load_as_zero(tmp_path):
     """netx calls a matrix with largest weight 0 mixed (9 bits), Lava inhibitory: its
     truncate_weights shifts by 8 - 9 + 0 = -1 bits, which numpy makes 0."""
     finding = _quantisation(tmp_path, nf.dense_layer(np.array([[-3, 0, -5], [-200, -17, -1]])), np.zeros((2, 3)))
-    assert finding.value == 1.0
+    assert finding.value == 1.0 and finding.severity == "error"
 
 
 def test_one_signed_recurrent_part_of_a_mixed_matrix_loads_as_zero(tmp_path):

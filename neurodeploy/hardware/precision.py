@@ -106,6 +106,9 @@ def _weights(layer: NetxLayer, profile: Profile, stored: np.ndarray, loaded: np.
            "netx's optimize_weight_bits and Lava's Dense clip/truncate_weights change these integer weights "
            "(the emulator runs them too): keep each part of the matrix mixed with a positive weight, "
            "excitatory, or all negative with an extreme that is not a power of two.")
+    if not np.any(loaded):  # the layer never receives input on Lava (or the emulator)
+        return [note(check="precision.weight_quantisation", layer=layer.name, value=round(error, 6), limit=0,
+                     source=AS_LOADED, severity="error", fix=f"Every weight loads as 0, so the layer is silent. {fix}")]
     return [note(check="precision.weight_quantisation", layer=layer.name, value=round(error, 6), limit=0,
                  source=AS_LOADED, fix=fix)]
 
