@@ -34,7 +34,7 @@ test: install
 	$(PY) -m pytest -q -n 2 --dist loadgroup -m "slow or not slow"
 
 test-slow: install
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -n 2 --dist loadgroup -m slow
 
 $(CORE_STAMP): setup.cfg pyproject.toml
 	@test -n "$(PYTHON311)" || { echo "python3.11 not found (the core leg runs on Python 3.11)"; exit 2; }
