@@ -131,3 +131,15 @@ def test_unit_floats_convert_with_the_documented_rule_and_refuse_nan():
 def test_bad_schedules_name_the_field(field, value):
     with pytest.raises(ConfigError, match=field):
         FrameSchedule(**{field: value})
+
+
+def test_an_encoding_with_an_unimplemented_temporal_code_is_refused_never_read_as_ttfs(monkeypatch):
+    """A line added to ENCODING_TABLE with a new temporal code stops at the schedule: every
+    consumer branches on rate vs ttfs, so it would otherwise run as one of them."""
+    from neurodeploy.core.encoding import schedule as schedule_module
+
+    monkeypatch.setitem(schedule_module.ENCODING_TABLE, "burst_bit", ("burst", True))
+    with pytest.raises(ConfigError, match=r"encoding='burst_bit'.*temporal code in \('rate', 'ttfs'\), not 'burst'"):
+        FrameSchedule(encoding="burst_bit")
+    with pytest.raises(ConfigError, match=r"encoding='nope'"):
+        FrameSchedule(encoding="nope")

@@ -22,6 +22,9 @@ ENCODING_TABLE: dict[str, tuple[str, bool]] = {
     "rate_bit": ("rate", True), "temporal_bit": ("ttfs", True),
 }
 ENCODINGS = tuple(ENCODING_TABLE)
+#: The temporal codes the torch encoders, the Lava generator and the emulator each implement;
+#: a table line with another code is refused until all three implement it.
+TEMPORAL_CODES = ("rate", "ttfs")
 ORDERS = ("msb_first", "lsb_first")
 PLANE_FILLS = ("first", "full")
 MAX_BITS = 16
@@ -58,7 +61,11 @@ class FrameSchedule:
     drop_lsb: int = 0
 
     def __post_init__(self) -> None:
-        _require(self.encoding in ENCODINGS, "encoding", self.encoding, f"one of {ENCODINGS}")
+        _require(self.encoding in ENCODING_TABLE, "encoding", self.encoding, f"one of {tuple(ENCODING_TABLE)}")
+        code = ENCODING_TABLE[self.encoding][0]
+        _require(code in TEMPORAL_CODES, "encoding", self.encoding,
+                 f"a temporal code in {TEMPORAL_CODES}, not {code!r}: the encoders, the Lava generator and the "
+                 f"emulator implement no other")
         _require(self.order in ORDERS, "order", self.order, f"one of {ORDERS}")
         _require(self.plane_fill in PLANE_FILLS, "plane_fill", self.plane_fill,
                  f"one of {PLANE_FILLS}")
