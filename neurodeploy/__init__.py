@@ -57,10 +57,7 @@ def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(import_module(_EXPORTS[name]), name)
     if name == "__version__":  # read on first use: importlib.metadata costs more than the CLI's start
-        from importlib import metadata
+        from neurodeploy.core.extras import neurodeploy_version
 
-        try:
-            return metadata.version("neurodeploy")
-        except metadata.PackageNotFoundError:  # a source tree that was never installed
-            return "0+unknown"
+        return neurodeploy_version()
     raise AttributeError(f"module 'neurodeploy' has no attribute {name!r}")

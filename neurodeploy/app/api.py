@@ -124,8 +124,6 @@ def _frame(schedule: FrameSchedule) -> str:
 
 def _early_exit(network: NetxNetwork, inputs: Inputs, backend: str, threshold: float,
                 timeout_s: Optional[float]) -> SimulationResult:
-    from neurodeploy.core.inputs import ImageInput
-
     if backend != "lava" or not isinstance(inputs, ImageInput):
         raise NeurodeployError("--exit-threshold runs on Lava with images; `neurodeploy compare` "
                                "sweeps thresholds on the emulator")

@@ -18,7 +18,6 @@ from neurodeploy.core.extras import OPTIONAL_MODULES, missing_extra, require
 from neurodeploy.app.report.output import check_json_target, emit, json_option
 
 EXIT_USAGE = 2
-#: Optional packages, by top-level module, and the setup.cfg extra that installs them.
 
 
 def _overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -61,10 +60,8 @@ def require_backend(name: str) -> None:
 def _ray_installed(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
     """``--ray`` without Ray fails here, before any input is read; in a log (not a terminal)
     Ray's worker lines come without colour codes."""
-    from importlib.util import find_spec
-
-    if value is not None and find_spec("ray") is None:
-        raise NeurodeployError(missing_extra("ray"))
+    if value is not None:
+        require("ray", "this")
     if value is not None and not sys.stderr.isatty():
         os.environ.setdefault("RAY_COLOR_PREFIX", "0")  # Ray's worker lines in a log: no colour codes
     return value

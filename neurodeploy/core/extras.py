@@ -24,6 +24,21 @@ def missing_extra(module: str, what: str = "this", variable: Optional[str] = Non
             f"{EXTRA_NOTES.get(extra, '')}{elsewhere}")
 
 
+def installed_version(distribution: str, missing: str = "not installed") -> str:
+    """The installed version of ``distribution`` (its package metadata), or ``missing``."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return missing
+
+
+def neurodeploy_version() -> str:
+    """This install's version; ``0+unknown`` for a source tree that was never installed."""
+    return installed_version("neurodeploy", "0+unknown")
+
+
 def require(module: str, what: str, hint: str = "", variable: Optional[str] = None) -> None:
     """Stop ``what`` where ``module`` is not installed: a spec look-up, nothing imported."""
     if importlib.util.find_spec(module) is None:

@@ -32,15 +32,9 @@ MANIFEST_NAME = "manifest.json"
 
 def package_versions(packages: tuple[str, ...]) -> dict[str, str]:
     """Installed versions of ``packages`` for a manifest's provenance."""
-    from importlib import metadata
+    from neurodeploy.core.extras import installed_version
 
-    versions = {}
-    for package in packages:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
+    return {package: installed_version(package) for package in packages}
 
 
 def manifest_path_for(network_path: str | Path) -> Path:

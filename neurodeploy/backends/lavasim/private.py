@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any, Iterable
 
 from neurodeploy.core.errors import NeurodeployError
+from neurodeploy.core.extras import installed_version
 
 #: The Python this toolkit is written against (``python_requires`` in setup.cfg): the
 #: pin to name for a private attribute of the standard library.
@@ -41,7 +42,7 @@ def require(owner: Any, names: Iterable[str], purpose: str, pinned: str | None =
         raise LavaInternalsError(
             f"{_name(owner)} has no {', '.join(missing)}: neurodeploy needs "
             f"{'it' if len(missing) == 1 else 'them'} for {purpose}; it is written against "
-            f"{pinned or pinned_lava()} (installed: lava-nc {_installed('lava-nc')}, Python {platform.python_version()})")
+            f"{pinned or pinned_lava()} (installed: lava-nc {installed_version('lava-nc')}, Python {platform.python_version()})")
 
 
 @cache
@@ -53,13 +54,6 @@ def pinned_lava() -> str:
         requirements = []
     pins = [text.split(";")[0].strip() for text in requirements if text.startswith("lava-nc")]
     return pins[0] if pins else "the lava-nc pinned in setup.cfg"
-
-
-def _installed(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def _has(owner: Any, name: str) -> bool:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 
 from neurodeploy.core.errors import NeurodeployError, SimulationError
+from neurodeploy.core.extras import neurodeploy_version
 
 if TYPE_CHECKING:
     from neurodeploy.core.inputs import Inputs
@@ -74,7 +75,7 @@ def run_in_worker(python: str, network: "NetxNetwork", inputs: "Inputs", *, reco
     folder = Path(tempfile.mkdtemp(prefix="neurodeploy-lava-"))
     try:
         (folder / _NETWORK).write_bytes(network.raw)
-        request = {"version": _version(), "quiet": is_quiet(),
+        request = {"version": neurodeploy_version(), "quiet": is_quiet(),
                    "network": {"path": str(network.path),
                                "input_shape": None if network.input_shape is None else list(network.input_shape)},
                    "inputs": _write_inputs(folder / _INPUTS, inputs),
@@ -239,16 +240,6 @@ def _error_of(data: dict[str, str]) -> NeurodeployError:
     return NeurodeployError(data["message"])
 
 
-def _version() -> str:
-    """This install's neurodeploy version; a worker on another one refuses the request."""
-    from importlib import metadata
-
-    try:
-        return metadata.version("neurodeploy")
-    except metadata.PackageNotFoundError:  # a source tree that was never installed
-        return "0+unknown"
-
-
 # --- the worker: the other interpreter ------------------------------------------------------
 
 def serve(folder: Path) -> None:
@@ -257,8 +248,8 @@ def serve(folder: Path) -> None:
 
     try:
         request = json.loads((folder / _REQUEST).read_text())
-        if request["version"] != _version():
-            raise NeurodeployError(f"the Lava worker's neurodeploy is {_version()} and the caller's "
+        if request["version"] != neurodeploy_version():
+            raise NeurodeployError(f"the Lava worker's neurodeploy is {neurodeploy_version()} and the caller's "
                                    f"{request['version']}: install the same version in both environments")
         if request["quiet"]:
             from neurodeploy.core.progress import set_quiet
