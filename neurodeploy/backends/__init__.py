@@ -65,8 +65,7 @@ def backend(name: str) -> Backend:
 def installed_names() -> tuple[str, ...]:
     """The registered backends whose needs are installed here or, through their ``worker``
     variable, in another interpreter, in registry order (spec look-ups: nothing is imported)."""
-    return tuple(name for name in NAMES if _here(backend(name))
-                 or bool(backend(name).worker and os.environ.get(backend(name).worker)))
+    return tuple(name for name in NAMES if _here(backend(name)) or _worker_variable(backend(name)))
 
 
 def require_installed(name: str, what: str, hint: str = "") -> None:
@@ -74,20 +73,16 @@ def require_installed(name: str, what: str, hint: str = "") -> None:
     the extra, and the variable that names another interpreter; where that variable is set,
     it must name an executable file (:func:`worker_python`)."""
     chosen = backend(name)
-    if _here(chosen):
-        return
-    if chosen.worker and os.environ.get(chosen.worker):
-        worker_python(chosen)
-        return
-    require(chosen.requires, what, hint, variable=chosen.worker)
+    if not _here(chosen) and worker_python(chosen) is None:
+        require(chosen.requires, what, hint, variable=chosen.worker)
 
 
 def worker_python(chosen: Backend) -> Optional[str]:
     """The python that runs ``chosen`` in a worker process: the executable its ``worker``
     variable names (a path, or a name on ``PATH``), where what it requires is missing here;
     ``None`` where it runs in this process. A value naming no executable file is one line."""
-    value = os.environ.get(chosen.worker) if chosen.worker and not _here(chosen) else None
-    if not value:
+    value = None if _here(chosen) else _worker_variable(chosen)
+    if value is None:
         return None
     found = shutil.which(value)
     if found is None:
@@ -95,6 +90,11 @@ def worker_python(chosen: Backend) -> Optional[str]:
         raise NeurodeployError(f"{chosen.worker}={shown(value)}: no executable file of that name; expected the "
                                f"python of an environment with neurodeploy[{extra}] installed")
     return found
+
+
+def _worker_variable(chosen: Backend) -> Optional[str]:
+    """The value of ``chosen``'s worker variable, where it has one and it is set (non-empty)."""
+    return (os.environ.get(chosen.worker) or None) if chosen.worker else None
 
 
 def _here(chosen: Backend) -> bool:
