@@ -59,6 +59,18 @@ def netx_optimised(weight: np.ndarray) -> tuple[np.ndarray, int, int]:
     return np.left_shift(weight.astype(np.int32), shift).astype(int), bits, exponent
 
 
+def dense_blocks(weight: np.ndarray, fan_in: int) -> tuple[list[np.ndarray], int]:
+    """What a netx dense layer's Lava ``Dense`` blocks hold, and netx's weight exponent.
+
+    ``weight``: the layer's integer rows, recurrent weights appended after the first
+    ``fan_in`` columns (``dense_rec``). netx optimises the whole matrix at once; each Dense
+    block (feed-forward, then recurrent) then clips and truncates its own part, in the sign
+    mode it determines itself. Raises :class:`WeightsNotLoadable` as :func:`netx_optimised`."""
+    optimised, bits, exponent = netx_optimised(weight)
+    parts = [optimised[:, :fan_in], optimised[:, fan_in:]] if optimised.shape[1] > fan_in else [optimised]
+    return [lava_dense_weights(part, bits) for part in parts], exponent
+
+
 def lava_sign_mode(weight: np.ndarray) -> str:
     """Lava's ``determine_sign_mode`` (ties differ from netx's: all <= 0 is inhibitory)."""
     if np.min(weight) >= 0:

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from neurodeploy.core.loaded_weights import WeightsNotLoadable, lava_dense_weights, netx_optimised
+from neurodeploy.core.loaded_weights import WeightsNotLoadable, dense_blocks
 from neurodeploy.core.netxfile import DENSE_TYPES, NetxLayer, NetxNetwork
 from neurodeploy.hardware.findings import Finding, breach, note
 from neurodeploy.hardware.profile import Profile, Span
@@ -61,11 +61,10 @@ def _loaded(layer: NetxLayer, stored: np.ndarray, fan_in: int) -> np.ndarray:
         ints = stored.astype(int)
     if layer.type not in DENSE_TYPES:
         return ints.astype(float)
-    optimised, bits, exponent = netx_optimised(ints)
+    blocks, exponent = dense_blocks(ints, fan_in)
     if layer.type == "dense_rec" and layer.delay is not None:
         exponent = 0  # netx's RecurrentDense builds its DelayDense synapses without weight_exp
-    blocks = [optimised[:, :fan_in], optimised[:, fan_in:]] if optimised.shape[1] > fan_in else [optimised]
-    return np.hstack([lava_dense_weights(block, bits) for block in blocks]) * 2.0 ** exponent
+    return np.hstack(blocks) * 2.0 ** exponent
 
 
 def _sign_mode(ints: np.ndarray, profile: Profile) -> tuple[str, Span]:

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as functional
 
 from neurodeploy.core.errors import NetworkFileError
-from neurodeploy.core.loaded_weights import WeightsNotLoadable, lava_dense_weights, netx_optimised
+from neurodeploy.core.loaded_weights import WeightsNotLoadable, dense_blocks
 from neurodeploy.core.netxfile import NetxLayer, NetxNetwork
 from neurodeploy.backends.emulator.fixed_point import DECAY_UNITY, EXACT, STATE_SHIFT, CubaParams, shift_, wrap
 
@@ -274,12 +274,10 @@ def _dense(layer: NetxLayer, fan_in: int) -> EmulatedLayer:
         rec_weight = _integers(layer.weight_rec).reshape(size, -1)
         if rec_weight.shape != (size, size):
             raise NetworkFileError(f"weight_rec of shape {rec_weight.shape} is not {(size, size)}")
-        both, bits, exponent = _optimised(np.hstack([weight, rec_weight]))
-        weight = lava_dense_weights(both[:, :fan_in], bits)
-        recurrent = _dense_synapse(lava_dense_weights(both[:, fan_in:], bits), exponent)
+        (weight, rec_weight), exponent = _loaded(np.hstack([weight, rec_weight]), fan_in)
+        recurrent = _dense_synapse(rec_weight, exponent)
     else:
-        weight, bits, exponent = _optimised(weight)
-        weight = lava_dense_weights(weight, bits)
+        (weight,), exponent = _loaded(weight, fan_in)
     synapse: Synapse
     if layer.delay is not None:
         synapse = _delay_line(weight, _delays(layer.delay, weight.shape), exponent)
@@ -326,16 +324,16 @@ def _conv(layer: NetxLayer, input_shape: tuple[int, ...]) -> EmulatedLayer:
                          _cuba(layer.neuron, bias, min(bound, 1 << (CONV_BITS - 1))))
 
 
-def _optimised(weight: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """netx's ``optimize_weight_bits``: weights, bits, exponent."""
+def _loaded(weight: np.ndarray, fan_in: int) -> tuple[list[np.ndarray], int]:
+    """The Dense blocks' weights as Lava holds them, and the exponent (:func:`dense_blocks`)."""
     try:
-        return netx_optimised(weight)
+        return dense_blocks(weight, fan_in)
     except WeightsNotLoadable as error:
         raise NetworkFileError(str(error)) from None
 
 
 def _dense_synapse(weight: np.ndarray, exponent: int) -> DenseSynapse:
-    """A synapse over weights already as Lava's model holds them (see :func:`_lava_weights`)."""
+    """A synapse over weights already as Lava's model holds them (see :func:`_loaded`)."""
     total = int(np.abs(weight).sum(axis=1).max()) if weight.size else 0
     bound = total << exponent if exponent > 0 else (total >> -exponent) + 1
     _exact_dtype(bound)
